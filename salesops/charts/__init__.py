@@ -1,0 +1,1 @@
+"""Pure altair chart builders: DataFrame in, ``alt.Chart`` out. One module per area."""

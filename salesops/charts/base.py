@@ -1,0 +1,44 @@
+"""Shared chart conventions: palette, money axes, titles. Every chart has a title, axis titles
+in business words and money in the workspace currency."""
+from __future__ import annotations
+
+import altair as alt
+
+from ..formats import currency_symbol
+
+#: Consistent colours: won is always green, lost red, open pipeline blue, target grey.
+STATUS_COLORS = {"won": "#2E7D32", "lost": "#C62828", "open": "#1565C0"}
+TARGET_COLOR = "#6D6D6D"
+ACCENT = "#1565C0"
+SECONDARY = "#F9A825"
+CATEGORY_SCHEME = "tableau10"
+HEIGHT = 320
+
+
+def money_label_expr(currency: str) -> str:
+    """A Vega label expression that prints axis values as compact money: $1.2M, $350K."""
+    sym = currency_symbol(currency).replace("'", "\\'")
+    return (f"(datum.value < 0 ? '-' : '') + '{sym}' + "
+            "(abs(datum.value) >= 1e9 ? format(abs(datum.value) / 1e9, '.3~') + 'B' : "
+            "abs(datum.value) >= 1e6 ? format(abs(datum.value) / 1e6, '.3~') + 'M' : "
+            "abs(datum.value) >= 1e3 ? format(abs(datum.value) / 1e3, '.3~') + 'K' : "
+            "format(abs(datum.value), ',.0f'))")
+
+
+def money_axis(currency: str, title: str) -> alt.Axis:
+    """A quantitative axis showing compact money in ``currency``."""
+    return alt.Axis(title=title, labelExpr=money_label_expr(currency))
+
+
+def money_tooltip(field: str, title: str, currency: str) -> alt.Tooltip:
+    return alt.Tooltip(field, title=f"{title} ({currency})", format=",.0f")
+
+
+def titled(chart: alt.Chart, title: str, subtitle: str | None = None) -> alt.Chart:
+    """Apply a title (and an optional subtitle) and the house style."""
+    params = {"text": title, "anchor": "start", "fontSize": 15}
+    if subtitle:
+        params["subtitle"] = subtitle
+    return chart.properties(title=alt.TitleParams(**params)).configure_axis(
+        labelFontSize=12, titleFontSize=12, grid=True, gridOpacity=0.4
+    ).configure_view(strokeWidth=0)

@@ -1,0 +1,140 @@
+"""The command line: ``python -m salesops [--db PATH] COMMAND ...`` (DESIGN.md section 6).
+
+Each area of the product registers its commands from its own module (``COMMAND_MODULES``);
+a command function takes the parsed arguments and returns a :class:`Result` whose ``doc`` is
+printed as one JSON document with ``--json`` and whose ``text`` is printed otherwise.
+
+Exit codes: 0 success; 2 bad input or usage (``error: ...`` lines on stderr, nothing
+written); 1 a bug (one line on stderr, the traceback only with SALESOPS_DEBUG=1).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import os
+import sys
+import traceback
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError, SalesopsError
+
+#: Modules under salesops.cli that register commands, in help order.
+COMMAND_MODULES = ("core", "ingest", "forecast", "pipeline", "planning")
+MAX_PROBLEM_LINES = 20
+
+
+@dataclass
+class Result:
+    """What a command reports: ``doc`` for --json, ``text`` for people."""
+
+    doc: dict = field(default_factory=dict)
+    text: str = ""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own usage errors: exit 2 with one clear line
+        sys.stderr.write(f"error: {message} (see `python -m salesops {self.prog.split()[-1] if ' ' in self.prog else ''} --help`)\n".replace("  ", " "))
+        raise SystemExit(2)
+
+
+def to_jsonable(value):
+    """Convert numpy/pandas values for JSON: NaN and NaT -> null, timestamps -> ISO dates."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, pd.DataFrame):
+        return [to_jsonable(r) for r in value.to_dict(orient="records")]
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        f = float(value)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat() if value == value.normalize() else value.isoformat()
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+def db_path(args) -> Path:
+    """The database named by --db, else SALESOPS_DB, else data/salesops.db."""
+    from ..store import default_db_path
+
+    return Path(args.db) if getattr(args, "db", None) else default_db_path()
+
+
+def common_parent() -> argparse.ArgumentParser:
+    """Options every command takes: --db (also accepted after the command) and --json."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--db", default=argparse.SUPPRESS, help="database file (default: SALESOPS_DB or data/salesops.db)")
+    parent.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m salesops", description="salesops: the sales-operations workbench, from the command line.")
+    parser.add_argument("--db", help="database file (default: SALESOPS_DB or data/salesops.db)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    parent = common_parent()
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        module.register(sub, parent)
+    return parser
+
+
+def _print_problems(exc: InputError) -> None:
+    lines = [f"error: {exc}"]
+    errors = [p for p in exc.problems if p.severity == "error"] or exc.problems
+    for p in errors[:MAX_PROBLEM_LINES]:
+        lines.append(f"error: {p.describe()}")
+    if len(errors) > MAX_PROBLEM_LINES:
+        lines.append(f"error: ... and {len(errors) - MAX_PROBLEM_LINES} more problems")
+    sys.stderr.write("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        result: Result = args.func(args)
+    except InputError as exc:
+        _print_problems(exc)
+        return 2
+    except SalesopsError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted; nothing was written by the unfinished step\n")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a bug, reported in one line
+        if os.environ.get("SALESOPS_DEBUG"):
+            traceback.print_exc()
+        sys.stderr.write(f"error: internal error ({type(exc).__name__}: {exc}); "
+                         "this is a bug in salesops; set SALESOPS_DEBUG=1 for details\n")
+        return 1
+    if getattr(args, "json", False):
+        sys.stdout.write(json.dumps(to_jsonable(result.doc), ensure_ascii=False) + "\n")
+    elif result.text:
+        sys.stdout.write(result.text.rstrip("\n") + "\n")
+    return 0
