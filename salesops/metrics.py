@@ -185,6 +185,9 @@ def period_kpis(deals: pd.DataFrame, start, end, *, by: str | None = None,
     g["velocity"] = (g["open_count"] * g["win_rate"] * g["avg_deal_size"] / g["avg_cycle_days"]).where(g["avg_cycle_days"] > 0)
     for col in ("won_count", "lost_count", "open_count", "pipeline_created_count"):
         g[col] = g[col].astype(int)
+    if by is not None:  # groups with nothing in the period and no target are not listed
+        active = (closed + g["open_count"] + g["pipeline_created_count"] > 0) | g["target"].notna()
+        g = g[active]
     return g.reset_index()[KPI_COLUMNS]
 
 

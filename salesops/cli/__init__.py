@@ -40,7 +40,7 @@ class Result:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # argparse's own usage errors: exit 2 with one clear line
-        sys.stderr.write(f"error: {message} (see `python -m salesops {self.prog.split()[-1] if ' ' in self.prog else ''} --help`)\n".replace("  ", " "))
+        sys.stderr.write(f"error: {message} (see `{self.prog} --help`)\n")
         raise SystemExit(2)
 
 
