@@ -1,0 +1,96 @@
+"""Settings: fiscal calendar and currency, the stage map, the rep roster, the workspace."""
+import pandas as pd
+import streamlit as st
+
+from salesops import store, workspace
+from salesops import schema as S
+from salesops.errors import SalesopsError
+from salesops.ui import context, widgets
+
+ctx = context.page_context()
+st.title("Settings")
+widgets.freshness(ctx) if not ctx.empty else None
+
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
+
+st.subheader("Workspace")
+with st.form("settings_form", border=True):
+    c1, c2, c3 = st.columns(3)
+    name = c1.text_input("Workspace name", value=str(ctx.settings.get("workspace_name") or ""), max_chars=80)
+    start = c2.selectbox("Fiscal year starts in", MONTHS, index=int(ctx.settings["fiscal_year_start_month"]) - 1,
+                         help="Quarters are three-month blocks from this month. A fiscal year is named by the calendar year in which it ends.")
+    cur = c3.selectbox("Currency", workspace.CURRENCIES, index=workspace.CURRENCIES.index(ctx.currency) if ctx.currency in workspace.CURRENCIES else 0,
+                       help="The currency every amount is shown in. Amounts are not converted.")
+    country = c1.text_input("Holiday country (ISO code)", value=str(ctx.settings.get("holiday_country") or "US"), max_chars=3,
+                            help="Public holidays the forecast can take into account, e.g. US, DE, GB.")
+    if st.form_submit_button("Save settings", type="primary"):
+        try:
+            workspace.save_settings(ctx.db, workspace_name=name.strip(), fiscal_year_start_month=MONTHS.index(start) + 1,
+                                    currency=cur, holiday_country=country.strip().upper())
+            st.toast("Settings saved.", icon=":material/check:")
+            st.rerun()
+        except SalesopsError as exc:
+            widgets.show_error(exc)
+
+st.subheader("Stage map")
+st.caption("Every stage text maps to open, won or lost, a default probability and its place in the funnel. "
+           "Stages from your imports appear here; 'known' means a built-in default matched.")
+with store.connect(ctx.db) as conn:
+    stage_map = store.load_stage_map(conn)
+edited = st.data_editor(
+    stage_map, key="stage_map_editor", num_rows="dynamic", hide_index=True, width="stretch",
+    column_config={
+        "stage": st.column_config.TextColumn("Stage", required=True),
+        "status": st.column_config.SelectboxColumn("Status", options=list(S.STATUSES), required=True),
+        "probability": st.column_config.NumberColumn("Default probability", min_value=0.0, max_value=1.0, step=0.05, format="percent"),
+        "sort_order": st.column_config.NumberColumn("Order", min_value=0, step=1),
+        "known": st.column_config.CheckboxColumn("Known", disabled=True),
+    })
+if st.button("Save stage map", key="save_stage_map"):
+    try:
+        workspace.save_stage_map(ctx.db, edited.dropna(subset=["stage"]).fillna({"probability": 0.0, "sort_order": 0, "status": "open"}))
+        st.toast("Stage map saved; deal statuses updated.", icon=":material/check:")
+        st.rerun()
+    except SalesopsError as exc:
+        widgets.show_error(exc)
+
+st.subheader("Rep roster")
+st.caption("Managers, teams and regions here drive every roll-up; hire dates drive ramp. Reps with an end date are inactive.")
+roster = ctx.workspace.reps.copy()
+roster_edit = st.data_editor(
+    roster, key="roster_editor", num_rows="dynamic", hide_index=True, width="stretch",
+    column_config={
+        "name": st.column_config.TextColumn("Rep", required=True),
+        "manager": "Manager", "team": "Team", "region": "Region",
+        "hire_date": st.column_config.DateColumn("Hire date", format="YYYY-MM-DD"),
+        "end_date": st.column_config.DateColumn("End date", format="YYYY-MM-DD"),
+        "ote": widgets.money_column(ctx, "OTE"),
+        "base_salary": widgets.money_column(ctx, "Base salary"),
+        "active": st.column_config.CheckboxColumn("Active"),
+    })
+if st.button("Save roster", key="save_roster"):
+    try:
+        n = workspace.save_roster(ctx.db, pd.DataFrame(roster_edit))
+        st.toast(f"Roster saved: {n} reps.", icon=":material/check:")
+        st.rerun()
+    except SalesopsError as exc:
+        widgets.show_error(exc)
+        if getattr(exc, "problems", None):
+            st.dataframe(pd.DataFrame([p.as_dict() for p in exc.problems]), hide_index=True)
+
+st.subheader("Data")
+c1, c2 = st.columns(2)
+with c1:
+    st.markdown("**Demo workspace**  \nReplace everything with the demo company (your saved plans stay).")
+    widgets.load_demo_button(ctx.db, key="settings_load_demo")
+with c2:
+    st.markdown("**Start empty**  \nRemove all deals, snapshots, imports, roster and targets. A backup is written first.")
+    confirm = st.checkbox("Yes, remove the data", key="confirm_clear")
+    if st.button("Clear the workspace", disabled=not confirm, key="clear_ws"):
+        try:
+            workspace.clear_workspace(ctx.db)
+            st.toast("Workspace cleared; a backup was written beside the database.", icon=":material/delete:")
+            st.rerun()
+        except SalesopsError as exc:
+            widgets.show_error(exc)
+st.caption(f"Database: {ctx.db}")

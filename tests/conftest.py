@@ -1,0 +1,47 @@
+"""Shared fixtures: databases (empty, demo) and the real datasets folder."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from salesops import demo, store
+
+PROJECT = Path(__file__).resolve().parent.parent
+DATASETS = PROJECT.parent / "shared" / "datasets"
+
+
+@pytest.fixture(scope="session")
+def _demo_template(tmp_path_factory) -> Path:
+    """The demo workspace built once per test session."""
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    demo.load_demo(path)
+    with store.connect(path) as conn:  # fold the WAL into the main file so a plain copy is complete
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@pytest.fixture
+def demo_db(_demo_template, tmp_path) -> Path:
+    """A private copy of the demo workspace database for one test."""
+    path = tmp_path / "demo.db"
+    shutil.copyfile(_demo_template, path)
+    return path
+
+
+@pytest.fixture
+def empty_db(tmp_path) -> Path:
+    """An empty, migrated database."""
+    path = tmp_path / "empty.db"
+    with store.connect(path):
+        pass
+    return path
+
+
+@pytest.fixture
+def datasets_dir() -> Path:
+    """../shared/datasets beside the project; tests using it skip when it is absent."""
+    if not DATASETS.is_dir():
+        pytest.skip(f"the shared datasets folder {DATASETS} is not here (it sits beside the project checkout)")
+    return DATASETS
