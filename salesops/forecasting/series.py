@@ -1,0 +1,138 @@
+"""Booked-revenue series: won deals summed per week, month or quarter, per group.
+
+The unit every model works on is one *complete* period: a period counts only when its last
+day is on or before ``train_until`` (deals closed after ``train_until`` are never read), so a
+forecast never learns from a half-finished month. The first forecast period is the one after
+the last complete period (it may already have started).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from .. import schema as S
+from ..errors import InputError
+from ..periods import FiscalCalendar
+
+GROUP = "group"
+ALL = "all"
+PERIOD_START = "period_start"
+MEASURES = ("won_amount", "won_count")
+FREQS = ("W", "M", "Q")
+#: Periods in a seasonal cycle, per frequency.
+SEASON_LENGTH = {"W": 52, "M": 12, "Q": 4}
+FREQ_WORDS = {"W": "week", "M": "month", "Q": "quarter"}
+
+
+@dataclass
+class SeriesSet:
+    """Many series on one period grid.
+
+    ``frame`` has columns group, period_start (Timestamp), y; each group runs from its first
+    period with a booking to ``last_start`` with zeros filled in. ``future`` lists the
+    period starts of the forecast horizon."""
+
+    frame: pd.DataFrame
+    freq: str
+    measure: str
+    train_until: pd.Timestamp
+    last_start: pd.Timestamp | None
+    future: list[pd.Timestamp]
+    calendar: FiscalCalendar
+
+    @property
+    def groups(self) -> list[str]:
+        return list(dict.fromkeys(self.frame[GROUP]))
+
+    def values(self, group: str) -> tuple[np.ndarray, pd.DatetimeIndex]:
+        part = self.frame[self.frame[GROUP] == group]
+        return part["y"].to_numpy(dtype=float), pd.DatetimeIndex(part[PERIOD_START])
+
+
+def check_options(freq: str, measure: str, horizon: int | None = None) -> str:
+    """Validate the user's choices; returns the upper-case frequency."""
+    f = str(freq).upper()
+    if f not in FREQS:
+        raise InputError(f"--freq must be W, M or Q, not {freq!r}")
+    if measure not in MEASURES:
+        raise InputError(f"measure must be one of {', '.join(MEASURES)}, not {measure!r}")
+    if horizon is not None and not 1 <= int(horizon) <= 104:
+        raise InputError(f"--horizon must be between 1 and 104 periods, not {horizon}")
+    return f
+
+
+def default_train_until(deals: pd.DataFrame) -> pd.Timestamp | None:
+    """The latest close date of a closed (won or lost) deal: the data's own 'today'."""
+    closed = deals[deals[S.STATUS].isin([S.WON, S.LOST])][S.CLOSE_DATE].dropna()
+    return closed.max() if not closed.empty else None
+
+
+def future_starts(calendar: FiscalCalendar, last_start: pd.Timestamp, freq: str, horizon: int) -> list[pd.Timestamp]:
+    """The ``horizon`` period starts after the period starting at ``last_start``."""
+    p = calendar.period_of(pd.Timestamp(last_start).date(), freq)
+    out = []
+    for _ in range(horizon):
+        p = calendar.shift(p, 1)
+        out.append(pd.Timestamp(p.start))
+    return out
+
+
+def build_series(deals: pd.DataFrame, *, freq: str = "M", measure: str = "won_amount", by: str | None = None,
+                 train_until=None, horizon: int = 6, calendar: FiscalCalendar | None = None) -> SeriesSet:
+    """Won amount (or count) per complete period and group from the deals frame.
+
+    ``deals`` needs status, amount and close_date (and the ``by`` column). Deals closed after
+    ``train_until`` (default: the latest close date of a closed deal) are ignored. Groups
+    with no won deal at all are left out; a group starts at its first booking."""
+    freq = check_options(freq, measure, horizon)
+    calendar = calendar or FiscalCalendar()
+    if by is not None and by not in deals.columns:
+        raise InputError(f"--by {by!r} is not a field of the deals; use e.g. owner, region, segment, manager or team")
+    tu = pd.Timestamp(train_until) if train_until is not None else default_train_until(deals)
+    won = deals[(deals[S.STATUS] == S.WON) & deals[S.CLOSE_DATE].notna()]
+    if tu is not None and not pd.isna(tu):
+        won = won[won[S.CLOSE_DATE] <= tu]
+    empty = pd.DataFrame({GROUP: pd.Series(dtype=object), PERIOD_START: pd.Series(dtype="datetime64[ns]"), "y": pd.Series(dtype=float)})
+    if tu is None or pd.isna(tu) or won.empty:
+        return SeriesSet(empty, freq, measure, tu if tu is not None else pd.NaT, None, [], calendar)
+    # last complete period: the one ending on or before train_until
+    p = calendar.period_of(tu.date(), freq)
+    if pd.Timestamp(p.end) > tu.normalize():
+        p = calendar.shift(p, -1)
+    last_start = pd.Timestamp(p.start)
+    starts = calendar.period_starts(won[S.CLOSE_DATE], freq)
+    value = won[S.AMOUNT].fillna(0.0).astype(float) if measure == "won_amount" else pd.Series(1.0, index=won.index)
+    key = won[by].fillna("(blank)").astype(str) if by else pd.Series(ALL, index=won.index)
+    agg = pd.DataFrame({GROUP: key, PERIOD_START: starts, "y": value})
+    agg = agg[agg[PERIOD_START] <= last_start].groupby([GROUP, PERIOD_START], sort=True)["y"].sum()
+    if agg.empty:
+        return SeriesSet(empty, freq, measure, tu, last_start, future_starts(calendar, last_start, freq, horizon), calendar)
+    first = agg.index.get_level_values(PERIOD_START).min()
+    grid = [pd.Timestamp(x.start) for x in calendar.periods_between(first.date(), last_start.date(), freq)]
+    parts = []
+    for g, s in agg.groupby(level=GROUP, sort=True):
+        s = s.droplevel(GROUP)
+        g_grid = [d for d in grid if d >= s.index.min()]
+        full = s.reindex(g_grid, fill_value=0.0)
+        parts.append(pd.DataFrame({GROUP: g, PERIOD_START: full.index, "y": full.to_numpy(dtype=float)}))
+    frame = pd.concat(parts, ignore_index=True)
+    return SeriesSet(frame, freq, measure, tu, last_start, future_starts(calendar, last_start, freq, horizon), calendar)
+
+
+def actuals(deals: pd.DataFrame, *, freq: str, measure: str = "won_amount", by: str | None = None,
+            calendar: FiscalCalendar | None = None) -> pd.DataFrame:
+    """Every period's actual (group, period_start, y) from all deals, no cut-off: for scoring."""
+    calendar = calendar or FiscalCalendar()
+    won = deals[(deals[S.STATUS] == S.WON) & deals[S.CLOSE_DATE].notna()]
+    starts = calendar.period_starts(won[S.CLOSE_DATE], freq)
+    value = won[S.AMOUNT].fillna(0.0).astype(float) if measure == "won_amount" else pd.Series(1.0, index=won.index)
+    key = won[by].fillna("(blank)").astype(str) if by else pd.Series(ALL, index=won.index)
+    return (pd.DataFrame({GROUP: key, PERIOD_START: starts, "y": value})
+            .groupby([GROUP, PERIOD_START], sort=True)["y"].sum().reset_index())
+
+
+def to_date(x) -> date | None:
+    return None if x is None or pd.isna(x) else pd.Timestamp(x).date()
