@@ -128,6 +128,7 @@ def _open(path: Path | str) -> sqlite3.Connection:
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                check_same_thread=True)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        _refuse_newer(conn, path)  # before anything (even the journal mode) touches the file
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode.lower() != "wal" and str(path) != ":memory:":
             # a network share or read-only folder cannot hold a WAL; rollback journal still works
@@ -153,16 +154,22 @@ def _explain(path: Path | str, exc: Exception) -> str:
     return f"{path}: {text}"
 
 
+def _refuse_newer(conn: sqlite3.Connection, path: Path | str = "") -> int:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        conn.close()
+        raise SchemaTooNewError(
+            f"{path or 'the database'} was written by a newer salesops (schema {version}, this app knows "
+            f"{SCHEMA_VERSION}); update salesops to open it. Nothing was changed.")
+    return version
+
+
 def migrate(conn: sqlite3.Connection, path: Path | str = "") -> None:
     """Bring the schema up to :data:`SCHEMA_VERSION`, one migration per transaction.
 
     Each step takes the write lock (``BEGIN IMMEDIATE``) and re-reads ``user_version`` inside
     it, so two processes opening a new database at once both succeed."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
-        raise SchemaTooNewError(
-            f"{path or 'the database'} was written by a newer salesops (schema {version}, this app knows "
-            f"{SCHEMA_VERSION}); update salesops to open it. Nothing was changed.")
+    version = _refuse_newer(conn, path)
     while version < SCHEMA_VERSION:
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -1,0 +1,145 @@
+import multiprocessing
+import sqlite3
+
+import pandas as pd
+import pytest
+
+from salesops import store
+from salesops.errors import SchemaTooNewError, StoreError
+
+
+def test_new_database_is_migrated_with_explicit_types(tmp_path):
+    path = tmp_path / "a.db"
+    with store.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
+        types = {r[1]: r[2] for r in conn.execute("PRAGMA table_info(opportunities)")}
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 30000
+    assert types["amount"] == "REAL" and types["opportunity_id"].startswith("TEXT") and types["close_date"] == "TEXT"
+
+
+def test_database_from_a_newer_version_is_refused_and_untouched(tmp_path):
+    path = tmp_path / "new.db"
+    raw = sqlite3.connect(path)
+    raw.execute(f"PRAGMA user_version = {store.SCHEMA_VERSION + 5}")
+    raw.execute("CREATE TABLE future (x)")
+    raw.commit()
+    raw.close()
+    before = path.read_bytes()
+    with pytest.raises(SchemaTooNewError) as err:
+        with store.connect(path):
+            pass
+    assert "newer salesops" in str(err.value)
+    assert path.read_bytes() == before
+
+
+def test_not_a_database_is_a_clear_error(tmp_path):
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(StoreError) as err:
+        with store.connect(path):
+            pass
+    assert "not a readable salesops database" in str(err.value)
+    assert store.integrity_problems(path)
+
+
+def test_write_block_rolls_back_on_error(tmp_path):
+    path = tmp_path / "a.db"
+    with store.connect(path, write=True) as conn:
+        store.set_settings(conn, currency="EUR")
+    v = store.data_version(path)
+    with pytest.raises(RuntimeError):
+        with store.connect(path, write=True) as conn:
+            store.set_settings(conn, currency="GBP")
+            raise RuntimeError("boom")
+    with store.connect(path) as conn:
+        assert store.get_settings(conn)["currency"] == "EUR"
+    assert store.data_version(path) == v
+
+
+def test_data_version_moves_on_every_commit(tmp_path):
+    path = tmp_path / "a.db"
+    v0 = store.data_version(path)
+    with store.connect(path, write=True) as conn:
+        store.set_settings(conn, currency="EUR")
+    assert store.data_version(path) == v0 + 1
+
+
+def test_saved_documents_are_versioned(tmp_path):
+    path = tmp_path / "a.db"
+    with store.connect(path, write=True) as conn:
+        assert store.save_document(conn, "comp_plans", "Standard", {"rate": 1})[1] == 1
+        assert store.save_document(conn, "comp_plans", "Standard", {"rate": 2})[1] == 2
+        assert store.save_document(conn, "scenarios", "Plan A", {"x": 1}, kind="goals")[1] == 1
+    with store.connect(path) as conn:
+        assert store.load_document(conn, "comp_plans", "Standard") == {"rate": 2}
+        assert store.load_document(conn, "comp_plans", "Standard", 1) == {"rate": 1}
+        listed = store.list_documents(conn, "comp_plans")
+        assert list(listed["version"]) == [2, 1]
+        assert list(store.list_documents(conn, "scenarios", kind="goals")["name"]) == ["Plan A"]
+        assert store.load_document(conn, "comp_plans", "Missing") is None
+
+
+def test_frame_round_trip_keeps_types(tmp_path):
+    path = tmp_path / "a.db"
+    frame = pd.DataFrame({
+        "opportunity_id": ["007", "008"], "owner": ["A", "B"], "status": ["won", "open"],
+        "amount": [1234.5, None], "created_date": pd.to_datetime(["2024-01-02", "2024-02-03"]),
+        "close_date": pd.to_datetime(["2024-03-01", None]), "probability": [1.0, 0.25], "stage": ["Won", "Demo"],
+    })
+    with store.connect(path, write=True) as conn:
+        assert store.insert_frame(conn, "opportunities", frame) == 2
+    with store.connect(path) as conn:
+        deals = store.load_deals(conn).set_index("opportunity_id")
+    assert deals.loc["007", "amount"] == 1234.5 and pd.isna(deals.loc["008", "amount"])
+    assert deals.loc["007", "close_date"] == pd.Timestamp("2024-03-01") and pd.isna(deals.loc["008", "close_date"])
+
+
+def test_stage_map_edits_override_defaults_and_restatus_deals(tmp_path):
+    path = tmp_path / "a.db"
+    with store.connect(path, write=True) as conn:
+        store.insert_frame(conn, "opportunities", pd.DataFrame({"opportunity_id": ["1"], "owner": ["A"], "stage": ["Signed"], "status": ["open"]}))
+    with store.connect(path) as conn:
+        m = store.load_stage_map(conn)
+        assert m.set_index("stage").loc["Signed", "known"] == False  # noqa: E712
+    with store.connect(path, write=True) as conn:
+        store.save_stage_map(conn, pd.DataFrame({"stage": ["Signed"], "status": ["won"], "probability": [1.0], "sort_order": [9]}))
+    with store.connect(path) as conn:
+        assert store.stage_rules(conn)["signed"].status == "won"
+        assert store.load_deals(conn)["status"].tolist() == ["won"]
+    with pytest.raises(StoreError):
+        with store.connect(path, write=True) as conn:
+            store.save_stage_map(conn, pd.DataFrame({"stage": ["X"], "status": ["maybe"], "probability": [0.5], "sort_order": [1]}))
+
+
+def _open_new(path, q):
+    try:
+        with store.connect(path, write=True) as conn:
+            store.set_settings(conn, currency="EUR")
+        q.put("ok")
+    except Exception as exc:  # noqa: BLE001 - report to the parent
+        q.put(repr(exc))
+
+
+def test_two_processes_creating_the_same_database_both_succeed(tmp_path):
+    path = tmp_path / "race.db"
+    ctx = multiprocessing.get_context("spawn")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_open_new, args=(path, q)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    results = [q.get(timeout=5) for _ in procs]
+    assert results == ["ok"] * 4
+    assert store.data_version(path) == 4
+    assert store.integrity_problems(path) == []
+
+
+def test_backup_copies_the_data(tmp_path):
+    path = tmp_path / "a.db"
+    with store.connect(path, write=True) as conn:
+        store.set_settings(conn, currency="CHF")
+    dest = store.backup(path)
+    with store.connect(dest) as conn:
+        assert store.get_settings(conn)["currency"] == "CHF"
