@@ -167,7 +167,7 @@ def _simulate_deals(rng: np.random.Generator, reps: pd.DataFrame, accounts: pd.D
     p_win *= np.clip(0.55 + d["tenure_at_create"].to_numpy() / 365.0, 0.55, 1.0)  # new hires win less
     created = pd.to_datetime(d["created"])
     actual = created + pd.to_timedelta(d["cycle"], unit="D")
-    p_win *= np.where(actual.dt.quarter == 4, 1.1, 1.0)  # Q4 buying season
+    p_win *= np.where(actual.dt.quarter == 4, 1.22, np.where(actual.dt.quarter == 1, 0.9, 1.0))  # Q4 buying season, Q1 budget freeze
     won = rng.random(n) < np.clip(p_win, 0.02, 0.9)
     # quarter-end spike: many deals that would close in a quarter close in its last ten days
     cal = FiscalCalendar(1)
