@@ -591,11 +591,15 @@ TRACKED_FIELDS = (S.STAGE, S.STATUS, S.AMOUNT, S.CLOSE_DATE, S.PROBABILITY, S.FO
 
 
 def last_changes(snapshots: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.Series:
-    """Per deal (index opportunity_id), the date from which its current state has held: the
-    first snapshot showing its latest values of stage, status, amount, close date, probability,
-    forecast category and owner (a lower bound when that is the deal's first snapshot), or a
-    later stage-history entry."""
-    out = pd.Series(dtype="datetime64[ns]")
+    """Per deal (index opportunity_id), the estimated date of its last change.
+
+    From snapshots: the first snapshot showing the deal's latest values of stage, status,
+    amount, close date, probability, forecast category and owner. When nothing changed since
+    the deal's first snapshot, the change happened at or before it: the last stage-history
+    entry is used when there is one, else that first snapshot's date (so staleness is then a
+    lower bound). A stage-history entry later than the snapshot estimate wins."""
+    snap_lc = pd.Series(dtype="datetime64[ns]")
+    first_seen = pd.Series(dtype="datetime64[ns]")
     if snapshots is not None and not snapshots.empty:
         s = snapshots.sort_values([S.OPPORTUNITY_ID, S.AS_OF], kind="stable")
         fields = [f for f in TRACKED_FIELDS if f in s.columns]
@@ -605,10 +609,18 @@ def last_changes(snapshots: pd.DataFrame, history: pd.DataFrame | None = None) -
             prev = g[f].shift()
             cur = s[f]
             changed |= ~((cur == prev) | (cur.isna() & prev.isna()))
-        out = s.loc[changed].groupby(S.OPPORTUNITY_ID)[S.AS_OF].max()
-    if history is not None and not history.empty:
-        h = pd.to_datetime(history[S.ENTERED_AT], errors="coerce").groupby(history[S.OPPORTUNITY_ID]).max()
-        out = pd.concat([out, h], axis=1).max(axis=1)
+        snap_lc = s.loc[changed].groupby(S.OPPORTUNITY_ID)[S.AS_OF].max()
+        first_seen = g[S.AS_OF].min()
+    if history is None or history.empty:
+        return snap_lc
+    h_last = pd.to_datetime(history[S.ENTERED_AT], errors="coerce").groupby(history[S.OPPORTUNITY_ID]).max()
+    if snap_lc.empty:
+        return h_last
+    ids = snap_lc.index.union(h_last.index)
+    lc, first, h = snap_lc.reindex(ids), first_seen.reindex(ids), h_last.reindex(ids)
+    unchanged = lc.notna() & (lc == first) & h.notna()
+    out = pd.concat([lc, h], axis=1).max(axis=1)
+    out[unchanged] = h[unchanged]
     return out
 
 

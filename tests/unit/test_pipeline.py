@@ -232,13 +232,11 @@ def test_at_risk_flags_each_reason():
 
 
 # --- the demo workspace: the identity holds for every quarter ---------------------------------------
-@pytest.fixture(scope="module")
-def demo_frames(tmp_path_factory):
-    from salesops import demo, store
+@pytest.fixture
+def demo_frames(demo_db):
+    from salesops import store
 
-    path = tmp_path_factory.mktemp("pipeline_demo") / "demo.db"
-    demo.load_demo(path)
-    with store.connect(path) as conn:
+    with store.connect(demo_db) as conn:
         return store.load_snapshots(conn), store.snapshot_dates(conn), store.get_settings(conn)
 
 
