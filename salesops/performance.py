@@ -561,29 +561,64 @@ COMPARE_KPIS = ["won_amount", "won_count", "win_rate", "avg_deal_size", "avg_cyc
                 "pipeline_created_amount", "attainment", "coverage", "velocity"]
 
 
-def compare_periods(deals: pd.DataFrame, calendar, period, *, targets=None, reps=None) -> pd.DataFrame:
+_TO_DATE_KEYS = ("won_amount", "won_count", "lost_count", "win_rate", "win_rate_low", "win_rate_high", "avg_deal_size",
+                 "avg_cycle_days", "pipeline_created_amount", "pipeline_created_count")
+
+
+def _kpis_to_day(deals, p, days: int | None, targets, reps) -> dict:
+    """Team KPIs of period ``p``; with ``days``, closed-deal KPIs only over its first ``days``
+    days (pipeline, target and coverage stay those of the whole period)."""
+    from datetime import timedelta
+
+    from .metrics import team_kpis
+
+    full = team_kpis(deals, p.start, p.end, targets=targets, reps=reps)
+    if days is None:
+        return full
+    cut = min(p.start + timedelta(days=days - 1), p.end)
+    part = team_kpis(deals, p.start, cut, targets=targets, reps=reps)
+    for key in _TO_DATE_KEYS:
+        full[key] = part[key]
+    full["attainment"] = full["won_amount"] / full["target"] if full["target"] and full["target"] > 0 else np.nan
+    remaining = (full["target"] or np.nan) - full["won_amount"]
+    full["velocity"] = (full["open_count"] * full["win_rate"] * full["avg_deal_size"] / full["avg_cycle_days"]
+                        if full["avg_cycle_days"] and full["avg_cycle_days"] > 0 else np.nan)
+    full["remaining"] = remaining
+    return full
+
+
+def compare_periods(deals: pd.DataFrame, calendar, period, *, as_of=None, targets=None, reps=None) -> pd.DataFrame:
     """This period vs the previous one and vs the same period last year, for the team.
 
-    Columns: ``kpi``, ``name``, ``kind``, ``current``, ``previous``, ``last_year``,
-    ``vs_previous`` and ``vs_last_year`` (relative change, NaN when the base is 0 or
-    missing); period labels in ``attrs`` (current, previous, last_year)."""
-    from .metrics import period_kpis
-
+    When ``as_of`` falls inside the period, closed-deal KPIs (bookings, win rate, deal size,
+    cycle, pipeline created) count only its first days up to ``as_of`` and so do the
+    comparison periods' (the same number of days), so half a quarter is not set against a
+    whole one. Columns: ``kpi``, ``name``, ``kind``, ``current``, ``previous``,
+    ``last_year``, ``vs_previous`` and ``vs_last_year`` (relative change, NaN when the base
+    is 0 or missing); period labels and ``to_date_days`` in ``attrs``."""
     prev, ly = calendar.previous(period), calendar.same_last_year(period)
-    vals = {}
-    for name, p in (("current", period), ("previous", prev), ("last_year", ly)):
-        vals[name] = period_kpis(deals, p.start, p.end, targets=targets, reps=reps).iloc[0]
+    days = None
+    if as_of is not None:
+        a = _ts(as_of).date()
+        if period.start <= a < period.end:
+            days = (a - period.start).days + 1
+    vals = {name: _kpis_to_day(deals, p, days, targets, reps)
+            for name, p in (("current", period), ("previous", prev), ("last_year", ly))}
     names = {**{k: v for k, (v, _) in TREND_KPIS.items()}, "attainment": "Attainment"}
     kinds = {**{k: v for k, (_, v) in TREND_KPIS.items()}, "attainment": "pct"}
     rows = []
+
+    def num(x):
+        return float(x) if x is not None and pd.notna(x) else np.nan
+
     for k in COMPARE_KPIS:
-        cur, pr, ly_v = (float(vals[n][k]) if pd.notna(vals[n][k]) else np.nan for n in ("current", "previous", "last_year"))
+        cur, pr, ly_v = num(vals["current"][k]), num(vals["previous"][k]), num(vals["last_year"][k])
         rows.append({"kpi": k, "name": names.get(k, k), "kind": kinds.get(k, "number"), "current": cur,
                      "previous": pr, "last_year": ly_v,
-                     "vs_previous": (cur - pr) / abs(pr) if pr and not np.isnan(pr) and not np.isnan(cur) else np.nan,
-                     "vs_last_year": (cur - ly_v) / abs(ly_v) if ly_v and not np.isnan(ly_v) and not np.isnan(cur) else np.nan})
+                     "vs_previous": (cur - pr) / abs(pr) if pr and np.isfinite(pr) and np.isfinite(cur) else np.nan,
+                     "vs_last_year": (cur - ly_v) / abs(ly_v) if ly_v and np.isfinite(ly_v) and np.isfinite(cur) else np.nan})
     out = pd.DataFrame(rows)
-    out.attrs.update(current=period.label, previous=prev.label, last_year=ly.label)
+    out.attrs.update(current=period.label, previous=prev.label, last_year=ly.label, to_date_days=days)
     return out
 
 
