@@ -288,3 +288,27 @@ def test_curve_cliffs_mark_threshold_and_whole_tier_jumps():
     t = C.curve_table(plan(cap=2.0), target_incentive=10_000)
     assert t["payout"].max() == pytest.approx(20_000)
     assert np.all(np.diff(t["payout"]) >= -1e-9)
+
+
+# --- the command line ------------------------------------------------------------------------------
+def test_cli_comp_json_contract(demo_db, capsys):
+    from salesops.cli import main
+
+    assert main(["--db", str(demo_db), "comp", "--plan", str(PLANS_DIR / "standard.json"), "--period", "2026Q3", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert {"plan", "period", "payouts", "total_cost", "cost_of_sales"} <= set(doc)
+    assert {"rep", "quota", "achieved", "attainment", "commission", "spif", "total"} <= set(doc["payouts"][0])
+    assert doc["total_cost"] == pytest.approx(sum(p["total"] for p in doc["payouts"]))
+    assert doc["cost_of_sales"] == pytest.approx(doc["total_cost"] / doc["bookings"])
+    for p in doc["payouts"]:
+        assert p["attainment"] == pytest.approx(p["achieved"] / p["quota"])
+
+
+def test_cli_comp_refuses_a_zero_quota_with_exit_2(demo_db, tmp_path, capsys):
+    from salesops.cli import main
+
+    bad = tmp_path / "zero.json"
+    bad.write_text(json.dumps({"name": "z", "quota": {"default": 0}, "target_incentive": 100}))
+    assert main(["--db", str(demo_db), "comp", "--plan", str(bad), "--period", "2026Q1", "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "quota.default = 0" in err and "zero.json" in err

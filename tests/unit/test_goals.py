@@ -205,3 +205,18 @@ def test_goal_sheet_and_scenarios():
     b = dict(a, quotas={k: v * 2 for k, v in a["quotas"].items()})
     cmp = G.compare_scenarios(a, b)
     assert list(cmp["quota change"]) == [30_000, 30_000, 30_000]
+
+
+def test_cli_goals_json(demo_db, capsys):
+    import json
+
+    from salesops.cli import main
+
+    args = ["--db", str(demo_db), "goals", "--period", "2027Q1", "--target", "9000000", "--method", "history",
+            "--over-assign", "10%", "--sims", "400", "--json"]
+    assert main(args) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert sum(r["quota"] for r in doc["reps"]) == pytest.approx(9_900_000, abs=0.01)
+    assert all(0 <= r["p_attain"] <= 1 for r in doc["reps"])
+    assert doc["expected_share_hitting"] == pytest.approx(np.mean([r["p_attain"] for r in doc["reps"]]))
+    assert main(["--db", str(demo_db), "goals", "--period", "2027Q1", "--target", "-5", "--json"]) == 2
