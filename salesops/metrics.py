@@ -51,8 +51,9 @@ def attach_roster(deals: pd.DataFrame, reps: pd.DataFrame | None) -> pd.DataFram
         return out
     roster = reps.drop_duplicates(S.NAME).set_index(S.NAME)
     for col in (S.MANAGER, S.TEAM):
-        out[col] = out[S.OWNER].map(roster[col]).fillna("(not on roster)")
-    rep_region = out[S.OWNER].map(roster[S.REGION])
+        mapped = out[S.OWNER].map(roster[col]) if col in roster.columns else pd.Series(None, index=out.index, dtype=object)
+        out[col] = mapped.fillna("(not on roster)")
+    rep_region = out[S.OWNER].map(roster[S.REGION]) if S.REGION in roster.columns else pd.Series(None, index=out.index, dtype=object)
     if S.REGION in out.columns:
         out[S.REGION] = out[S.REGION].where(out[S.REGION].notna() & (out[S.REGION] != ""), rep_region)
     else:

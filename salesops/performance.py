@@ -452,8 +452,9 @@ def with_roster_fields(cube: pd.DataFrame, reps: pd.DataFrame | None) -> pd.Data
         return out
     roster = reps.drop_duplicates(S.NAME).set_index(S.NAME)
     for col in (S.MANAGER, S.TEAM):
-        out[col] = out[S.OWNER].map(roster[col]).fillna("(not on roster)")
-    if S.REGION in out.columns:
+        mapped = out[S.OWNER].map(roster[col]) if col in roster.columns else pd.Series(None, index=out.index, dtype=object)
+        out[col] = mapped.fillna("(not on roster)")
+    if S.REGION in out.columns and S.REGION in roster.columns:
         rep_region = out[S.OWNER].map(roster[S.REGION])
         blank = out[S.REGION].isna() | out[S.REGION].isin(["", BLANK])
         out[S.REGION] = out[S.REGION].where(~blank, rep_region.fillna(BLANK))
