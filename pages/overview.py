@@ -14,7 +14,7 @@ if widgets.empty_state(ctx, "the overview"):
 widgets.freshness(ctx)
 
 try:
-    s = overview.standing(ctx.deals, ctx.workspace.targets, ctx.workspace.reps, ctx.period, ctx.as_of, ctx.calendar)
+    s = overview.standing(ctx.deals, ctx.targets, ctx.workspace.reps, ctx.period, ctx.as_of, ctx.calendar)
 except SalesopsError as exc:
     widgets.show_error(exc)
     st.stop()

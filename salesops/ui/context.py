@@ -58,6 +58,7 @@ class PageContext:
     filters: dict[str, list[str]]
     workspace: Workspace
     deals: pd.DataFrame          # filtered by the sidebar filters (not by period)
+    targets: pd.DataFrame        # targets of the reps inside the sidebar filters
     empty: bool
     extra: dict = field(default_factory=dict)
 
@@ -101,6 +102,24 @@ def _filtered(db: str, version: int, filters: tuple) -> pd.DataFrame:
         if values:
             mask &= deals[col].isin(values)
     return deals[mask]
+
+
+@st.cache_resource(max_entries=8)
+def _filtered_targets(db: str, version: int, filters: tuple) -> pd.DataFrame:
+    """Targets restricted to the reps the filters select: reps on the roster whose region,
+    team and name match, plus owners of the filtered deals. Team-wide targets are dropped
+    when a filter is on."""
+    ws = load_workspace(db, version)
+    if not any(values for _, values in filters) or ws.targets.empty:
+        return ws.targets
+    reps = ws.reps
+    mask = pd.Series(True, index=reps.index)
+    for col, values in filters:
+        if values:
+            mask &= reps[S.NAME if col == S.OWNER else col].isin(values) if (S.NAME if col == S.OWNER else col) in reps else False
+    owners = set(reps.loc[mask, S.NAME]) | set(_filtered(db, version, filters)[S.OWNER].dropna())
+    t = ws.targets
+    return t[(t[S.SCOPE] == "owner") & t[S.SCOPE_NAME].isin(owners)]
 
 
 def current_workspace() -> tuple[str, int, Workspace]:
@@ -185,10 +204,12 @@ def page_context() -> PageContext:
     as_of = st.session_state.get(K_AS_OF) or ws.as_of
     period = _selected_period(cal, as_of)
     filters = {col: list(st.session_state.get(key) or []) for col, key in K_FILTERS.items()}
-    deals = _filtered(db, version, tuple((k, tuple(v)) for k, v in filters.items())) if not ws.empty else ws.deals
+    key = tuple((k, tuple(v)) for k, v in filters.items())
+    deals = _filtered(db, version, key) if not ws.empty else ws.deals
+    targets = _filtered_targets(db, version, key) if not ws.empty else ws.targets
     return PageContext(db=db, version=version, settings=ws.settings, calendar=cal,
                        currency=str(ws.settings.get("currency") or "USD"), period=period, as_of=as_of,
-                       filters=filters, workspace=ws, deals=deals, empty=ws.empty)
+                       filters=filters, workspace=ws, deals=deals, targets=targets, empty=ws.empty)
 
 
 def db_exists(path: str | Path) -> bool:

@@ -1,0 +1,33 @@
+from salesops import store
+
+from .conftest import no_exceptions
+
+
+def test_settings_save_currency_and_fiscal_year(app_at, demo_db):
+    at = app_at("pages/settings.py", demo_db)
+    no_exceptions(at)
+    at.selectbox[0].set_value("April")  # fiscal year start
+    at.selectbox[1].set_value("EUR")
+    at.button[0].click().run()  # the form's submit button
+    no_exceptions(at)
+    with store.connect(demo_db) as conn:
+        s = store.get_settings(conn)
+    assert s["currency"] == "EUR" and s["fiscal_year_start_month"] == 4
+
+
+def test_settings_on_empty_database(app_at, empty_db):
+    at = app_at("pages/settings.py", empty_db)
+    no_exceptions(at)
+    assert at.title[0].value == "Settings"
+
+
+def test_clear_workspace_needs_confirmation_and_keeps_a_backup(app_at, demo_db):
+    at = app_at("pages/settings.py", demo_db)
+    assert at.button(key="clear_ws").disabled
+    at.checkbox(key="confirm_clear").check().run()
+    at.button(key="clear_ws").click().run()
+    no_exceptions(at)
+    with store.connect(demo_db) as conn:
+        assert store.is_empty(conn)
+    with store.connect(str(demo_db) + ".bak") as conn:
+        assert not store.is_empty(conn)
