@@ -61,7 +61,7 @@ def _duplicates(d: pd.DataFrame) -> pd.Series:
         return out
     acct = _norm(d[S.ACCOUNT]) if S.ACCOUNT in d.columns else pd.Series("", index=d.index)
     name = _norm(d[S.NAME])
-    amount = d[S.AMOUNT].map(lambda x: "blank" if pd.isna(x) else repr(round(float(x), 2)))
+    amount = d[S.AMOUNT].astype(float).round(2).astype(str).where(d[S.AMOUNT].notna(), "blank")
     ids = d[S.OPPORTUNITY_ID].astype(str)
     ok = name != ""
     for _, idx in d[ok].groupby([acct[ok], name[ok], amount[ok]]).groups.items():
@@ -77,7 +77,7 @@ ISSUE_COLUMNS = [S.OPPORTUNITY_ID, S.NAME, S.ACCOUNT, S.OWNER, S.STAGE, S.AMOUNT
 
 def deal_issues(deals: pd.DataFrame, rules: dict, as_of, *, snapshots: pd.DataFrame | None = None,
                 history: pd.DataFrame | None = None, stale_days: int = 30,
-                prob_tolerance: float = 0.2) -> pd.DataFrame:
+                prob_tolerance: float = 0.2, last_change: pd.Series | None = None) -> pd.DataFrame:
     """One row per open deal with a True/False column per check, ``issue_count`` and ``clean``.
 
     ``deals`` needs opportunity_id, owner, stage, status, amount, close_date, probability (name
@@ -103,8 +103,8 @@ def deal_issues(deals: pd.DataFrame, rules: dict, as_of, *, snapshots: pd.DataFr
     hist = None
     if history is not None and not history.empty:
         hist = history[pd.to_datetime(history[S.ENTERED_AT], errors="coerce") <= asof]
-    if stale_measurable(snaps, hist):
-        lc = pipeline.last_changes(snaps, hist)
+    if last_change is not None or stale_measurable(snaps, hist):
+        lc = last_change if last_change is not None else pipeline.last_changes(snaps, hist)
         d["days_unchanged"] = (asof - pd.to_datetime(d[S.OPPORTUNITY_ID].map(lc))).dt.days.astype(float)
     else:
         d["days_unchanged"] = np.nan
@@ -181,12 +181,14 @@ def by_import(snapshots: pd.DataFrame, rules: dict, *, deals: pd.DataFrame | Non
         return pd.DataFrame(columns=cols)
     rows = []
     names = deals.drop_duplicates(S.OPPORTUNITY_ID).set_index(S.OPPORTUNITY_ID) if deals is not None and not deals.empty else None
+    changes = pipeline.last_changes_by_snapshot(snapshots, history)
     for as_of, snap in snapshots.groupby(S.AS_OF, sort=True):
         frame = snap.copy()
+        measured = stale_measurable(snapshots[snapshots[S.AS_OF] <= as_of], history)
         for col in (S.NAME, S.ACCOUNT):
             frame[col] = frame[S.OPPORTUNITY_ID].map(names[col]) if names is not None and col in names.columns else None
-        iss = deal_issues(frame, rules, as_of, snapshots=snapshots, history=history, stale_days=stale_days,
-                          prob_tolerance=prob_tolerance)
+        iss = deal_issues(frame, rules, as_of, stale_days=stale_days, prob_tolerance=prob_tolerance,
+                          last_change=changes[as_of] if measured else None)
         import_id = snap[S.IMPORT_ID].dropna()
         imp = int(import_id.mode().iloc[0]) if len(import_id) else None
         groups = [(None, iss)] if not by else list(iss.assign(**{by: iss[by].fillna("(none)")}).groupby(by, sort=True))

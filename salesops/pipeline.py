@@ -560,6 +560,42 @@ def period_snapshots(dates: list, start, end) -> tuple[str, str] | None:
     return f, t
 
 
+def resolve_snapshots(dates: list, start, end, from_date=None, to_date=None) -> dict:
+    """Choose the snapshot pair for a period: the requested dates (each the snapshot dated
+    exactly, else the latest one before it) or, when not given, :func:`period_snapshots`.
+
+    Returns {from, to, from_requested, to_requested, from_exact, to_exact, notes}; raises
+    InputError (listing the available dates) when there are fewer than two snapshots, when no
+    snapshot is on or before a requested date, or when both resolve to the same snapshot or
+    the wrong way round."""
+    ds = sorted(str(d)[:10] for d in dates)
+    if len(ds) < 2:
+        have = f" (there is one, of {ds[0]})" if ds else ""
+        raise InputError("pipeline movement needs two snapshots: import the same CRM export again on a later "
+                         f"date{have}")
+    default = period_snapshots(ds, start, end)
+    notes = []
+    out = {"from_requested": None, "to_requested": None, "from_exact": True, "to_exact": True}
+    chosen = {}
+    for which, wanted, fallback in (("from", from_date, default[0]), ("to", to_date, default[1])):
+        if wanted is None:
+            chosen[which] = fallback
+            continue
+        got, exact = pick_snapshot(ds, wanted, which=which)
+        out[f"{which}_requested"] = _ts(wanted).date().isoformat()
+        out[f"{which}_exact"] = exact
+        chosen[which] = got
+        if not exact:
+            notes.append(f"no snapshot on {_ts(wanted).date()}: --{which} uses the snapshot of {got}, "
+                         "the latest one before it")
+    if chosen["to"] <= chosen["from"]:
+        raise InputError(f"the snapshots chosen ({chosen['from']} and {chosen['to']}) must be two different dates, "
+                         f"the first earlier; snapshots exist for: {', '.join(ds)}")
+    out.update(chosen)
+    out["notes"] = notes
+    return out
+
+
 # --- slippage and risk ------------------------------------------------------------------------------
 def push_counts(snapshots: pd.DataFrame) -> pd.DataFrame:
     """Per deal, how often its close date was pushed: between consecutive snapshots in which the
@@ -590,6 +626,44 @@ def push_counts(snapshots: pd.DataFrame) -> pd.DataFrame:
 TRACKED_FIELDS = (S.STAGE, S.STATUS, S.AMOUNT, S.CLOSE_DATE, S.PROBABILITY, S.FORECAST_CATEGORY, S.OWNER)
 
 
+def _state_since(snapshots: pd.DataFrame) -> pd.DataFrame:
+    """For every snapshot row: ``since`` (the first snapshot date showing the deal's values of
+    that row, unchanged since) and ``first_seen`` (the deal's first snapshot date). Sorted by
+    deal and date; columns opportunity_id, as_of, since, first_seen."""
+    s = snapshots.sort_values([S.OPPORTUNITY_ID, S.AS_OF], kind="stable")
+    fields = [f for f in TRACKED_FIELDS if f in s.columns]
+    g = s.groupby(S.OPPORTUNITY_ID, sort=False)
+    changed = (g.cumcount() == 0).to_numpy()
+    for f in fields:
+        prev = g[f].shift()
+        cur = s[f]
+        changed |= ~((cur == prev) | (cur.isna() & prev.isna())).to_numpy()
+    since = s[S.AS_OF].where(changed)
+    return pd.DataFrame({S.OPPORTUNITY_ID: s[S.OPPORTUNITY_ID].to_numpy(), S.AS_OF: s[S.AS_OF].to_numpy(),
+                         "since": since.groupby(s[S.OPPORTUNITY_ID].to_numpy()).ffill().to_numpy(),
+                         "first_seen": g[S.AS_OF].transform("min").to_numpy()})
+
+
+def _combine_changes(since: pd.Series, first_seen: pd.Series, h_last: pd.Series | None) -> pd.Series:
+    """Snapshot estimate of the last change, corrected by the stage history (see last_changes)."""
+    if h_last is None or h_last.empty:
+        return since
+    ids = since.index.union(h_last.index)
+    lc, first, h = since.reindex(ids), first_seen.reindex(ids), h_last.reindex(ids)
+    unchanged = lc.notna() & (lc == first) & h.notna()
+    out = pd.concat([lc, h], axis=1).max(axis=1)
+    out[unchanged] = h[unchanged]
+    return out
+
+
+def _history_last(history: pd.DataFrame | None, as_of=None) -> pd.Series | None:
+    if history is None or history.empty:
+        return None
+    when = pd.to_datetime(history[S.ENTERED_AT], errors="coerce")
+    keep = when.notna() if as_of is None else when <= _ts(as_of)
+    return when[keep].groupby(history.loc[keep, S.OPPORTUNITY_ID]).max()
+
+
 def last_changes(snapshots: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.Series:
     """Per deal (index opportunity_id), the estimated date of its last change.
 
@@ -598,29 +672,23 @@ def last_changes(snapshots: pd.DataFrame, history: pd.DataFrame | None = None) -
     the deal's first snapshot, the change happened at or before it: the last stage-history
     entry is used when there is one, else that first snapshot's date (so staleness is then a
     lower bound). A stage-history entry later than the snapshot estimate wins."""
-    snap_lc = pd.Series(dtype="datetime64[ns]")
-    first_seen = pd.Series(dtype="datetime64[ns]")
-    if snapshots is not None and not snapshots.empty:
-        s = snapshots.sort_values([S.OPPORTUNITY_ID, S.AS_OF], kind="stable")
-        fields = [f for f in TRACKED_FIELDS if f in s.columns]
-        g = s.groupby(S.OPPORTUNITY_ID, sort=False)
-        changed = g.cumcount() == 0
-        for f in fields:
-            prev = g[f].shift()
-            cur = s[f]
-            changed |= ~((cur == prev) | (cur.isna() & prev.isna()))
-        snap_lc = s.loc[changed].groupby(S.OPPORTUNITY_ID)[S.AS_OF].max()
-        first_seen = g[S.AS_OF].min()
-    if history is None or history.empty:
-        return snap_lc
-    h_last = pd.to_datetime(history[S.ENTERED_AT], errors="coerce").groupby(history[S.OPPORTUNITY_ID]).max()
-    if snap_lc.empty:
-        return h_last
-    ids = snap_lc.index.union(h_last.index)
-    lc, first, h = snap_lc.reindex(ids), first_seen.reindex(ids), h_last.reindex(ids)
-    unchanged = lc.notna() & (lc == first) & h.notna()
-    out = pd.concat([lc, h], axis=1).max(axis=1)
-    out[unchanged] = h[unchanged]
+    h_last = _history_last(history)
+    if snapshots is None or snapshots.empty:
+        return h_last if h_last is not None else pd.Series(dtype="datetime64[ns]")
+    st = _state_since(snapshots).groupby(S.OPPORTUNITY_ID, sort=False).tail(1).set_index(S.OPPORTUNITY_ID)
+    return _combine_changes(st["since"], st["first_seen"], h_last)
+
+
+def last_changes_by_snapshot(snapshots: pd.DataFrame, history: pd.DataFrame | None = None) -> dict:
+    """{as_of: last_changes as seen at that snapshot (only earlier data used)} for every
+    snapshot date, computed in one pass."""
+    if snapshots is None or snapshots.empty:
+        return {}
+    st = _state_since(snapshots)
+    out = {}
+    for as_of, part in st.groupby(S.AS_OF, sort=True):
+        part = part.set_index(S.OPPORTUNITY_ID)
+        out[as_of] = _combine_changes(part["since"], part["first_seen"], _history_last(history, as_of))
     return out
 
 
@@ -684,5 +752,5 @@ __all__ = [
     "history_from_snapshots", "stage_visits", "deal_levels", "funnel", "funnel_from_current", "funnel_source",
     "FunnelSource", "conversion_by", "leaks", "team_leak", "time_to_close", "share_open_after",
     "STEPS", "STEP_LABELS", "STEP_SIGN", "Movement", "movement", "waterfall_table", "deals_behind",
-    "attach_names", "pick_snapshot", "period_snapshots", "push_counts", "last_changes", "median_cycle_days", "at_risk",
+    "attach_names", "pick_snapshot", "period_snapshots", "resolve_snapshots", "push_counts", "last_changes", "last_changes_by_snapshot", "median_cycle_days", "at_risk",
 ]

@@ -1,5 +1,156 @@
-"""CLI commands of issue #6 (not yet registered)."""
+"""Pipeline commands (issue #6): ``pipeline`` (movement between two snapshots) and ``hygiene``.
+
+``pipeline --period P --from DATE --to DATE``: each date picks the snapshot dated exactly, or
+else the latest snapshot before it (the JSON's ``from``/``to`` are the snapshot dates used;
+``from_requested``/``to_requested`` what was asked; the text says which was used). Without
+``--from``/``--to`` the snapshots around the period are used. No snapshot on or before a
+date, or both dates on the same snapshot, is an error (exit 2) listing the snapshot dates.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from .. import formats, hygiene, pipeline, store
+from .. import schema as S
+from ..errors import InputError
+from ..periods import FiscalCalendar
+from . import Result, db_path
+
+DEAL_FIELDS = [S.OPPORTUNITY_ID, S.NAME, S.OWNER, "entry", "exit", "stage_from", "stage_to", "close_from", "close_to",
+               "entering_amount", "amount_to", "amount_change"]
 
 
 def register(sub, parent) -> None:
-    """Add this area's sub-commands to the parser."""
+    p = sub.add_parser("pipeline", parents=[parent],
+                       help="pipeline movement of a period between two snapshots (waterfall)")
+    p.add_argument("--period", help="2017 (fiscal year), 2017Q2, 2017-05 or 2017-04-01..2017-06-30 "
+                                    "(default: the current quarter of the data)")
+    p.add_argument("--from", dest="from_date", metavar="DATE",
+                   help="earlier snapshot (YYYY-MM-DD; the latest snapshot on or before it is used)")
+    p.add_argument("--to", dest="to_date", metavar="DATE",
+                   help="later snapshot (YYYY-MM-DD; the latest snapshot on or before it is used)")
+    p.add_argument("--step", help=f"also list the deals behind one step: {', '.join(pipeline.STEPS)}")
+    p.set_defaults(func=run_pipeline)
+
+    p = sub.add_parser("hygiene", parents=[parent], help="CRM hygiene scorecard of the open deals, per rep and per import")
+    p.add_argument("--as-of", dest="as_of", metavar="DATE", help="judge the deals as of this day (default: the data's as-of date)")
+    p.add_argument("--stale-days", type=int, default=30, help="days without any change that make a deal stale (default 30)")
+    p.add_argument("--owner", help="only this rep's deals")
+    p.add_argument("--fix-list", action="store_true", help="include the fix list (one row per deal and problem)")
+    p.set_defaults(func=run_hygiene)
+
+
+def _date(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(str(text).strip())
+    except ValueError:
+        raise InputError(f"{option} {text!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _data_as_of(conn) -> date:
+    summary = store.workspace_summary(conn)
+    for key in ("latest_as_of", "max_close_date"):
+        if summary.get(key):
+            return date.fromisoformat(str(summary[key])[:10])
+    return date.today()
+
+
+def run_pipeline(args) -> Result:
+    path = db_path(args)
+    from_req, to_req = _date(args.from_date, "--from"), _date(args.to_date, "--to")
+    if from_req and to_req and to_req <= from_req:
+        raise InputError(f"--to {to_req} must be after --from {from_req}")
+    with store.connect(path) as conn:
+        settings = store.get_settings(conn)
+        dates = store.snapshot_dates(conn)
+        as_of = _data_as_of(conn)
+        cal = FiscalCalendar(int(settings["fiscal_year_start_month"]))
+        period = cal.parse(args.period) if args.period else cal.quarter_of(as_of)
+        pick = pipeline.resolve_snapshots(dates, period.start, period.end, from_req, to_req)
+        s1 = store.load_snapshots(conn, pick["from"])
+        s2 = store.load_snapshots(conn, pick["to"])
+        names = store.read_frame(conn, "SELECT opportunity_id, name, account FROM opportunities")
+    m = pipeline.movement(s1, s2, period.start, period.end, from_date=pick["from"], to_date=pick["to"])
+    deals = pipeline.attach_names(m.deals, names)
+    doc = {
+        "period": period.label, "period_start": period.start.isoformat(), "period_end": period.end.isoformat(),
+        "from": pick["from"], "to": pick["to"],
+        "from_requested": pick["from_requested"], "to_requested": pick["to_requested"],
+        "waterfall": m.waterfall[["step", "label", "amount", "count"]].to_dict(orient="records"),
+        "notes": pick["notes"],
+    }
+    cur = settings["currency"]
+    lines = [f"Pipeline movement for {period.label} ({period.start} .. {period.end}), "
+             f"snapshots {pick['from']} -> {pick['to']}"]
+    lines += [f"note: {n}" for n in pick["notes"]]
+    for r in m.waterfall.itertuples():
+        sign = {"start": " ", "end": " ", "amount_changed": "±"}.get(r.step, "+" if pipeline.STEP_SIGN[r.step] > 0 else "-")
+        lines.append(f"  {sign} {r.label:<18}{formats.money(r.amount, cur, compact=False):>16}{r.count:>7} deals")
+    if args.step:
+        behind = pipeline.deals_behind(deals, args.step)
+        doc["step"] = args.step
+        doc["deals"] = behind[[c for c in DEAL_FIELDS if c in behind.columns]].to_dict(orient="records")
+        lines.append(f"\nDeals behind '{args.step}' ({len(behind)}):")
+        for r in behind.itertuples():
+            amount = r.amount_change if args.step in ("amount_changed", "Amount changed") else (
+                r.entering_amount if r.exit in ("pushed_out", "removed") or args.step in pipeline.ENTRY_STEPS else r.amount_to)
+            lines.append(f"  {r.opportunity_id:<16}{str(getattr(r, 'name', '') or '')[:40]:<42}{str(r.owner or '')[:20]:<22}"
+                         f"{formats.money(amount, cur, compact=False):>14}")
+    return Result(doc=doc, text="\n".join(lines))
+
+
+def run_hygiene(args) -> Result:
+    path = db_path(args)
+    if args.stale_days is not None and args.stale_days < 1:
+        raise InputError(f"--stale-days must be 1 or more, not {args.stale_days}")
+    with store.connect(path) as conn:
+        settings = store.get_settings(conn)
+        deals = store.load_deals(conn)
+        snaps = store.load_snapshots(conn)
+        history = store.load_stage_history(conn)
+        rules = store.stage_rules(conn)
+        as_of = _date(args.as_of, "--as-of") or _data_as_of(conn)
+    if args.owner is not None:
+        owners = sorted(deals[S.OWNER].dropna().unique())
+        if args.owner not in owners:
+            raise InputError(f"--owner {args.owner!r} owns no deals; owners are: {', '.join(owners[:30])}"
+                             + (" ..." if len(owners) > 30 else ""))
+        deals = deals[deals[S.OWNER] == args.owner]
+        snaps = snaps[snaps[S.OWNER] == args.owner]
+    issues = hygiene.deal_issues(deals, rules, as_of, snapshots=snaps, history=history, stale_days=args.stale_days)
+    sc = hygiene.scorecard(issues)
+    reps = hygiene.by_rep(issues)
+    imports = hygiene.by_import(snaps, rules, deals=deals, history=history, stale_days=args.stale_days)
+    measured = hygiene.stale_measurable(snaps[snaps[S.AS_OF] <= pd.Timestamp(as_of)] if not snaps.empty else snaps, history)
+    doc = {"as_of": as_of.isoformat(), "owner": args.owner, "stale_days": args.stale_days, "stale_measured": measured,
+           **{k: v for k, v in sc.items() if k != "checks"},
+           "checks": sc["checks"].to_dict(orient="records"),
+           "by_rep": reps.to_dict(orient="records"),
+           "by_import": imports.to_dict(orient="records")}
+    fixes = hygiene.fix_list(issues, args.owner) if (args.fix_list or args.owner) else None
+    if fixes is not None:
+        doc["fix_list"] = fixes.to_dict(orient="records")
+    cur = settings["currency"]
+    who = f" for {args.owner}" if args.owner else ""
+    lines = [f"CRM hygiene{who} as of {as_of}: {sc['clean_count']:,} of {sc['open_count']:,} open deals clean "
+             f"(score {formats.pct(sc['score'])})",
+             f"  pipeline {formats.money(sc['raw_pipeline'], cur)} raw, {formats.money(sc['clean_pipeline'], cur)} clean, "
+             f"{formats.money(sc['dirty_pipeline'], cur)} ({formats.pct(sc['dirty_share'])}) in dirty deals"]
+    for r in sc["checks"].itertuples():
+        lines.append(f"  {r.label:<38}{r.count:>6} deals{formats.money(r.amount, cur):>12}")
+    if not measured:
+        lines.append("  (staleness not measured: it needs two snapshots or a stage history)")
+    if len(reps) and not args.owner:
+        lines.append("\nWorst scores by rep:")
+        for r in reps.head(10).itertuples():
+            lines.append(f"  {str(r.owner)[:26]:<28}{formats.pct(r.score):>6}  {r.open_count - r.clean_count:>4} of "
+                         f"{r.open_count:<4} deals dirty, {formats.money(r.dirty_pipeline, cur)}")
+    if fixes is not None:
+        lines.append(f"\nFix list ({len(fixes)} items):")
+        for r in fixes.itertuples():
+            lines.append(f"  {str(r.owner)[:20]:<22}{r.opportunity_id:<16}{r.issue:<38}{r.fix}")
+    return Result(doc=doc, text="\n".join(lines))
