@@ -27,7 +27,8 @@ p = ctx.period
 in_progress = p.start <= ctx.as_of < p.end
 elapsed = ((ctx.as_of - p.start).days + 1) / p.days if in_progress else None
 try:
-    lb, team = data.leaderboard(ctx.db, ctx.version, fk, p.start, p.end, ctx.as_of, fs)
+    lb, lb_attrs = data.leaderboard(ctx.db, ctx.version, fk, p.start, p.end, ctx.as_of, fs)
+    team = lb_attrs.get("team", {})
     flags = data.coaching(ctx.db, ctx.version, fk, p.start, p.end, ctx.as_of, fs, elapsed, cc, p.label)
 except SalesopsError as exc:
     widgets.show_error(exc)

@@ -863,9 +863,22 @@ def leaderboard(cube: pd.DataFrame, start, end, as_of, *, reps: pd.DataFrame | N
     team["cv_median"] = float(lb["cv"].median()) if lb["cv"].notna().any() else np.nan
     lb = lb[LEADERBOARD_COLUMNS]
     lb.attrs["team"] = team
+    lb.attrs["teams"] = _peer_teams(part, s, e, reps, lb)
     lb.attrs["team_median_month"] = cons.attrs.get("team_median_month")
     lb.attrs["months"] = cons.attrs.get("months")
     return lb
+
+
+def _peer_teams(cube: pd.DataFrame, start, end, reps, lb: pd.DataFrame) -> dict:
+    """KPI rows of each roster team with at least 3 reps in ``lb`` (peer groups for flags)."""
+    if reps is None or reps.empty or S.TEAM not in lb.columns:
+        return {}
+    sizes = lb[S.TEAM].value_counts()
+    big = [t for t, n in sizes.items() if n >= 3 and t != "(not on roster)"]
+    if not big:
+        return {}
+    k = cube_kpis(cube, start, end, by=S.TEAM, reps=reps, keep_all=True).set_index("group")
+    return {t: k.loc[t].to_dict() for t in big if t in k.index}
 
 
 #: Thresholds for the coaching flags (documented in docs/performance.md).
@@ -884,27 +897,34 @@ def coaching_flags(lb: pd.DataFrame, *, elapsed_share: float | None = None, curr
     per flag: ``owner``, ``flag`` (win_rate, cycle, deal_size, coverage, pace, consistency,
     pipeline), ``message`` (e.g. "win rate 18% vs team 31% (4 of 22 closed)"). A win rate
     is flagged only when its whole 80% interval lies below the team's rate, so small
-    samples are not blamed for bad luck."""
+    samples are not blamed for bad luck. "The team" is the rep's own roster team when
+    ``lb.attrs["teams"]`` has it (teams of 3+ reps: enterprise reps are not compared with
+    SMB reps on cycle or deal size), else the whole team. Coverage and pace are flagged
+    only while the period is in progress (``0 < elapsed_share < 1``)."""
     from .formats import money, pct
 
     team = lb.attrs.get("team", {})
+    peers = lb.attrs.get("teams", {})  # roster team -> its KPI row, for teams of 3+ reps
     rows = []
-    t_rate, t_cycle, t_size = team.get("win_rate"), team.get("avg_cycle_days"), team.get("avg_deal_size")
     t_cv = team.get("cv_median")
-    for r in lb.itertuples(index=False):  # one step per rep, not per deal
-        closed = r.won_count + r.lost_count
+    in_progress = elapsed_share is not None and 0 < elapsed_share < 1
+    rep_team = lb[S.TEAM] if S.TEAM in lb.columns else pd.Series(None, index=lb.index)
+    for r, tm in zip(lb.itertuples(index=False), rep_team):  # one step per rep, not per deal
+        ref = peers.get(tm, team) if tm is not None else team
+        t_rate, t_cycle, t_size = ref.get("win_rate"), ref.get("avg_cycle_days"), ref.get("avg_deal_size")
+        won_n, closed = int(r.won_count), int(r.won_count + r.lost_count)
         if pd.notna(t_rate) and closed >= MIN_CLOSED_FOR_FLAG and pd.notna(r.win_rate_high) and r.win_rate_high < t_rate:
-            rows.append((r.owner, "win_rate", f"win rate {pct(r.win_rate)} vs team {pct(t_rate)} ({r.won_count} of {closed} closed)"))
-        if pd.notna(t_cycle) and t_cycle > 0 and pd.notna(r.avg_cycle_days) and r.won_count >= 3 and r.avg_cycle_days > t_cycle * (1 + FLAG_CYCLE_LONGER):
+            rows.append((r.owner, "win_rate", f"win rate {pct(r.win_rate)} vs team {pct(t_rate)} ({won_n} of {closed} closed)"))
+        if pd.notna(t_cycle) and t_cycle > 0 and pd.notna(r.avg_cycle_days) and won_n >= 3 and r.avg_cycle_days > t_cycle * (1 + FLAG_CYCLE_LONGER):
             rows.append((r.owner, "cycle", f"cycle {r.avg_cycle_days / t_cycle - 1:.0%} longer than the team ({r.avg_cycle_days:.0f} vs {t_cycle:.0f} days)"))
-        if pd.notna(t_size) and t_size > 0 and pd.notna(r.avg_deal_size) and r.won_count >= 3 and r.avg_deal_size < t_size * (1 - FLAG_DEAL_SMALLER):
+        if pd.notna(t_size) and t_size > 0 and pd.notna(r.avg_deal_size) and won_n >= 3 and r.avg_deal_size < t_size * (1 - FLAG_DEAL_SMALLER):
             rows.append((r.owner, "deal_size", f"average deal {money(r.avg_deal_size, currency)} vs team {money(t_size, currency)}"))
-        if pd.notna(r.target) and r.target > 0 and r.won_amount < r.target and pd.notna(t_rate) and t_rate > 0:
+        if in_progress and pd.notna(r.target) and r.target > 0 and r.won_amount < r.target and pd.notna(t_rate) and t_rate > 0:
             need = 1 / t_rate
             cov = r.coverage if pd.notna(r.coverage) else 0.0
             if cov < need:
                 rows.append((r.owner, "coverage", f"pipeline covers {cov:.1f}x of the remaining target; about {need:.1f}x is needed at the team's {pct(t_rate)} win rate"))
-        if elapsed_share and 0 < elapsed_share < 1 and pd.notna(r.attainment) and r.attainment < elapsed_share * FLAG_PACE_BEHIND:
+        if in_progress and pd.notna(r.attainment) and r.attainment < elapsed_share * FLAG_PACE_BEHIND:
             rows.append((r.owner, "pace", f"at {pct(r.attainment)} of target with {pct(elapsed_share)} of {period_label} gone"))
         if pd.notna(r.cv) and r.cv > FLAG_CV and (pd.isna(t_cv) or r.cv > 1.5 * t_cv) and r.months_observed >= 6:
             rows.append((r.owner, "consistency", f"lumpy bookings: monthly variation {r.cv:.1f} vs team median {t_cv:.1f}" if pd.notna(t_cv)

@@ -77,18 +77,19 @@ def _owners(db: str, version: int, filters: Filters) -> list[str] | None:
 @st.cache_data(max_entries=32, show_spinner=False)
 def leaderboard(db: str, version: int, filters: Filters, start: date, end: date, as_of: date,
                 fiscal_start: int) -> tuple[pd.DataFrame, dict]:
-    """(leaderboard frame, team row) for the period and filters."""
+    """(leaderboard frame, its attrs: ``team`` row, peer ``teams``, ``months``) for the period
+    and filters."""
     ws = _workspace(db, version)
     lb = P.leaderboard(_cube(db, version, filters), start, end, as_of, reps=ws.reps, targets=ws.targets,
                        calendar=FiscalCalendar(fiscal_start), owners=_owners(db, version, filters))
-    return lb, dict(lb.attrs.get("team", {}))
+    return lb, dict(lb.attrs)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def coaching(db: str, version: int, filters: Filters, start: date, end: date, as_of: date, fiscal_start: int,
              elapsed_share: float | None, currency: str, label: str) -> pd.DataFrame:
-    lb, team = leaderboard(db, version, filters, start, end, as_of, fiscal_start)
-    lb.attrs["team"] = team
+    lb, attrs = leaderboard(db, version, filters, start, end, as_of, fiscal_start)
+    lb.attrs.update(attrs)
     return P.coaching_flags(lb, elapsed_share=elapsed_share, currency=currency, period_label=label)
 
 
