@@ -2,10 +2,11 @@
 cycle, pipeline and coverage, each against the comparison period; the bookings trend."""
 import streamlit as st
 
-from salesops import formats, overview
+from salesops import formats
 from salesops.charts import overview as charts
 from salesops.errors import SalesopsError
 from salesops.ui import context, widgets
+from salesops.ui import overview as cached
 
 ctx = context.page_context()
 st.title(f"Overview · {ctx.period.label}")
@@ -14,7 +15,7 @@ if widgets.empty_state(ctx, "the overview"):
 widgets.freshness(ctx)
 
 try:
-    s = overview.standing(ctx.deals, ctx.targets, ctx.workspace.reps, ctx.period, ctx.as_of, ctx.calendar)
+    s = cached.standing(ctx)
 except SalesopsError as exc:
     widgets.show_error(exc)
     st.stop()
