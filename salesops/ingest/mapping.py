@@ -1,0 +1,226 @@
+"""Column mapping: a detected vendor's map, or a fuzzy proposal from English and German
+synonyms, then the user's overrides (``--map SRC=FIELD`` or the Import page).
+
+A mapping is ``{source column: field}`` for every column of the file; a column mapped to
+``"extra"`` is kept in the ``extra`` JSON only (nothing uploaded is dropped).
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from .. import schema as S
+from ..errors import InputError, Problem
+from .reader import header_key
+from .vendors import ALL_FIELDS, IGNORE, VENDOR_BY_NAME, Vendor, detect_vendor
+
+#: Synonyms (English and German) per field for files from unknown tools.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    S.OPPORTUNITY_ID: ("opportunity id", "opportunity_id", "deal id", "id", "record id", "opp id", "oppid",
+                       "deal number", "deal no", "opportunity number", "chance id", "verkaufschance id",
+                       "opportunity-id", "deal-id", "nummer", "kennung"),
+    S.NAME: ("name", "opportunity name", "deal name", "deal", "opportunity", "title", "deal title", "topic",
+             "opportunity-name", "verkaufschance", "chance", "titel", "bezeichnung", "projekt"),
+    S.ACCOUNT: ("account", "account name", "company", "customer", "client", "organization", "organisation",
+                "firma", "kunde", "unternehmen", "accountname", "organisation name", "company name"),
+    S.OWNER: ("owner", "opportunity owner", "deal owner", "sales rep", "rep", "salesperson", "sales person",
+              "sales agent", "agent", "account executive", "ae", "seller", "assigned to", "user", "inhaber",
+              "verantwortlicher", "vertriebsmitarbeiter", "verkäufer", "besitzer", "opportunity-inhaber",
+              "mitarbeiter", "owner name"),
+    S.STAGE: ("stage", "deal stage", "sales stage", "opportunity stage", "stage name", "phase", "pipeline stage",
+              "status stage", "verkaufsphase", "stufe", "deal_stage"),
+    S.STATUS: ("status", "deal status", "state", "outcome", "result", "won lost", "zustand", "ergebnis"),
+    S.AMOUNT: ("amount", "value", "deal value", "deal amount", "revenue", "close value", "opportunity amount",
+               "total", "price", "booking", "bookings", "arr", "acv", "betrag", "wert", "umsatz", "volumen",
+               "auftragswert", "deal size", "close_value"),
+    S.CURRENCY: ("currency", "currency code", "amount currency", "währung", "waehrung", "iso currency"),
+    S.CREATED_DATE: ("created date", "create date", "created", "created on", "creation date", "date created",
+                     "created at", "open date", "opened", "start date", "engage date", "engaged", "engage_date",
+                     "erstelldatum", "erstellt am", "angelegt am", "anlagedatum", "created time"),
+    S.CLOSE_DATE: ("close date", "closed date", "closing date", "expected close date", "close", "closed on",
+                   "closed at", "decision date", "schlusstermin", "abschlussdatum", "abschluss", "close_date"),
+    S.PROBABILITY: ("probability", "probability (%)", "win probability", "likelihood", "confidence", "chance",
+                    "wahrscheinlichkeit", "wahrscheinlichkeit (%)"),
+    S.FORECAST_CATEGORY: ("forecast category", "forecast", "forecast type", "prognosekategorie", "prognose"),
+    S.TYPE: ("type", "deal type", "opportunity type", "typ", "art", "business type", "new business"),
+    S.LEAD_SOURCE: ("lead source", "source", "channel", "origin", "lead-quelle", "quelle", "herkunft"),
+    S.REGION: ("region", "territory", "area", "geo", "market", "office", "regional office", "gebiet", "vertriebsgebiet"),
+    S.SEGMENT: ("segment", "customer segment", "tier", "size segment", "kundensegment"),
+    S.INDUSTRY: ("industry", "sector", "vertical", "branche", "sektor"),
+    S.PRODUCT: ("product", "product name", "products", "sku", "item", "produkt", "artikel"),
+    S.PIPELINE: ("pipeline", "pipeline name", "sales pipeline", "funnel"),
+    S.LOSS_REASON: ("loss reason", "lost reason", "reason lost", "closed lost reason", "reason for loss",
+                    "verlustgrund", "grund"),
+    "is_won": ("won", "is won", "iswon", "gewonnen"),
+    "is_closed": ("closed", "is closed", "isclosed", "geschlossen"),
+    "won_date": ("won date", "won time", "date won", "gewonnen am"),
+    "lost_date": ("lost date", "lost time", "date lost", "verloren am"),
+}
+_SYN_KEYS: dict[str, str] = {}
+for _field, _syns in SYNONYMS.items():
+    for _s in _syns:
+        _SYN_KEYS.setdefault(header_key(_s), _field)
+
+
+@dataclass
+class Mapping:
+    """The proposed or confirmed mapping of one file."""
+
+    vendor: str  # a vendor name, or "generic"
+    vendor_label: str
+    columns: dict[str, str]  # source header -> field or "extra"
+    confidence: dict[str, float] = field(default_factory=dict)  # source header -> 0..1
+    vendor_score: float = 0.0
+    status_decides: bool = False
+    kind: str = "opportunities"
+
+    def fields(self) -> dict[str, str]:
+        """field -> source header, for the mapped (non-extra) columns."""
+        return {f: src for src, f in self.columns.items() if f != IGNORE}
+
+    def as_contract(self) -> dict[str, str]:
+        """{source column: field} of the mapped columns, for the JSON contract."""
+        return {src: f for src, f in self.columns.items() if f != IGNORE}
+
+
+def fuzzy_field(header: str) -> tuple[str | None, float]:
+    """The field a header most likely means, and a confidence 0..1."""
+    key = header_key(header)
+    if not key:
+        return None, 0.0
+    if key in _SYN_KEYS:
+        return _SYN_KEYS[key], 0.95
+    # token containment: "Deal Amount (EUR)" contains "amount"
+    best, score = None, 0.0
+    for syn_key, fld in _SYN_KEYS.items():
+        if len(syn_key) >= 4 and (key.startswith(syn_key) or key.endswith(syn_key)):
+            s = 0.6 + 0.3 * len(syn_key) / len(key)
+            if s > score:
+                best, score = fld, s
+    close = difflib.get_close_matches(key, list(_SYN_KEYS), n=1, cutoff=0.84)
+    if close:
+        s = 0.85 * difflib.SequenceMatcher(None, key, close[0]).ratio()
+        if s > score:
+            best, score = _SYN_KEYS[close[0]], s
+    return best, round(score, 2)
+
+
+def propose(header: list[str], vendor_name: str | None = None) -> Mapping:
+    """The mapping for a header row: the forced or detected vendor's map, else the fuzzy one.
+
+    Each field is taken by at most one column (the vendor's priority, else the most confident);
+    the other columns go to ``extra``."""
+    if vendor_name and vendor_name != "generic":
+        vendor = VENDOR_BY_NAME.get(vendor_name)
+        if vendor is None:
+            raise InputError(f"unknown vendor {vendor_name!r}; choose one of {', '.join([*VENDOR_BY_NAME, 'generic'])}",
+                             [Problem(f"unknown vendor {vendor_name!r}", column="--vendor", value=vendor_name)])
+        score = 1.0
+    elif vendor_name == "generic":
+        vendor, score = None, 0.0
+    else:
+        vendor, score = detect_vendor(header)
+    if vendor is not None:
+        return _vendor_mapping(header, vendor, score)
+    return _fuzzy_mapping(header, score)
+
+
+def _vendor_mapping(header: list[str], vendor: Vendor, score: float) -> Mapping:
+    hmap, prio = vendor.header_map(), vendor.priority()
+    candidates: list[tuple[int, str, str]] = []
+    for h in header:
+        if vendor.twin_suffix and h.strip().lower().endswith(vendor.twin_suffix):
+            continue  # Zoho 'Deal Owner.id' twins stay in extra
+        k = header_key(h)
+        if k in hmap:
+            candidates.append((prio[k], h, hmap[k]))
+    columns = {h: IGNORE for h in header}
+    confidence = {h: 0.0 for h in header}
+    taken: set[str] = set()
+    for _, h, fld in sorted(candidates):
+        if fld in taken:
+            continue
+        columns[h] = fld
+        confidence[h] = 1.0
+        taken.add(fld)
+    # headers the vendor map does not know: try the synonyms for fields still free
+    for h in header:
+        if columns[h] != IGNORE or (vendor.twin_suffix and h.strip().lower().endswith(vendor.twin_suffix)):
+            continue
+        if vendor.kind != "opportunities":
+            continue
+        fld, conf = fuzzy_field(h)
+        if fld and fld not in taken and conf >= 0.9 and fld not in ("is_won", "is_closed", S.STATUS):
+            columns[h], confidence[h] = fld, conf
+            taken.add(fld)
+    return Mapping(vendor.name, vendor.label, columns, confidence, score, vendor.status_decides, vendor.kind)
+
+
+def _fuzzy_mapping(header: list[str], score: float) -> Mapping:
+    proposals = []
+    for h in header:
+        fld, conf = fuzzy_field(h)
+        if fld and conf >= 0.6:
+            proposals.append((-conf, header.index(h), h, fld))
+    columns = {h: IGNORE for h in header}
+    confidence = {h: 0.0 for h in header}
+    taken: set[str] = set()
+    for negconf, _, h, fld in sorted(proposals):
+        if fld in taken:
+            continue
+        columns[h], confidence[h] = fld, -negconf
+        taken.add(fld)
+    return Mapping("generic", "Other (mapped by column names)", columns, confidence, score,
+                   status_decides=S.STATUS in taken)
+
+
+def apply_overrides(mapping: Mapping, overrides: dict[str, str], *, strict: bool = True,
+                    file_name: str | None = None) -> Mapping:
+    """Apply the user's ``{source: field}`` choices (field "extra" keeps a column only in extra).
+
+    A field given to a column is taken from whichever column had it before. With ``strict``,
+    unknown columns or fields are errors; otherwise (remembered mappings) they are skipped."""
+    by_key = {header_key(h): h for h in mapping.columns}
+    columns = dict(mapping.columns)
+    confidence = dict(mapping.confidence)
+    problems = []
+    for src, fld in overrides.items():
+        h = src if src in columns else by_key.get(header_key(src))
+        fld = str(fld).strip()
+        fld = {"ignore": IGNORE, "-": IGNORE, "none": IGNORE, "": IGNORE}.get(fld.lower(), fld)
+        if h is None:
+            if strict:
+                problems.append(Problem(f"--map: the file has no column {src!r}; its columns are "
+                                        f"{', '.join(mapping.columns)}", column=src, file=file_name))
+            continue
+        if fld != IGNORE and fld not in ALL_FIELDS:
+            if strict:
+                problems.append(Problem(f"--map: {fld!r} is not a field; use one of {', '.join(ALL_FIELDS)} or 'extra'",
+                                        column=src, value=fld, file=file_name))
+            continue
+        if fld != IGNORE:
+            for other, f in list(columns.items()):
+                if f == fld and other != h:
+                    columns[other] = IGNORE
+                    confidence[other] = 0.0
+        columns[h] = fld
+        confidence[h] = 1.0
+    if problems:
+        raise InputError(problems[0].problem, problems)
+    status_decides = mapping.status_decides or (mapping.vendor == "generic" and S.STATUS in columns.values())
+    if S.STATUS not in columns.values():
+        status_decides = False
+    return Mapping(mapping.vendor, mapping.vendor_label, columns, confidence, mapping.vendor_score,
+                   status_decides, mapping.kind)
+
+
+def parse_map_args(items: list[str] | None) -> dict[str, str]:
+    """``["engage_date=created_date", ...]`` -> ``{"engage_date": "created_date"}``."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise InputError(f"--map {item!r}: write SOURCE=FIELD, e.g. --map engage_date=created_date",
+                             [Problem("write SOURCE=FIELD", column="--map", value=item)])
+        src, fld = item.rsplit("=", 1)
+        out[src.strip()] = fld.strip()
+    return out

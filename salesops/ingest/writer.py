@@ -1,0 +1,324 @@
+"""The all-or-nothing write of a validated import, with snapshots and exact undo data.
+
+Everything here runs inside one ``store.connect(path, write=True)`` transaction opened by the
+caller: either every row, snapshot, undo record and the import record are committed, or none.
+
+Undo data: before an import replaces a row it copies the prior row to
+``import_prior_opportunities`` / ``import_prior_snapshots`` (or, for the small tables, JSON in
+``import_prior_rows``); rows it inserts carry its ``import_id``. Undoing deletes what the import
+wrote and puts the prior rows back, so the database returns exactly to its earlier state. Only
+the latest applied import of a kind can be undone (a later one may have built on it).
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .. import schema as S
+from .. import store
+from ..errors import InputError, Problem
+
+OPP_COLUMNS = list(S.OPPORTUNITY_COLUMNS)
+SNAP_COLUMNS = list(S.SNAPSHOT_COLUMNS)
+COMPARE_COLUMNS = [c for c in OPP_COLUMNS if c != S.IMPORT_ID]
+#: Kinds of import; undo order is kept per family.
+KINDS = ("opportunities", "stage_history", "roster", "accounts", "targets")
+BATCH = 50_000
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class ImportResult:
+    """What an import did (or would do, with ``dry_run``)."""
+
+    import_id: int | None
+    kind: str
+    file_name: str
+    vendor: str
+    as_of: str | None
+    rows_read: int
+    rows_imported: int
+    rows_rejected: int
+    rows_new: int = 0
+    rows_changed: int = 0
+    rows_unchanged: int = 0
+    mapping: dict = field(default_factory=dict)
+    unknown_stages: list = field(default_factory=list)
+    problems: list = field(default_factory=list)  # Problem
+    dry_run: bool = False
+    already_imported: bool = False
+    as_of_source: str | None = None
+    notes: list = field(default_factory=list)
+
+    def as_doc(self) -> dict:
+        """The JSON contract of DESIGN.md section 6 (plus a few extra keys)."""
+        return {
+            "import_id": self.import_id, "vendor": self.vendor, "as_of": self.as_of,
+            "rows_read": self.rows_read, "rows_imported": self.rows_imported, "rows_rejected": self.rows_rejected,
+            "mapping": self.mapping, "unknown_stages": self.unknown_stages,
+            "problems": [{"row": p.row, "column": p.column, "value": None if p.value is None else str(p.value),
+                          "problem": p.problem, "severity": p.severity} for p in self.problems],
+            "kind": self.kind, "file": self.file_name, "rows_new": self.rows_new, "rows_changed": self.rows_changed,
+            "rows_unchanged": self.rows_unchanged, "dry_run": self.dry_run,
+            "already_imported": self.already_imported, "as_of_source": self.as_of_source, "notes": self.notes,
+        }
+
+
+def _noop(_f: float, _t: str) -> None:
+    pass
+
+
+# --- row building --------------------------------------------------------------------------------
+def column_lists(frame: pd.DataFrame, columns: list[str]) -> list[list]:
+    """Columns as Python lists ready for executemany: NaN/NaT/None -> None."""
+    out = []
+    for c in columns:
+        if c not in frame.columns:
+            out.append([None] * len(frame))
+            continue
+        s = frame[c]
+        if pd.api.types.is_float_dtype(s.dtype):
+            arr = s.to_numpy(dtype=object)
+            arr[np.isnan(s.to_numpy(dtype=float))] = None
+        elif pd.api.types.is_integer_dtype(s.dtype):
+            arr = s.to_numpy(dtype=object)
+        else:
+            arr = s.to_numpy(dtype=object)
+            mask = pd.isna(s).to_numpy()
+            if mask.any():
+                arr = arr.copy()
+                arr[mask] = None
+        out.append(arr.tolist())
+    return out
+
+
+def _insert(conn: sqlite3.Connection, table: str, columns: list[str], frame: pd.DataFrame, *, verb: str = "INSERT",
+            progress: Progress = _noop, start: float = 0.0, span: float = 0.0, label: str = "") -> int:
+    n = len(frame)
+    if not n:
+        return 0
+    sql = f"{verb} INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    for lo in range(0, n, BATCH * 4):
+        part = frame.iloc[lo: lo + BATCH * 4]
+        conn.executemany(sql, zip(*column_lists(part, columns)))
+        progress(start + span * min(1.0, (lo + len(part)) / n), label)
+    return n
+
+
+def _same(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Element-wise equality where two blanks are equal (floats compared exactly)."""
+    an, bn = pd.isna(a).to_numpy(), pd.isna(b).to_numpy()
+    eq = (a.to_numpy(dtype=object) == b.to_numpy(dtype=object))
+    return np.asarray((an & bn) | (~an & ~bn & eq), dtype=bool)
+
+
+# --- the import record -----------------------------------------------------------------------------
+def find_applied(conn: sqlite3.Connection, sha256: str, kind: str) -> dict | None:
+    """The applied import of the same bytes and kind, if any."""
+    cur = conn.execute("SELECT * FROM imports WHERE sha256 = ? AND kind = ? AND status = 'applied' ORDER BY id DESC "
+                       "LIMIT 1", (sha256, kind))
+    row = cur.fetchone()
+    if row is None:
+        return None
+    return dict(zip([d[0] for d in cur.description], row))
+
+
+def _start_record(conn, *, kind, file_name, sha256, vendor, mapping, as_of) -> int:
+    cur = conn.execute(
+        "INSERT INTO imports (kind, file_name, sha256, vendor, mapping, as_of, status, created_at, created_by) "
+        "VALUES (?, ?, ?, ?, ?, ?, 'applied', ?, ?)",
+        (kind, file_name, sha256, vendor, json.dumps(mapping, ensure_ascii=False), as_of, store.now_iso(),
+         store.current_user()))
+    return int(cur.lastrowid)
+
+
+def _finish_record(conn, import_id: int, result: ImportResult, rejected_rows: list | None, details: dict) -> None:
+    conn.execute(
+        "UPDATE imports SET rows_read = ?, rows_imported = ?, rows_rejected = ?, rows_new = ?, rows_changed = ?, "
+        "rows_unchanged = ?, problems = ?, details = ?, rejected_rows = ? WHERE id = ?",
+        (result.rows_read, result.rows_imported, result.rows_rejected, result.rows_new, result.rows_changed,
+         result.rows_unchanged,
+         json.dumps([p.as_dict() for p in result.problems[:5000]], ensure_ascii=False, default=str),
+         json.dumps(details, ensure_ascii=False, default=str),
+         json.dumps(rejected_rows or [], ensure_ascii=False, default=str), import_id))
+
+
+# --- deals ----------------------------------------------------------------------------------------
+def diff_deals(conn: sqlite3.Connection, deals: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(is_new, is_changed) masks of ``deals`` against the opportunities table."""
+    n = len(deals)
+    if n == 0 or store.is_empty(conn):
+        return np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
+    existing = store.read_frame(conn, f"SELECT {', '.join(COMPARE_COLUMNS)} FROM opportunities")
+    existing = existing.set_index(S.OPPORTUNITY_ID)
+    ids = deals[S.OPPORTUNITY_ID]
+    present = ids.isin(existing.index).to_numpy()
+    changed = np.zeros(n, dtype=bool)
+    if present.any():
+        old = existing.reindex(ids[present].to_numpy())
+        new = deals.loc[present]
+        diff = np.zeros(int(present.sum()), dtype=bool)
+        for c in COMPARE_COLUMNS:
+            if c == S.OPPORTUNITY_ID:
+                continue
+            diff |= ~_same(new[c].reset_index(drop=True), old[c].reset_index(drop=True))
+        changed[np.flatnonzero(present)[diff]] = True
+    return ~present, changed
+
+
+def write_deals(conn: sqlite3.Connection, deals: pd.DataFrame, *, file_name: str, sha256: str, vendor: str,
+                mapping: dict, as_of: str, result: ImportResult, rejected_rows: list, details: dict,
+                progress: Progress = _noop) -> ImportResult:
+    """Write the valid deals, their snapshots as of ``as_of``, the undo data and the import
+    record (inside the caller's write transaction)."""
+    progress(0.55, "comparing with the database")
+    is_new, is_changed = diff_deals(conn, deals)
+    import_id = _start_record(conn, kind="opportunities", file_name=file_name, sha256=sha256, vendor=vendor,
+                              mapping=mapping, as_of=as_of)
+    # undo data: the prior state of every row this import replaces
+    changed_ids = deals.loc[is_changed, S.OPPORTUNITY_ID].tolist()
+    if changed_ids:
+        conn.executemany(f"INSERT INTO import_prior_opportunities (undo_import_id, {', '.join(OPP_COLUMNS)}) "
+                         f"SELECT ?, {', '.join(OPP_COLUMNS)} FROM opportunities WHERE opportunity_id = ?",
+                         ((import_id, i) for i in changed_ids))
+    has_snap = conn.execute("SELECT 1 FROM snapshots WHERE as_of = ? LIMIT 1", (as_of,)).fetchone()
+    if has_snap:
+        conn.execute(f"INSERT INTO import_prior_snapshots (undo_import_id, {', '.join(SNAP_COLUMNS)}) "
+                     f"SELECT ?, {', '.join(SNAP_COLUMNS)} FROM snapshots WHERE as_of = ?", (import_id, as_of))
+    write = deals.loc[is_new | is_changed].copy()
+    write[S.IMPORT_ID] = import_id
+    if is_changed.any():
+        conn.executemany("DELETE FROM opportunities WHERE opportunity_id = ?", ((i,) for i in changed_ids))
+    progress(0.6, "writing deals")
+    _insert(conn, "opportunities", OPP_COLUMNS, write, progress=progress, start=0.6, span=0.2, label="writing deals")
+    snap = deals[[c for c in SNAP_COLUMNS if c in deals.columns]].copy()
+    snap[S.AS_OF] = as_of
+    snap[S.IMPORT_ID] = import_id
+    progress(0.8, "writing snapshots")
+    _insert(conn, "snapshots", SNAP_COLUMNS, snap, verb="INSERT OR REPLACE", progress=progress, start=0.8, span=0.18,
+            label="writing snapshots")
+    result.import_id = import_id
+    result.rows_new = int(is_new.sum())
+    result.rows_changed = int(is_changed.sum())
+    result.rows_unchanged = len(deals) - result.rows_new - result.rows_changed
+    result.rows_imported = len(deals)
+    _finish_record(conn, import_id, result, rejected_rows, details)
+    progress(1.0, "done")
+    return result
+
+
+def write_stage_history(conn: sqlite3.Connection, rows: pd.DataFrame, *, file_name: str, sha256: str, vendor: str,
+                        mapping: dict, result: ImportResult, rejected_rows: list, details: dict) -> ImportResult:
+    """Replace the stage history of the deals in the file with the file's rows."""
+    import_id = _start_record(conn, kind="stage_history", file_name=file_name, sha256=sha256, vendor=vendor,
+                              mapping=mapping, as_of=None)
+    ids = sorted(set(rows[S.OPPORTUNITY_ID]))
+    prior = []
+    for i in ids:
+        for r in conn.execute("SELECT opportunity_id, stage, entered_at, import_id FROM stage_history "
+                              "WHERE opportunity_id = ?", (i,)):
+            prior.append((import_id, "stage_history", i, json.dumps(list(r))))
+    conn.executemany("INSERT INTO import_prior_rows (import_id, table_name, row_key, row) VALUES (?, ?, ?, ?)", prior)
+    conn.executemany("DELETE FROM stage_history WHERE opportunity_id = ?", ((i,) for i in ids))
+    out = rows.copy()
+    out[S.IMPORT_ID] = import_id
+    _insert(conn, "stage_history", list(S.STAGE_HISTORY_COLUMNS), out)
+    old_ids = {p[2] for p in prior}
+    result.import_id = import_id
+    result.rows_imported = len(rows)
+    result.rows_new = int((~rows[S.OPPORTUNITY_ID].isin(old_ids)).sum())
+    result.rows_changed = len(rows) - result.rows_new
+    _finish_record(conn, import_id, result, rejected_rows, details)
+    return result
+
+
+# --- reference tables (reps, accounts, targets) ----------------------------------------------------
+REFERENCE_KEYS = {
+    "reps": [S.NAME],
+    "accounts": [S.NAME],
+    "targets": [S.SCOPE, S.SCOPE_NAME, S.PERIOD_START, S.PERIOD_END],
+}
+
+
+def write_reference(conn: sqlite3.Connection, kind: str, table: str, frame: pd.DataFrame, *, file_name: str,
+                    sha256: str, mapping: dict, result: ImportResult, rejected_rows: list, details: dict) -> ImportResult:
+    """Upsert rows into reps / accounts / targets by their key, keeping the prior rows for undo."""
+    keys = REFERENCE_KEYS[table]
+    cols = store.table_columns(conn, table)
+    import_id = _start_record(conn, kind=kind, file_name=file_name, sha256=sha256, vendor=kind, mapping=mapping,
+                              as_of=None)
+    where = " AND ".join(f"{k} IS ?" for k in keys)
+    prior, new, changed = [], 0, 0
+    key_lists = column_lists(frame, keys)
+    full_lists = column_lists(frame, cols)
+    for key, full in zip(zip(*key_lists), zip(*full_lists)):
+        row = conn.execute(f"SELECT {', '.join(cols)} FROM {table} WHERE {where}", key).fetchone()
+        prior.append((import_id, table, json.dumps(list(key)), None if row is None else json.dumps(list(row))))
+        if row is None:
+            new += 1
+        elif tuple(row) != tuple(full):
+            changed += 1
+    conn.executemany("INSERT INTO import_prior_rows (import_id, table_name, row_key, row) VALUES (?, ?, ?, ?)", prior)
+    _insert(conn, table, cols, frame, verb="INSERT OR REPLACE")
+    result.import_id = import_id
+    result.rows_imported = len(frame)
+    result.rows_new, result.rows_changed = new, changed
+    result.rows_unchanged = len(frame) - new - changed
+    _finish_record(conn, import_id, result, rejected_rows, details)
+    return result
+
+
+# --- undo ---------------------------------------------------------------------------------------------
+def undo(conn: sqlite3.Connection, import_id: int) -> dict:
+    """Remove one import and restore the prior state exactly (inside a write transaction)."""
+    cur = conn.execute("SELECT id, kind, status, file_name, as_of FROM imports WHERE id = ?", (int(import_id),))
+    row = cur.fetchone()
+    if row is None:
+        raise InputError(f"there is no import {import_id}; see `python -m salesops imports`",
+                         [Problem(f"no import {import_id}", column="ID", value=import_id)])
+    iid, kind, status, file_name, as_of = row
+    if status != "applied":
+        raise InputError(f"import {iid} ({file_name}) was already undone",
+                         [Problem("already undone", column="ID", value=iid)])
+    later = conn.execute("SELECT id, file_name FROM imports WHERE kind = ? AND status = 'applied' AND id > ? "
+                         "ORDER BY id DESC", (kind, iid)).fetchall()
+    if later:
+        ids = ", ".join(str(r[0]) for r in later)
+        raise InputError(f"import {iid} cannot be undone while later {kind} imports ({ids}) are applied; undo "
+                         "those first, newest first", [Problem("later imports applied", column="ID", value=iid)])
+    if kind == "opportunities":
+        conn.execute("DELETE FROM opportunities WHERE import_id = ?", (iid,))
+        conn.execute(f"INSERT INTO opportunities ({', '.join(OPP_COLUMNS)}) SELECT {', '.join(OPP_COLUMNS)} "
+                     "FROM import_prior_opportunities WHERE undo_import_id = ?", (iid,))
+        conn.execute("DELETE FROM snapshots WHERE import_id = ?", (iid,))
+        conn.execute(f"INSERT OR REPLACE INTO snapshots ({', '.join(SNAP_COLUMNS)}) SELECT {', '.join(SNAP_COLUMNS)} "
+                     "FROM import_prior_snapshots WHERE undo_import_id = ?", (iid,))
+        conn.execute("DELETE FROM import_prior_opportunities WHERE undo_import_id = ?", (iid,))
+        conn.execute("DELETE FROM import_prior_snapshots WHERE undo_import_id = ?", (iid,))
+    elif kind == "stage_history":
+        conn.execute("DELETE FROM stage_history WHERE import_id = ?", (iid,))
+        rows = [json.loads(r[0]) for r in conn.execute(
+            "SELECT row FROM import_prior_rows WHERE import_id = ? AND table_name = 'stage_history' ORDER BY rowid",
+            (iid,))]
+        conn.executemany("INSERT INTO stage_history (opportunity_id, stage, entered_at, import_id) VALUES (?, ?, ?, ?)",
+                         rows)
+    else:
+        table = {"roster": "reps", "accounts": "accounts", "targets": "targets"}[kind]
+        keys = REFERENCE_KEYS[table]
+        cols = store.table_columns(conn, table)
+        where = " AND ".join(f"{k} IS ?" for k in keys)
+        for key, prior in conn.execute("SELECT row_key, row FROM import_prior_rows WHERE import_id = ? AND "
+                                       "table_name = ? ORDER BY rowid DESC", (iid, table)).fetchall():
+            conn.execute(f"DELETE FROM {table} WHERE {where}", json.loads(key))
+            if prior is not None:
+                conn.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                             json.loads(prior))
+    conn.execute("DELETE FROM import_prior_rows WHERE import_id = ?", (iid,))
+    conn.execute("UPDATE imports SET status = 'undone' WHERE id = ?", (iid,))
+    return {"import_id": iid, "kind": kind, "file": file_name, "as_of": as_of, "status": "undone"}
