@@ -30,7 +30,7 @@ import pandas as pd
 from ..errors import InputError
 from ..periods import FiscalCalendar
 from . import models as M
-from .series import ALL, FREQ_WORDS, GROUP, PERIOD_START, SEASON_LENGTH, SeriesSet, actuals, build_series
+from .series import ALL, FREQ_WORDS, GROUP, PERIOD_START, SEASON_LENGTH, SeriesSet, actuals, build_series, default_train_until
 
 BASE_MEMBERS = (M.SEASONAL_NAIVE, M.ETS, M.THETA)
 
@@ -408,7 +408,16 @@ def holdout_scores(deals: pd.DataFrame, cutoff, *, freq: str = "M", horizon: int
                        model="auto", params=params, calendar=calendar, include_prophet=include_prophet,
                        n_jobs=n_jobs, n_cutoffs=n_cutoffs)
     act = actuals(deals, freq=freq, measure=measure, by=by, calendar=calendar)
-    out = {"cutoff": pd.Timestamp(cutoff), "auto_model": res.model, "recommended": res.recommended, "mape": {}}
+    # score only periods that are over in the data (the newest month may be half-way through)
+    data_end = default_train_until(deals)
+    complete = [d for d in res.series.future
+                if data_end is not None and pd.Timestamp(calendar.period_of(d.date(), freq).end) <= data_end]
+    res.forecasts = res.forecasts[res.forecasts[PERIOD_START].isin(complete)]
+    res.forecast = res.forecast[res.forecast[PERIOD_START].isin(complete)]
+    if not complete:
+        raise InputError(f"nothing after {pd.Timestamp(cutoff).date()} is complete yet to score against")
+    out = {"cutoff": pd.Timestamp(cutoff), "auto_model": res.model, "recommended": res.recommended, "mape": {},
+           "periods": len(complete)}
     for name, part in res.forecasts.groupby("model"):
         merged = part.merge(act, on=[GROUP, PERIOD_START], how="left").fillna({"y": 0.0})
         merged["scale"] = np.nan

@@ -1,0 +1,590 @@
+"""Where will the period land? The pipeline-weighted forecast and the calibrated landing zone.
+
+Everything is computed from the data *as of* a date, never from what happened after it:
+
+**The as-of rule.** Deals open on the as-of date are read from the latest snapshot taken on or
+before it (when that snapshot is at most 45 days old), minus the deals the current data shows
+closing between the snapshot and the as-of date, plus deals created after the snapshot. Without
+such a snapshot they are rebuilt from the current table: a deal created on or before the as-of
+date was open then unless it closed (won or lost) on or before it; its stage then comes from
+the stage history (or a snapshot) where one records it, and is unknown otherwise; its amount
+is today's. Closed-won to date = deals won with a close date from the period start to the as-of
+date.
+
+**Win probabilities** are learned from the workspace's own history, not the CRM's probability
+field: at reference dates every 14 days over the two years before the as-of date, every deal
+then open is one observation with its stage (where known) and age, and the outcome "won with a
+close date inside the same window relative to the reference date" (e.g. the next 40 days). Only
+windows that have fully elapsed by the as-of date are used, so a deal still open at the end of
+its window is a genuine "not yet", and deals still open today are never counted as losses.
+The rate per (stage, age band) is shrunk toward the age band's rate, and that toward the overall
+rate (10 pseudo-deals each).
+
+**Not-yet-created pipeline**: the amount won, in each of the last four comparable periods, from
+deals created after the same point of that period (the run rate of new business).
+
+**Time-series view**: the same months last year, scaled by the last six months' year-on-year
+growth, less the share of a period's bookings usually closed by this point.
+
+**The landing zone**: Monte Carlo draws of each open deal's win (Bernoulli), of new pipeline
+(log-normal around its run rate), blended with the time-series view (the pipeline's weight
+grows from 50% at the period start to 100% at its end), times a common log-normal shock of
+scale ``kappa`` for the model's own error (rates, timing, new business). ``kappa`` is
+calibrated on up to eight earlier periods at the same point (and four weeks either side): the
+smallest value whose P10-P90 range held the actual at least 80% of the time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from .. import metrics
+from .. import schema as S
+from ..errors import InputError
+from ..periods import FiscalCalendar, Period
+
+SNAPSHOT_MAX_AGE_DAYS = 45
+REF_PERIODS = 8
+SHRINK = 10.0
+AGE_BANDS = (0, 14, 30, 60, 90, 180, 365, 100_000)
+AGE_LABELS = ("<2 weeks", "2-4 weeks", "1-2 months", "2-3 months", "3-6 months", "6-12 months", "over a year")
+KAPPA_GRID = (0.02, 0.05, 0.08, 0.12, 0.16, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 1.0)
+DEFAULT_KAPPA = 0.25
+MIN_CALIBRATION_POINTS = 4
+CALIBRATION_PERIODS = 8
+TARGET_COVERAGE = 0.8
+
+
+def _ts(x) -> pd.Timestamp:
+    return pd.Timestamp(x).normalize()
+
+
+def age_band(age_days: np.ndarray) -> np.ndarray:
+    """Index into :data:`AGE_LABELS` for each age in days."""
+    return np.clip(np.searchsorted(np.asarray(AGE_BANDS[1:]), np.asarray(age_days, dtype=float), side="right"), 0, len(AGE_LABELS) - 1)
+
+
+_FAR = np.iinfo(np.int64).max // 4
+
+
+def _days(values) -> np.ndarray:
+    """Dates as int64 day numbers; NaT -> a far-future sentinel."""
+    v = pd.to_datetime(pd.Series(values)).dt.normalize().to_numpy().astype("datetime64[D]")
+    out = v.astype(np.int64)
+    out[np.isnat(v)] = _FAR
+    return out
+
+
+def _stage_keys(values: pd.Series) -> np.ndarray:
+    """:func:`schema.stage_key` of each value, computed once per distinct text."""
+    v = values.astype(str)
+    table = {u: S.stage_key(u) for u in v.unique()}
+    return v.map(table).to_numpy(dtype=object)
+
+
+def _day(t) -> int:
+    return int(np.datetime64(_ts(t).date(), "D").astype(np.int64))
+
+
+@dataclass
+class Book:
+    """The deals and the evidence of their past states, prepared once per call (as numpy
+    arrays: the landing zone rebuilds the past at dozens of dates)."""
+
+    deals: pd.DataFrame          # current table plus _created, _close, _amount
+    snapshots: pd.DataFrame | None
+    events: pd.DataFrame         # id, at, stage_key: when a deal was seen in an open stage
+    snapshot_dates: list
+    data_end: pd.Timestamp       # the data's own today
+
+    def __post_init__(self):
+        d = self.deals
+        self.ids = d[S.OPPORTUNITY_ID].astype(str).to_numpy()
+        self.index_of = {k: i for i, k in enumerate(self.ids)}
+        self.created = _days(d["_created"])
+        close = _days(d["_close"])
+        self.is_open = (d[S.STATUS] == S.OPEN).to_numpy()
+        self.is_won = (d[S.STATUS] == S.WON).to_numpy()
+        # a closed deal without a close date is treated as closed long ago
+        self.close = np.where(~self.is_open & (close == _FAR), -_FAR, close)
+        self.amount = d["_amount"].to_numpy(dtype=float)
+        self.won_amount = np.where(self.is_won, np.nan_to_num(self.amount), 0.0)
+        self.stage_now = _stage_keys(d[S.STAGE])
+        self.owner = d[S.OWNER].to_numpy(dtype=object)
+        cd = d["_close"]
+        self.close_month = (cd.dt.year.fillna(0) * 12 + cd.dt.month.fillna(1) - 1).astype(np.int64).to_numpy()
+        # events keyed by (deal code, day) for vectorised "last stage seen by then" look-ups
+        codes = pd.Series(self.events["id"]).map(self.index_of)
+        ok = codes.notna().to_numpy()
+        ev_code = codes[ok].astype(np.int64).to_numpy()
+        ev_day = _days(self.events["at"][ok])
+        order = np.lexsort((ev_day, ev_code))
+        self.ev_key = ev_code[order] * 1_000_000 + ev_day[order]
+        self.ev_code = ev_code[order]
+        self.ev_stage = self.events["stage_key"].to_numpy(dtype=object)[ok][order]
+
+    @classmethod
+    def build(cls, deals: pd.DataFrame, snapshots: pd.DataFrame | None = None,
+              stage_history: pd.DataFrame | None = None, data_end=None) -> "Book":
+        d = deals[deals[S.STATUS].isin(S.STATUSES)].copy()
+        d["_created"] = pd.to_datetime(d[S.CREATED_DATE]).dt.normalize()
+        d["_close"] = pd.to_datetime(d[S.CLOSE_DATE]).dt.normalize()
+        d["_amount"] = d[S.AMOUNT].astype(float)
+        d = d.drop_duplicates(S.OPPORTUNITY_ID, keep="last")
+        ev = []
+        if stage_history is not None and not stage_history.empty:
+            sh = stage_history[[S.OPPORTUNITY_ID, S.STAGE, S.ENTERED_AT]].dropna()
+            ev.append(pd.DataFrame({"id": sh[S.OPPORTUNITY_ID].astype(str), "at": pd.to_datetime(sh[S.ENTERED_AT]).dt.normalize(),
+                                    "stage": sh[S.STAGE].astype(str)}))
+        snaps = None
+        dates: list = []
+        if snapshots is not None and not snapshots.empty:
+            snaps = snapshots.copy()
+            snaps[S.AS_OF] = pd.to_datetime(snaps[S.AS_OF]).dt.normalize()
+            dates = sorted(snaps[S.AS_OF].unique())
+            op = snaps[snaps[S.STATUS] == S.OPEN]
+            ev.append(pd.DataFrame({"id": op[S.OPPORTUNITY_ID].astype(str), "at": op[S.AS_OF], "stage": op[S.STAGE].astype(str)}))
+        events = pd.concat(ev, ignore_index=True) if ev else pd.DataFrame({"id": [], "at": pd.Series(dtype="datetime64[ns]"), "stage": []})
+        events = events.dropna(subset=["at"])
+        events["stage_key"] = _stage_keys(events["stage"])
+        closed_keys = {k for k, r in S.DEFAULT_STAGE_RULES.items() if r.status != S.OPEN}
+        events = events[~events["stage_key"].isin(closed_keys)].reset_index(drop=True)
+        if data_end is None:
+            closed = d.loc[d[S.STATUS] != S.OPEN, "_close"].dropna()
+            cands = [closed.max() if not closed.empty else pd.NaT, d["_created"].max()]
+            if dates:
+                cands.append(pd.Timestamp(dates[-1]))
+            cands = [c for c in cands if pd.notna(c)]
+            data_end = max(cands) if cands else pd.Timestamp(date.today())
+        return cls(d.reset_index(drop=True), snaps, events, [pd.Timestamp(x) for x in dates], _ts(data_end))
+
+    # --- states as of a date -----------------------------------------------------------------
+    def open_mask(self, t) -> np.ndarray:
+        """Deals open at ``t`` by the current-table rule (created by then, not closed by then)."""
+        td = _day(t)
+        return (self.created <= td) & (self.is_open | (self.close > td))
+
+    def stage_codes_at(self, codes: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """The stage key each deal (by row number) was last seen in on or before its day."""
+        out = np.full(len(codes), None, dtype=object)
+        if len(self.ev_key) == 0 or len(codes) == 0:
+            return out
+        q = codes.astype(np.int64) * 1_000_000 + days
+        pos = np.searchsorted(self.ev_key, q, side="right") - 1
+        ok = (pos >= 0)
+        ok[ok] = self.ev_code[pos[ok]] == codes[ok]
+        out[ok] = self.ev_stage[pos[ok]]
+        return out
+
+    def open_at(self, t) -> tuple[pd.DataFrame, str]:
+        """Deals open at ``t`` (id, owner, amount, created, age_days, stage_key, expected_close)
+        and a sentence saying which rule was used."""
+        t = _ts(t)
+        td = _day(t)
+        snap_date = None
+        if self.snapshots is not None:
+            before = [s for s in self.snapshot_dates if s <= t]
+            if before and (t - before[-1]).days <= SNAPSHOT_MAX_AGE_DAYS:
+                snap_date = before[-1]
+        if snap_date is not None:
+            sn = self._snapshot_open(snap_date)
+            codes = sn[S.OPPORTUNITY_ID].astype(str).map(self.index_of)
+            known = codes.notna().to_numpy()
+            c = codes.fillna(0).astype(np.int64).to_numpy()
+            closed_since = known & ~self.is_open[c] & (self.close[c] <= td)
+            sn, c, known = sn[~closed_since], c[~closed_since], known[~closed_since]
+            stage = _stage_keys(sn[S.STAGE])
+            # the stage history may know a later stage than the snapshot (events hold both)
+            fresher = self.stage_codes_at(c, np.full(len(c), td))
+            stage = np.where(known & (fresher != None), fresher, stage)  # noqa: E711 - elementwise
+            from_snap = pd.DataFrame({
+                "id": sn[S.OPPORTUNITY_ID].astype(str).to_numpy(), S.OWNER: sn[S.OWNER].to_numpy(),
+                "amount": sn[S.AMOUNT].astype(float).to_numpy(), "created": pd.to_datetime(sn[S.CREATED_DATE]).dt.normalize().to_numpy(),
+                "stage_key": stage, "expected_close": pd.to_datetime(sn[S.CLOSE_DATE]).to_numpy()})
+            in_snap = np.zeros(len(self.ids), dtype=bool)
+            in_snap[c[known]] = True
+            new = self.open_mask(t) & (self.created > _day(snap_date)) & ~in_snap
+            rebuilt = self._rebuilt(np.flatnonzero(new), t)
+            out = pd.concat([from_snap, rebuilt], ignore_index=True)
+            rule = (f"open deals from the snapshot of {snap_date:%d %b %Y}, less those closed since, plus "
+                    f"{len(rebuilt)} created since")
+        else:
+            out = self._rebuilt(np.flatnonzero(self.open_mask(t)), t)
+            rule = "open deals rebuilt from the current data (created by then and not closed by then)"
+        out["age_days"] = (t - pd.to_datetime(out["created"])).dt.days
+        med = float(np.nanmedian(out["age_days"])) if out["age_days"].notna().any() else 30.0
+        out["age_days"] = out["age_days"].fillna(med).clip(lower=0)
+        return out.reset_index(drop=True), rule
+
+    def _snapshot_open(self, snap_date) -> pd.DataFrame:
+        cache = self.__dict__.setdefault("_snap_cache", {})
+        if snap_date not in cache:
+            sn = self.snapshots
+            cache[snap_date] = sn[(sn[S.AS_OF] == snap_date) & (sn[S.STATUS] == S.OPEN)]
+        return cache[snap_date]
+
+    def monthly_won(self, t) -> pd.Series:
+        """Won amount per calendar month (month index = year * 12 + month - 1) of deals closed
+        by ``t``, for complete months before the month containing ``t``."""
+        td = _day(t)
+        ok = self.is_won & (self.close <= td) & (self.close > -_FAR)
+        months = self.close_month[ok]
+        tt = _ts(t)
+        limit = tt.year * 12 + tt.month - 1
+        keep = months < limit
+        if not keep.any():
+            return pd.Series(dtype=float)
+        lo = int(months[keep].min())
+        counts = np.bincount(months[keep] - lo, weights=self.won_amount[ok][keep])
+        return pd.Series(counts, index=np.arange(lo, lo + len(counts)))
+
+    def _rebuilt(self, rows: np.ndarray, t: pd.Timestamp) -> pd.DataFrame:
+        stage = self.stage_codes_at(rows, np.full(len(rows), _day(t)))
+        if t >= self.data_end:  # today: the current stage of deals still open is as-of knowledge
+            take = (stage == None) & self.is_open[rows]  # noqa: E711 - elementwise
+            stage[take] = self.stage_now[rows][take]
+        d = self.deals
+        expected = d["_close"].to_numpy()[rows].copy()
+        expected[~self.is_open[rows]] = np.datetime64("NaT")  # a later actual close is not as-of knowledge
+        return pd.DataFrame({"id": self.ids[rows], S.OWNER: self.owner[rows], "amount": self.amount[rows],
+                             "created": d["_created"].to_numpy()[rows], "stage_key": stage,
+                             "expected_close": expected})
+
+    def won_between(self, start, end) -> float:
+        """Won amount with close date in [start, end] (inclusive)."""
+        m = (self.close >= _day(start)) & (self.close <= _day(end))
+        return float(self.won_amount[m].sum())
+
+    # --- learned win probabilities -----------------------------------------------------------
+    def observations(self, refs: list, d1: int, d2: int) -> pd.DataFrame:
+        """Pseudo-observations for the window (ref + d1, ref + d2]: one row per deal open at a
+        reference date, with its stage key, age band and whether it was won inside the window."""
+        parts = []
+        for r in refs:
+            rd = _day(r)
+            m = (self.created <= rd) & (self.is_open | (self.close > rd))
+            if not m.any():
+                continue
+            rows = np.flatnonzero(m)
+            c = self.close[rows]
+            y = self.is_won[rows] & (c > rd + d1) & (c <= rd + d2)
+            parts.append((np.full(len(rows), rd), rows, rd - self.created[rows], y))
+        if not parts:
+            return pd.DataFrame({"ref": pd.Series(dtype="datetime64[ns]"), "stage_key": [], "band": [], "y": []})
+        ref = np.concatenate([p[0] for p in parts])
+        rows = np.concatenate([p[1] for p in parts])
+        age = np.concatenate([p[2] for p in parts]).astype(float)
+        y = np.concatenate([p[3] for p in parts])
+        return pd.DataFrame({"ref": ref.astype("datetime64[D]").astype("datetime64[ns]"),
+                             "stage_key": self.stage_codes_at(rows, ref), "band": age_band(age), "y": y})
+
+
+def reference_dates(cal: FiscalCalendar, period: Period, t: pd.Timestamp, k: int = REF_PERIODS) -> list:
+    """Dates at the same point of the ``k`` earlier periods as ``t`` is of ``period`` (and a
+    week either side): quarter-end rushes make "the last 40 days of a quarter" unlike any 40 days."""
+    offset = (_ts(t) - _ts(period.start)).days
+    out, p = [], period
+    for _ in range(k):
+        p = cal.shift(p, -1)
+        base = _ts(p.start) + pd.Timedelta(days=offset)
+        out.extend(base + pd.Timedelta(days=j) for j in (-7, 0, 7))
+    return sorted(out)
+
+
+def learned_rates(obs: pd.DataFrame, t: pd.Timestamp, d2: int, since: pd.Timestamp | None = None) -> dict:
+    """Shrunk win-in-window rates from the observations whose window was over by ``t`` (and
+    whose reference date is after ``since``): keys "all", ("band", b) and (stage_key, b);
+    plus "n" (observations used)."""
+    use = obs[obs["ref"] <= _ts(t) - pd.Timedelta(days=d2)]
+    if since is not None:
+        use = use[use["ref"] > since]
+    if use.empty:
+        return {"all": np.nan, "n": 0}
+    y = use["y"].astype(float)
+    p0 = float(y.mean())
+    out = {"all": p0, "n": int(len(use))}
+    band = use.groupby("band")["y"].agg(["sum", "count"])
+    for b, r in band.iterrows():
+        out[("band", int(b))] = (r["sum"] + SHRINK * p0) / (r["count"] + SHRINK)
+    staged = use.dropna(subset=["stage_key"])
+    if not staged.empty:
+        cell = staged.groupby(["stage_key", "band"])["y"].agg(["sum", "count"])
+        for (s, b), r in cell.iterrows():
+            pb = out.get(("band", int(b)), p0)
+            out[(s, int(b))] = (r["sum"] + SHRINK * pb) / (r["count"] + SHRINK)
+    return out
+
+
+def apply_rates(rates: dict, open_deals: pd.DataFrame) -> np.ndarray:
+    """Each open deal's probability of being won inside the window."""
+    if not np.isfinite(rates.get("all", np.nan)):
+        return np.zeros(len(open_deals))
+    bands = age_band(open_deals["age_days"].to_numpy())
+    out = np.empty(len(open_deals))
+    for i, (s, b) in enumerate(zip(open_deals["stage_key"].to_numpy(dtype=object), bands)):
+        b = int(b)
+        p = rates.get((s, b)) if s is not None else None
+        if p is None:
+            p = rates.get(("band", b), rates["all"])
+        out[i] = p
+    return np.clip(out, 0.0, 1.0)
+
+
+# --- the other views ------------------------------------------------------------------------------
+def _comparable(cal: FiscalCalendar, period: Period, t: pd.Timestamp, k: int) -> list[tuple[Period, pd.Timestamp]]:
+    """The ``k`` previous periods of the same kind that were over by ``t``, each with the date
+    at the same offset from its start as ``t`` is from ``period``'s start."""
+    offset = (t - _ts(period.start)).days
+    out, p = [], period
+    for _ in range(k + 8):
+        p = cal.shift(p, -1)
+        if _ts(p.end) <= t:
+            out.append((p, _ts(p.start) + pd.Timedelta(days=offset)))
+        if len(out) >= k:
+            break
+    return out
+
+
+def new_business(book: Book, cal: FiscalCalendar, period: Period, t: pd.Timestamp, k: int = 4) -> tuple[float, float, list]:
+    """(mean, log-scale spread, values): amount won from deals created after the same point of
+    each of the last ``k`` comparable periods."""
+    vals = []
+    for p, tt in _comparable(cal, period, t, k):
+        m = (book.created > _day(tt)) & (book.close >= _day(p.start)) & (book.close <= _day(p.end))
+        vals.append(float(book.won_amount[m].sum()))
+    if not vals:
+        return 0.0, 0.0, []
+    v = np.array(vals)
+    mean = float(v.mean())
+    spread = float(np.std(np.log(np.maximum(v, 1.0)), ddof=1)) if len(v) > 1 and (v > 0).all() else 0.5
+    return mean, min(max(spread, 0.1), 1.0), vals
+
+
+def time_series_remaining(book: Book, cal: FiscalCalendar, period: Period, t: pd.Timestamp) -> float | None:
+    """The time-series view of what is still to be booked in ``period`` after ``t``: last year's
+    same months x recent year-on-year growth, less the share usually closed by this point."""
+    monthly = book.monthly_won(t)
+    if monthly.empty:
+        return None
+    tt = _ts(t)
+    now_m = tt.year * 12 + tt.month - 1  # the month containing t is not complete
+    ps = _ts(period.start)
+    first_m = ps.year * 12 + ps.month - 1
+    n_months = max(1, round(period.days / 30.44))
+    months = np.arange(first_m, first_m + n_months)
+    last_year = months - 12
+    if last_year.min() < monthly.index.min() or last_year.max() >= now_m:
+        return None
+    recent = np.arange(now_m - 6, now_m)
+    prior = recent - 12
+    if prior.min() < monthly.index.min():
+        growth = 1.0
+    else:
+        a, b = monthly.reindex(recent, fill_value=0).sum(), monthly.reindex(prior, fill_value=0).sum()
+        growth = float(np.clip(a / b, 0.67, 1.5)) if b > 0 else 1.0
+    total = float(monthly.reindex(last_year, fill_value=0).sum()) * growth
+    if t < _ts(period.start):
+        return total
+    shares = []
+    for p, tt in _comparable(cal, period, t, 4):
+        full = book.won_between(p.start, p.end)
+        if full > 0:
+            shares.append(book.won_between(p.start, tt) / full)
+    share = float(np.mean(shares)) if shares else min(1.0, ((t - _ts(period.start)).days + 1) / period.days)
+    return max(total * (1 - share), 0.0)
+
+
+# --- components, simulation, calibration ----------------------------------------------------------
+def _window(period: Period, t: pd.Timestamp) -> tuple[int, int]:
+    d1 = max((_ts(period.start) - t).days - 1, 0)
+    d2 = (_ts(period.end) - t).days
+    return d1, d2
+
+
+def components(book: Book, cal: FiscalCalendar, period: Period, t, obs: pd.DataFrame | None = None) -> dict:
+    """The pieces of the landing zone at ``t``: closed-won to date, each open deal's learned
+    probability and amount, new-business run rate, the time-series view and the blend weight."""
+    t = _ts(t)
+    d1, d2 = _window(period, t)
+    if d2 < 0:
+        raise InputError(f"{period.label} ended before {t.date()}; nothing is left to forecast")
+    closed = book.won_between(period.start, t) if t >= _ts(period.start) else 0.0
+    open_deals, rule = book.open_at(t)
+    if obs is None:
+        obs = book.observations(reference_dates(cal, period, t), d1, d2)
+    rates = learned_rates(obs, t, d2, since=t - pd.Timedelta(days=period.days * (REF_PERIODS + 1)))
+    p = apply_rates(rates, open_deals)
+    amounts = open_deals["amount"].to_numpy(dtype=float)
+    ok = book.is_won & (book.close <= _day(t)) & np.isfinite(book.amount)
+    recent = book.amount[ok][np.argsort(book.close[ok], kind="stable")][-500:]
+    fill = float(np.median(recent)) if len(recent) else 0.0
+    missing = int(np.isnan(amounts).sum())
+    amounts = np.where(np.isnan(amounts), fill, amounts)
+    open_deals = open_deals.assign(amount_used=amounts, p_win=p)
+    new_mean, new_spread, new_vals = new_business(book, cal, period, t)
+    ts_rem = time_series_remaining(book, cal, period, t)
+    elapsed = min(max(((t - _ts(period.start)).days + 1) / period.days, 0.0), 1.0)
+    w = 0.5 + 0.5 * elapsed if ts_rem is not None else 1.0
+    return {"t": t, "closed_won": closed, "p": p, "amounts": amounts, "open_deals": open_deals, "rule": rule,
+            "rates_n": rates.get("n", 0), "new_mean": new_mean, "new_spread": new_spread, "new_values": new_vals,
+            "ts_remaining": ts_rem, "w": w, "missing_amounts": missing, "fill_amount": fill}
+
+
+def _base_draws(comp: dict, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Draws of the remaining bookings before the model-error shock (blend of both views)."""
+    p, a = comp["p"], comp["amounts"]
+    open_part = np.zeros(n)
+    chunk = max(1, 2_000_000 // max(len(p), 1))
+    for s in range(0, n, chunk):
+        e = min(n, s + chunk)
+        if len(p):
+            open_part[s:e] = (rng.random((e - s, len(p))) < p) @ a
+    sp = comp["new_spread"]
+    new_part = comp["new_mean"] * np.exp(rng.normal(-sp * sp / 2, sp, n)) if comp["new_mean"] > 0 else np.zeros(n)
+    pipe = open_part + new_part
+    if comp["ts_remaining"] is None:
+        return pipe
+    return comp["w"] * pipe + (1 - comp["w"]) * comp["ts_remaining"]
+
+
+def _shock(kappa: float, z: np.ndarray) -> np.ndarray:
+    """A median-preserving log-normal factor: the model's own error on what remains."""
+    return np.exp(kappa * z)
+
+
+def calibrate(book: Book, cal: FiscalCalendar, period: Period, t: pd.Timestamp, *, seed: int = 0,
+              n_samples: int = 600, periods: int = CALIBRATION_PERIODS) -> dict:
+    """Choose ``kappa`` from earlier periods at the same point (and four weeks either side):
+    the smallest value whose P10-P90 range held the actual at least 80% of the time."""
+    offset = (t - _ts(period.start)).days
+    points = []
+    rng = np.random.default_rng(seed + 7919)
+    for shift_days in (0, -28, 28):
+        off = offset + shift_days
+        if off < -92 or off > period.days - 5:
+            continue
+        obs = None
+        for p, _ in _comparable(cal, period, t, periods):
+            tt = _ts(p.start) + pd.Timedelta(days=off)
+            if tt > t:
+                continue
+            d1, d2 = _window(p, tt)
+            if d2 < 0:
+                continue
+            if obs is None:  # the same window for every earlier period at this offset
+                obs = book.observations(reference_dates(cal, period, t + pd.Timedelta(days=shift_days),
+                                                        periods + REF_PERIODS), d1, d2)
+            comp = components(book, cal, p, tt, obs=obs)
+            if comp["rates_n"] < 50:
+                continue
+            actual = book.won_between(p.start, p.end)
+            base = _base_draws(comp, n_samples, rng)
+            z = rng.standard_normal(n_samples)
+            points.append((comp["closed_won"], base, z, actual, p.label, tt))
+    if len(points) < MIN_CALIBRATION_POINTS:
+        return {"kappa": DEFAULT_KAPPA, "points": len(points), "coverage": None, "calibrated": False}
+    chosen, cov_at = KAPPA_GRID[-1], None
+    for kappa in KAPPA_GRID:
+        inside = []
+        for closed, base, z, actual, _, _ in points:
+            s = closed + base * _shock(kappa, z)
+            lo, hi = np.quantile(s, [0.1, 0.9])
+            inside.append(lo <= actual <= hi)
+        cov = float(np.mean(inside))
+        if cov >= TARGET_COVERAGE:
+            chosen, cov_at = kappa, cov
+            break
+        cov_at = cov
+    return {"kappa": chosen, "points": len(points), "coverage": cov_at, "calibrated": True}
+
+
+def _target(targets: pd.DataFrame | None, period: Period, owners: list | None) -> float | None:
+    if targets is None or targets.empty:
+        return None
+    own = metrics.target_for_period(targets, period.start, period.end, scope="all")
+    if not own.empty and owners is None:
+        return float(own.sum())
+    by_owner = metrics.target_for_period(targets, period.start, period.end, scope="owner", names=owners)
+    return float(by_owner.sum()) if not by_owner.empty else None
+
+
+def landing(deals: pd.DataFrame, snapshots: pd.DataFrame | None, period, as_of, targets: pd.DataFrame | None = None,
+            calendar: FiscalCalendar | None = None, n_samples: int = 4000, seed: int = 0,
+            stage_history: pd.DataFrame | None = None, calibrate_interval: bool = True,
+            owners: list | None = None) -> dict:
+    """Where ``period`` will land, from the data as of ``as_of`` only.
+
+    ``deals``: the opportunities (store.load_deals); ``snapshots``: store.load_snapshots() or
+    None; ``period``: a :class:`Period` or text ("2026Q4"); ``targets``: store.load_targets();
+    ``owners``: restrict the target to these reps (when ``deals`` is filtered).
+    Returns {period, as_of, closed_won, open_expected, new_expected, p10, p50, p90, target,
+    samples (numpy array of simulated period bookings), pipeline_view, time_series_view,
+    pipeline_weight, kappa, calibration, open_deals (DataFrame with p_win), rule, notes}.
+    Random draws use ``np.random.default_rng(seed)`` only."""
+    calendar = calendar or FiscalCalendar()
+    if isinstance(period, str):
+        period = calendar.parse(period)
+    t = _ts(as_of)
+    book = Book.build(deals, snapshots, stage_history)
+    notes = []
+    if t > book.data_end:
+        notes.append(f"the data ends on {book.data_end:%d %b %Y}; anything after that is not in it yet")
+    comp = components(book, calendar, period, t)
+    cal_info = (calibrate(book, calendar, period, t, seed=seed) if calibrate_interval
+                else {"kappa": DEFAULT_KAPPA, "points": 0, "coverage": None, "calibrated": False})
+    if not cal_info["calibrated"]:
+        notes.append(f"too few earlier {period.kind}s to calibrate the range; using a default model error ({DEFAULT_KAPPA})")
+    rng = np.random.default_rng(seed)
+    base = _base_draws(comp, n_samples, rng)
+    samples = comp["closed_won"] + base * _shock(cal_info["kappa"], rng.standard_normal(n_samples))
+    p10, p50, p90 = (float(x) for x in np.quantile(samples, [0.1, 0.5, 0.9]))
+    open_expected = float(np.sum(comp["p"] * comp["amounts"]))
+    pipeline_view = comp["closed_won"] + open_expected + comp["new_mean"]
+    ts_view = None if comp["ts_remaining"] is None else comp["closed_won"] + comp["ts_remaining"]
+    if comp["missing_amounts"]:
+        notes.append(f"{comp['missing_amounts']} open deal(s) without an amount counted at the median won deal "
+                     f"({comp['fill_amount']:,.0f})")
+    if comp["rates_n"] < 50:
+        notes.append("little closed history before this date: win probabilities are rough")
+    return {
+        "period": period.label, "period_start": period.start, "period_end": period.end, "as_of": t.date(),
+        "closed_won": comp["closed_won"], "open_expected": open_expected, "new_expected": comp["new_mean"],
+        "p10": p10, "p50": p50, "p90": p90, "target": _target(targets, period, owners),
+        "pipeline_view": pipeline_view, "time_series_view": ts_view, "pipeline_weight": comp["w"],
+        "open_count": int(len(comp["p"])), "kappa": cal_info["kappa"], "calibration": cal_info,
+        "samples": samples, "open_deals": comp["open_deals"], "rule": comp["rule"], "notes": notes,
+    }
+
+
+def landing_doc(result: dict) -> dict:
+    """The CLI contract's JSON document of a :func:`landing` result (no samples, no deals)."""
+    keys = ("period", "as_of", "closed_won", "open_expected", "new_expected", "p10", "p50", "p90", "target",
+            "pipeline_view", "time_series_view", "pipeline_weight", "open_count", "kappa", "calibration", "rule", "notes")
+    doc = {k: result[k] for k in keys}
+    doc["period_start"] = result["period_start"]
+    return doc
+
+
+def landing_backtest(deals: pd.DataFrame, snapshots: pd.DataFrame | None, *, calendar: FiscalCalendar | None = None,
+                     stage_history: pd.DataFrame | None = None, periods: int = 6, offset_days: int = 0,
+                     kind: str = "Q", as_of=None, n_samples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Landing zones for the last ``periods`` complete periods, each made ``offset_days`` after
+    the period start with only the data of that day, beside the actual. For calibration checks."""
+    calendar = calendar or FiscalCalendar()
+    book = Book.build(deals, snapshots, stage_history)
+    end = _ts(as_of) if as_of is not None else book.data_end
+    p = calendar.period_of(end.date(), kind)
+    rows = []
+    while len(rows) < periods:
+        p = calendar.shift(p, -1)
+        if _ts(p.start) < book.deals["_created"].min() + pd.Timedelta(days=400):
+            break
+        t = _ts(p.start) + pd.Timedelta(days=offset_days)
+        res = landing(deals, snapshots, p, t, calendar=calendar, n_samples=n_samples, seed=seed, stage_history=stage_history)
+        actual = book.won_between(p.start, p.end)
+        rows.append({"period": p.label, "as_of": t.date(), "p10": res["p10"], "p50": res["p50"], "p90": res["p90"],
+                     "actual": actual, "inside": res["p10"] <= actual <= res["p90"], "kappa": res["kappa"]})
+    return pd.DataFrame(rows[::-1])
