@@ -305,7 +305,7 @@ def team_leak(funnel_frame: pd.DataFrame) -> dict | None:
         return None
     row = f.loc[f["drop_rate"].idxmax()]
     return {"stage": row["stage"], "drop_rate": float(row["drop_rate"]), "lost": int(row["lost"]),
-            "reached": int(row["reached"])}
+            "decided": int(row["advanced"] + row["lost"]), "reached": int(row["reached"])}
 
 
 # --- time to close ------------------------------------------------------------------------------------
