@@ -201,3 +201,24 @@ def test_preppin_history_funnel_matches_independent_computation(preppin_history_
     assert f.loc["Won", "reached"] == expected["Won"]["reached"]
     assert 0 < f.loc["Won", "reached"] < 219
     assert np.isfinite(f.loc["Negotiation/Review", "median_days"])
+
+
+def test_preppin_history_through_the_importer_gives_the_same_funnel(preppin_history_file, empty_db, capsys):
+    """End to end: `import` the history file (the Salesforce OpportunityHistory importer), then the
+    funnel from the stage_history table equals the funnel from the CSV read directly."""
+    from salesops import store
+    from salesops.cli import main
+
+    code = main(["--db", str(empty_db), "import", str(preppin_history_file), "--json"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    with store.connect(empty_db) as conn:
+        history = store.load_stage_history(conn)
+        rules = store.stage_rules(conn)
+    assert len(history) == 584
+    raw = pd.read_csv(preppin_history_file, encoding="utf-8-sig", dtype=str)
+    direct = pd.DataFrame({S.OPPORTUNITY_ID: raw["OppID"], S.STAGE: raw["StageName"],
+                           S.ENTERED_AT: pd.to_datetime(raw["CreatedDate"], format="%d/%m/%Y")})
+    via_import = P.funnel(history, rules)
+    expected = P.funnel(direct, RULES)
+    pd.testing.assert_frame_equal(via_import.reset_index(drop=True), expected.reset_index(drop=True))
