@@ -7,8 +7,8 @@ Public API::
         -> ForecastResult (backtest table, recommended model, forecast rows; .to_doc() = CLI JSON)
     landing(deals, snapshots, period, as_of, targets=None, calendar=..., n_samples=..., seed=...)
         -> dict {period, as_of, closed_won, open_expected, new_expected, p10, p50, p90, target, samples, ...}
-    win_probabilities(...), deals_as_of(...): the pieces of the pipeline view
-    save_run(...), accuracy_history(...): saved forecasts against actuals
+    deals_as_of(deals, snapshots, as_of, stage_history=None): the open deals of that day
+    save_run(conn, name, result), load_runs(conn), accuracy_history(runs, deals): saved forecasts vs actuals
 
 Modules: ``series`` (booked revenue per period), ``models`` (Prophet, seasonal naive, ETS,
 Theta, ensemble; guards), ``backtest`` (metrics, rolling origin, recommendation),
@@ -17,14 +17,11 @@ Theta, ensemble; guards), ``backtest`` (metrics, rolling origin, recommendation)
 """
 from .backtest import ForecastResult, describe_backtest, holdout_scores, run_forecast
 from .models import MODEL_LABELS, MODELS, ProphetParams, recommended_params
+from .history import accuracy_by_model, accuracy_history, load_runs, save_run
+from .landing import deals_as_of, landing, landing_backtest, landing_doc
 from .series import build_series
 
 __all__ = ["ForecastResult", "run_forecast", "holdout_scores", "describe_backtest", "ProphetParams",
-           "recommended_params", "MODELS", "MODEL_LABELS", "build_series"]
+           "recommended_params", "MODELS", "MODEL_LABELS", "build_series", "landing", "landing_doc",
+           "landing_backtest", "deals_as_of", "save_run", "load_runs", "accuracy_history", "accuracy_by_model"]
 
-try:  # the pipeline view and saved-run history (kept importable on their own)
-    from .landing import deals_as_of, landing, win_probabilities  # noqa: F401
-    from .history import accuracy_history, save_run  # noqa: F401
-    __all__ += ["landing", "deals_as_of", "win_probabilities", "save_run", "accuracy_history"]
-except ImportError:  # pragma: no cover - while those modules are being written
-    pass

@@ -588,3 +588,12 @@ def landing_backtest(deals: pd.DataFrame, snapshots: pd.DataFrame | None, *, cal
         rows.append({"period": p.label, "as_of": t.date(), "p10": res["p10"], "p50": res["p50"], "p90": res["p90"],
                      "actual": actual, "inside": res["p10"] <= actual <= res["p90"], "kappa": res["kappa"]})
     return pd.DataFrame(rows[::-1])
+
+
+def deals_as_of(deals: pd.DataFrame, snapshots: pd.DataFrame | None, as_of,
+                stage_history: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The deals open on ``as_of`` by the as-of rule of this module (id, owner, amount,
+    created, age_days, stage_key, expected_close); ``.attrs["rule"]`` says which rule applied."""
+    frame, rule = Book.build(deals, snapshots, stage_history).open_at(as_of)
+    frame.attrs["rule"] = rule
+    return frame
