@@ -245,8 +245,8 @@ if len(result.reversals) or len(result.cancellations):
 
 # --- simulation -------------------------------------------------------------------------------------------
 st.subheader("What will it cost? (simulation)")
-st.caption("Simulates the period many times from each rep's own history (win counts, deal sizes, ramp) and prices the "
-           "plan in each.")
+st.caption("Simulates the period many times from each rep's own history (win counts, deal sizes, ramp), scaled to the "
+           "forecast's landing distribution when there is one and no what-if is set, and prices the plan in each.")
 w1, w2, w3, w4 = st.columns(4)
 uplift = w1.slider("Win-rate uplift (%)", -30, 50, 0, key="comp_uplift") / 100
 size = w2.slider("Deal-size change (%)", -30, 50, 0, key="comp_size") / 100
@@ -256,8 +256,10 @@ sim_key = (ctx.db, ctx.version, data.plan_json(plan.to_json()), pt, reps_key, up
 if st.button("Run simulation", icon=":material/casino:", key="comp_simulate"):
     bar = st.progress(0.0, text="Simulating…")
     try:
+        landing = data.forecast_landing(ctx.db, ctx.version, pt) if reps_key is None else None
         sim = data.simulate(ctx.db, ctx.version, plan, period, 4, reps_key, n_sims=int(n_sims), seed=0,
                             win_rate_uplift=uplift, deal_size_change=size, extra_hires=hires,
+                            team_samples=landing.get("samples") if landing else None,
                             progress=lambda f: bar.progress(f, text=f"Simulating… {f:.0%}"))
         st.session_state["comp_sim"] = (sim_key, sim)
     except SalesopsError as exc:

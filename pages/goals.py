@@ -76,8 +76,13 @@ if np.isfinite(bottom.get("target", np.nan)):
     st.caption(f"Bottom-up: {bottom['ramped_reps']:.1f} ramped-rep equivalents x "
                f"{formats.money(bottom['productivity'], cc)} per ramped rep per quarter x {bottom['quarters']:.2f} quarters.")
 if not landing:
-    st.caption("No forecast landing zone is available for this period yet; the team probability below comes from "
+    st.caption("No forecast landing zone is available for this period; the team probability below comes from "
                "the rep simulation.")
+elif reps_key is not None:
+    st.caption("The landing zone is the whole team's; with filters on, the probabilities below come from the rep "
+               "simulation of the filtered reps.")
+else:
+    st.caption("The rep simulations are scaled so that the team total follows the forecast's landing distribution.")
 
 if not target or not np.isfinite(target) or target <= 0:
     st.info("Choose a positive team target to split it into quotas.")
@@ -104,7 +109,9 @@ try:
     weights = G.allocation_weights(method, model, accounts=ctx.workspace.accounts, deals=ctx.workspace.deals)
     quotas = G.allocate(float(target), weights, overrides=overrides, over_assignment=over)
     sims = data.bookings_sims(ctx.db, ctx.version, pt, 4, reps_key, int(n_sims), 0)
-    team_samples = landing.get("samples") if landing else None
+    # the forecast covers the whole team: it calibrates the simulation only without filters
+    team_samples = landing.get("samples") if landing and reps_key is None else None
+    sims = G.calibrate_to_team(sims, team_samples)
     realism = G.assess(quotas, sims, model, team_samples=team_samples, target=float(target))
 except SalesopsError as exc:
     widgets.show_error(exc)

@@ -846,7 +846,7 @@ class SimulationResult:
 
 def simulate_plan(plan: Plan, model, period: Period, *, n_sims: int = 2000, seed: int = 0,
                   win_rate_uplift: float = 0.0, deal_size_change: float = 0.0, extra_hires: int = 0,
-                  progress: Callable[[float], None] | None = None) -> SimulationResult:
+                  team_samples=None, progress: Callable[[float], None] | None = None) -> SimulationResult:
     """Monte Carlo of the plan's cost over the bookings model of :mod:`salesops.goals`.
 
     Each simulation draws every rep's won deals for the period (count and sizes, see
@@ -854,7 +854,9 @@ def simulate_plan(plan: Plan, model, period: Period, *, n_sims: int = 2000, seed
     tiers, cap; SPIFs by the share of the rep's past won deals that qualified; no clawbacks or
     draws) and sums the cost. What-ifs: ``win_rate_uplift`` (+0.1 = 10% more wins),
     ``deal_size_change`` (+0.1 = deals 10% larger), ``extra_hires`` (new reps at the team's
-    average productivity and the plan's default quota, ramp factor of a first-quarter hire)."""
+    average productivity and the plan's default quota, ramp factor of a first-quarter hire).
+    ``team_samples`` (the forecast's landing samples) calibrate the team total when no
+    what-if is set (:func:`salesops.goals.calibrate_to_team`)."""
     from . import goals
 
     model = goals.with_what_ifs(model, win_rate_uplift=win_rate_uplift, deal_size_change=deal_size_change,
@@ -864,6 +866,8 @@ def simulate_plan(plan: Plan, model, period: Period, *, n_sims: int = 2000, seed
              and plan.target_incentive.for_rep(n) is not None]
     keep = [model.reps.index(n) for n in names]
     sims = goals.simulate_bookings(model, n_sims=n_sims, seed=seed, progress=progress)
+    if team_samples is not None and not (win_rate_uplift or deal_size_change or extra_hires):
+        sims = goals.calibrate_to_team(sims, team_samples)
     amount, wins, logos = sims["won_amount"][:, keep], sims["won_count"][:, keep], sims["new_logos"][:, keep]
     values = {"won_amount": amount, "won_count": wins, "new_logos": logos}
     ti = np.array([plan.target_incentive.for_rep(n) for n in names], dtype=float) * scale

@@ -299,6 +299,25 @@ def simulate_bookings(model: BookingsModel, *, n_sims: int = 2000, seed: int = 0
     return {"won_amount": amount, "won_count": count, "new_logos": logos}
 
 
+def calibrate_to_team(sims: dict[str, np.ndarray], team_samples) -> dict[str, np.ndarray]:
+    """Rescale simulated rep bookings so the team total follows ``team_samples`` (the forecast's
+    landing distribution) while each simulation keeps its split between reps: the simulation
+    ranked r-th by team total is scaled to the forecast's quantile at (r + 0.5) / n. Counts
+    are left as drawn. Simulations with a zero team total stay zero."""
+    if team_samples is None or len(team_samples) == 0:
+        return sims
+    amount = sims["won_amount"]
+    n = amount.shape[0]
+    if n == 0 or amount.shape[1] == 0:
+        return sims
+    totals = amount.sum(axis=1)
+    ranks = np.empty(n, dtype=np.int64)
+    ranks[np.argsort(totals, kind="stable")] = np.arange(n)
+    wanted = np.quantile(np.asarray(team_samples, dtype=float), (ranks + 0.5) / n)
+    factor = np.divide(wanted, totals, out=np.zeros(n), where=totals > 0)
+    return dict(sims, won_amount=amount * factor[:, None])
+
+
 def qualifying_share(history: pd.DataFrame, rep: str, mask: pd.Series) -> float:
     """Share of ``rep``'s won deals in the history (team's when the rep has none) where
     ``mask`` holds; used for SPIFs in simulations."""
@@ -359,24 +378,31 @@ def bottom_up_target(deals: pd.DataFrame, reps: pd.DataFrame | None, period: Per
             "history": (start, end)}
 
 
-def landing_zone(deals: pd.DataFrame, period: Period, *, as_of: date | None = None, conn=None,
+def landing_zone(deals: pd.DataFrame, period: Period, *, as_of: date | None = None,
+                 snapshots: pd.DataFrame | None = None, targets: pd.DataFrame | None = None,
+                 calendar: FiscalCalendar | None = None, owners: list | None = None,
                  model_totals: np.ndarray | None = None) -> dict | None:
     """Where the period is expected to land: p10/p50/p90 (and ``samples``) from
-    ``salesops.forecasting.landing`` when it is available, else from the rep simulation's
-    team totals (``model_totals``); ``source`` says which. None when neither is there."""
-    try:
-        from . import forecasting
-        fn = getattr(forecasting, "landing", None)
-    except ImportError:
-        fn = None
-    if fn is not None:
+    :func:`salesops.forecasting.landing` when that module is available and succeeds, else from
+    the rep simulation's team totals (``model_totals``); ``source`` says which ("forecast" or
+    "rep simulation"). None when neither is there. (Adapter: issue 5's module is optional.)"""
+    fn = None
+    for where in ("salesops.forecasting.landing", "salesops.forecasting"):
         try:
-            out = fn(deals, period, as_of=as_of) if conn is None else fn(deals, period, as_of=as_of, conn=conn)
-            res = dict(out) if isinstance(out, dict) else dict(vars(out))
+            import importlib
+
+            candidate = getattr(importlib.import_module(where), "landing", None)
+        except ImportError:
+            continue
+        if callable(candidate):
+            fn = candidate
+            break
+    if fn is not None and as_of is not None and not deals.empty:
+        try:
+            res = fn(deals, snapshots, period, as_of, targets=targets, calendar=calendar, owners=owners)
             if all(k in res for k in ("p10", "p50", "p90")):
-                res["source"] = "forecast"
-                return res
-        except Exception:  # noqa: BLE001 - the colleague's landing may not fit this workspace; fall back
+                return dict(res, source="forecast")
+        except Exception:  # noqa: BLE001 - a colleague's model failing must not break goal setting; fall back
             pass
     if model_totals is not None and len(model_totals):
         q = np.quantile(model_totals, [0.1, 0.5, 0.9])
@@ -523,13 +549,16 @@ def plan_goals(deals: pd.DataFrame, reps: pd.DataFrame | None, period: Period, t
                lookback_periods: int = 4, as_of: date | None = None, team_samples=None,
                progress: Callable[[float], None] | None = None) -> tuple[pd.DataFrame, dict, BookingsModel]:
     """The whole goal-setting step: model, allocation, realism. Returns (table, team, model);
-    the table has rep, weight, quota, expected, p10, p50, p90, p_attain, flag, ramp."""
+    the table has rep, weight, quota, expected, p10, p50, p90, p_attain, flag, ramp.
+    ``team_samples`` (the forecast's landing samples) calibrate the rep simulations' team
+    total (:func:`calibrate_to_team`) and give the team probability."""
     model = fit_bookings_model(deals, reps, period, lookback_periods=lookback_periods, as_of=as_of)
     if not model.reps:
         raise InputError(f"there are no reps on the team in {period.label}: load deals or a roster first")
     weights = allocation_weights(method, model, accounts=accounts, deals=deals)
     quotas = allocate(target, weights, overrides=overrides, over_assignment=over_assignment)
     sims = simulate_bookings(model, n_sims=n_sims, seed=seed, progress=progress)
+    sims = calibrate_to_team(sims, team_samples)
     realism = assess(quotas, sims, model, team_samples=team_samples, target=target)
     table = realism.reps.copy()
     table.insert(1, "weight", weights.reindex(model.reps).to_numpy(dtype=float))

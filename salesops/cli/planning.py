@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 
 from .. import compensation as C
 from .. import formats, goals, metrics, store
 from ..errors import InputError
 from ..periods import FiscalCalendar
 from . import Result, db_path
+from .core import data_as_of
 
 
 def register(sub, parent) -> None:
@@ -66,6 +68,9 @@ def run_goals(args) -> Result:
         deals = store.load_deals(conn)
         reps = store.load_reps(conn)
         accounts = store.load_accounts(conn)
+        snaps = store.load_snapshots(conn)
+        targets = store.load_targets(conn)
+        as_of = data_as_of(conn)
     cal = FiscalCalendar(int(settings["fiscal_year_start_month"]))
     period = cal.parse(args.period)
     deals = metrics.attach_roster(deals, reps)
@@ -74,8 +79,10 @@ def run_goals(args) -> Result:
     else:
         top = goals.top_down_target(deals, period, cal, growth=_share(args.growth, "--growth"))
     target = top["target"]
+    landing = goals.landing_zone(deals, period, as_of=date.fromisoformat(str(as_of)[:10]) if as_of else None, snapshots=snaps, targets=targets, calendar=cal)
     table, team, _ = goals.plan_goals(deals, reps, period, target, method=args.method, over_assignment=over,
-                                      accounts=accounts, n_sims=args.sims, seed=args.seed)
+                                      accounts=accounts, n_sims=args.sims, seed=args.seed,
+                                      team_samples=landing.get("samples") if landing else None)
     doc = {"period": period.label, "period_start": period.start.isoformat(), "period_end": period.end.isoformat(),
            "target": target, "basis": top["basis"], "method": args.method, "over_assignment": over,
            "quota_total": team["quota_total"], "p_team": team["p_team"], "team_source": team["source"],

@@ -106,8 +106,13 @@ def target_options(db: str, version: int, period_t: PeriodT, fiscal_start: int) 
 @st.cache_data(max_entries=8, show_spinner="Reading the forecast landing zone…")
 def forecast_landing(db: str, version: int, period_t: PeriodT) -> dict | None:
     """The forecast's landing zone for the period when salesops.forecasting provides one."""
+    from ..periods import FiscalCalendar
+
     ws = _ws(db, version)
-    res = G.landing_zone(ws.deals, period_of(period_t), as_of=ws.as_of)
+    with store.connect(db) as conn:
+        snaps = store.load_snapshots(conn)
+    res = G.landing_zone(ws.deals, period_of(period_t), as_of=ws.as_of, snapshots=snaps, targets=ws.targets,
+                         calendar=FiscalCalendar(int(ws.settings["fiscal_year_start_month"])))
     if res is None or res.get("source") != "forecast":
         return None
     out = {k: res[k] for k in ("p10", "p50", "p90") if k in res}
@@ -171,11 +176,12 @@ def payouts(db: str, version: int, plan_json: str, period_t: PeriodT, reps_key: 
 
 def simulate(db: str, version: int, plan: C.Plan, period: Period, lookback: int, reps_key: tuple | None, *,
              n_sims: int, seed: int, win_rate_uplift: float, deal_size_change: float, extra_hires: int,
-             progress=None) -> C.SimulationResult:
+             team_samples=None, progress=None) -> C.SimulationResult:
     """Monte Carlo of the plan's cost (not cached: it runs behind a button with a progress bar)."""
     model = bookings_model(db, version, period_tuple(period), lookback, reps_key)
     return C.simulate_plan(plan, model, period, n_sims=n_sims, seed=seed, win_rate_uplift=win_rate_uplift,
-                           deal_size_change=deal_size_change, extra_hires=extra_hires, progress=progress)
+                           deal_size_change=deal_size_change, extra_hires=extra_hires,
+                           team_samples=team_samples, progress=progress)
 
 
 def plan_json(plan_doc: dict) -> str:

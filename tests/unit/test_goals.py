@@ -220,3 +220,22 @@ def test_cli_goals_json(demo_db, capsys):
     assert all(0 <= r["p_attain"] <= 1 for r in doc["reps"])
     assert doc["expected_share_hitting"] == pytest.approx(np.mean([r["p_attain"] for r in doc["reps"]]))
     assert main(["--db", str(demo_db), "goals", "--period", "2027Q1", "--target", "-5", "--json"]) == 2
+
+
+def test_calibration_to_the_forecast_keeps_rep_shares_and_matches_the_team_distribution():
+    deals, reps = history()
+    m = G.fit_bookings_model(deals, reps, Q)
+    sims = G.simulate_bookings(m, n_sims=1000, seed=4)
+    forecast = np.random.default_rng(9).normal(200_000, 20_000, 4000)
+    cal = G.calibrate_to_team(sims, forecast)
+    totals = cal["won_amount"].sum(axis=1)
+    assert np.quantile(totals, 0.5) == pytest.approx(np.quantile(forecast, 0.5), rel=0.02)
+    assert np.quantile(totals, 0.9) == pytest.approx(np.quantile(forecast, 0.9), rel=0.02)
+    raw = sims["won_amount"]
+    nz = raw.sum(axis=1) > 0
+    share_raw = raw[nz] / raw[nz].sum(axis=1, keepdims=True)
+    share_cal = cal["won_amount"][nz] / cal["won_amount"][nz].sum(axis=1, keepdims=True)
+    assert np.allclose(share_raw, share_cal)
+    # probabilities computed on calibrated draws still fall as the quota rises
+    ps = [G.attainment_probability(cal["won_amount"], np.full(3, q))[0] for q in (10_000, 50_000, 100_000, 200_000)]
+    assert ps == sorted(ps, reverse=True)
