@@ -244,10 +244,11 @@ def funnel_source(stage_history: pd.DataFrame | None, snapshots: pd.DataFrame | 
 
 
 # --- leaks -------------------------------------------------------------------------------------------
-def conversion_by(history: pd.DataFrame, rules: dict, deals: pd.DataFrame, by: str, as_of=None) -> pd.DataFrame:
+def conversion_by(history: pd.DataFrame, rules: dict, deals: pd.DataFrame, by: str, as_of=None, *,
+                  visits: pd.DataFrame | None = None) -> pd.DataFrame:
     """Stage conversion per group (``by`` a column of ``deals``, joined on opportunity_id):
     the funnel columns plus ``group``. Deals without a value go to "(none)"."""
-    visits = stage_visits(history, rules, as_of)
+    visits = stage_visits(history, rules, as_of) if visits is None else visits
     if visits.empty or deals is None or by not in deals.columns:
         return pd.DataFrame(columns=["group", *FUNNEL_COLUMNS])
     groups = deals.set_index(S.OPPORTUNITY_ID)[by]
@@ -272,8 +273,9 @@ def leaks(history: pd.DataFrame, rules: dict, deals: pd.DataFrame, by: str, *, m
     ``min_decided`` decided deals). Columns: group, stage, conversion, team_conversion, gap
     (team - group, positive = worse than the team), decided, lost, deals (of the group).
     Groups with no stage meeting ``min_decided`` get stage None. Sorted by gap, largest first."""
-    team = funnel(history, rules, as_of)
-    per = conversion_by(history, rules, deals, by, as_of)
+    visits = stage_visits(history, rules, as_of)
+    team = funnel(None, rules, as_of, visits=visits)
+    per = conversion_by(None, rules, deals, by, as_of, visits=visits)
     if team.empty or per.empty:
         return pd.DataFrame(columns=LEAK_COLUMNS)
     team_conv = team.set_index("stage")["conversion"]
