@@ -197,6 +197,9 @@ else:
 sheet = G.goal_sheet(table, period, currency=cc, scenario=name)
 st.markdown("**Goal sheets** (one row per rep)")
 widgets.download_buttons(sheet, f"goal_sheets_{period.label}", key="goals_sheet")
+st.download_button("Download one sheet per rep (Excel)", G.goal_sheets_xlsx(sheet), file_name=f"goal_sheets_by_rep_{period.label}.xlsx",
+                   mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="goals_sheet_per_rep",
+                   icon=":material/download:")
 p1, p2 = st.columns([2, 1])
 confirm = p1.checkbox(f"Replace the rep targets of {period.label} with these quotas", key="goals_publish_confirm")
 if p2.button("Publish targets", type="primary", disabled=not confirm, icon=":material/publish:", key="goals_publish"):

@@ -34,7 +34,7 @@ day are refused. A plan without ``period`` is taken as written for whatever peri
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable
 
@@ -651,11 +651,6 @@ class PayoutResult:
         }
 
 
-def _cancel_keys(plan: Plan) -> set:
-    stages = plan.clawback.stages if plan.clawback else DEFAULT_CANCEL_STAGES
-    return {S.stage_key(s) for s in stages}
-
-
 def booked_deals(deals: pd.DataFrame, start, end, snapshots: pd.DataFrame | None = None,
                  cancel_stages=DEFAULT_CANCEL_STAGES) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The deals booked in [start, end]: (booked, cancellations, reversals).
@@ -945,8 +940,3 @@ def compare_plans(results: list[PayoutResult]) -> pd.DataFrame:
         out[f"change_{label}"] = out[label] - out[labels[0]]
     out.index.name = "rep"
     return out.reset_index()
-
-
-def with_changes(plan: Plan, **changes) -> Plan:
-    """A copy of ``plan`` with fields changed (no re-validation: use parse_plan for user input)."""
-    return replace(plan, **changes)

@@ -582,6 +582,30 @@ def goal_sheet(table: pd.DataFrame, period: Period, *, currency: str = "USD", sc
     return out
 
 
+def goal_sheets_xlsx(sheet: pd.DataFrame) -> bytes:
+    """An Excel workbook with a summary sheet and one goal sheet per rep (cells that look like
+    formulas neutralised, sheet names made safe and unique)."""
+    import io
+    import re
+
+    from .reports import neutralise_cells
+
+    buf = io.BytesIO()
+    used: set = set()
+    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
+        neutralise_cells(sheet).to_excel(xw, sheet_name="All reps", index=False)
+        used.add("all reps")
+        for _, row in sheet.iterrows():
+            base = re.sub(r"[\[\]:*?/\\']", " ", str(row["rep"])).strip()[:28] or "Rep"
+            name, i = base, 2
+            while name.lower() in used:
+                name, i = f"{base[:25]} ({i})", i + 1
+            used.add(name.lower())
+            one = pd.DataFrame({"item": list(row.index), "value": [row[c] for c in row.index]})
+            neutralise_cells(one.astype({"value": object})).to_excel(xw, sheet_name=name, index=False)
+    return buf.getvalue()
+
+
 def publish_targets(conn, period: Period, quotas: pd.Series) -> int:
     """Replace the period's owner targets with ``quotas`` (inside the caller's write
     transaction, ``store.connect(path, write=True)``). Returns the rows written."""

@@ -239,3 +239,18 @@ def test_calibration_to_the_forecast_keeps_rep_shares_and_matches_the_team_distr
     # probabilities computed on calibrated draws still fall as the quota rises
     ps = [G.attainment_probability(cal["won_amount"], np.full(3, q))[0] for q in (10_000, 50_000, 100_000, 200_000)]
     assert ps == sorted(ps, reverse=True)
+
+
+def test_goal_sheets_workbook_has_a_sheet_per_rep_and_neutralises_formulas():
+    import io
+
+    import openpyxl
+
+    table = pd.DataFrame({"rep": ["Ann", "=HYPERLINK(\"x\")", "Ann/B"], "quota": [1.0, 2.0, 3.0], "expected": [1.0, 1.0, 1.0],
+                          "p_attain": [0.5, 0.5, 0.5], "flag": ["", "stretch", ""]})
+    sheet = G.goal_sheet(table, Q)
+    wb = openpyxl.load_workbook(io.BytesIO(G.goal_sheets_xlsx(sheet)))
+    assert len(wb.sheetnames) == 4 and wb.sheetnames[0] == "All reps"
+    values = [c.value for row in wb.worksheets[0].iter_rows() for c in row]
+    assert "'=HYPERLINK(\"x\")" in values
+    assert all(not (isinstance(v, str) and v.startswith("=")) for ws in wb.worksheets for row in ws.iter_rows() for v in [c.value for c in row])
