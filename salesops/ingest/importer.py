@@ -21,20 +21,11 @@ from .. import store
 from ..errors import InputError, Problem
 from . import writer
 from .mapping import Mapping, apply_overrides, propose
-from .reader import RawTable, read_table
+from .reader import ImportRefused, RawTable, read_table
 from .validate import Prepared, build, check_headers
 from .writer import ImportResult, Progress, _noop
 
 SETTINGS_PREFIX = "mapping."
-
-
-class ImportRefused(InputError):
-    """The file (or some of its rows) is not usable; nothing was written. ``report`` keeps every
-    problem even when the message already says it all."""
-
-    def __init__(self, message: str, problems: list[Problem], report: list[Problem]):
-        super().__init__(message, problems)
-        self.report = report
 
 
 @dataclass
@@ -77,8 +68,7 @@ def parse_as_of(text: str) -> str:
     try:
         return date.fromisoformat(str(text).strip()).isoformat()
     except ValueError:
-        raise InputError(f"--as-of {text!r} is not a date; write YYYY-MM-DD",
-                         [Problem("not a date", column="--as-of", value=text)]) from None
+        raise InputError(f"--as-of {text!r} is not a date; write YYYY-MM-DD", []) from None
 
 
 def as_of_from_name(file_name: str) -> str | None:

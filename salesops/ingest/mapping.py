@@ -113,8 +113,8 @@ def propose(header: list[str], vendor_name: str | None = None) -> Mapping:
     if vendor_name and vendor_name != "generic":
         vendor = VENDOR_BY_NAME.get(vendor_name)
         if vendor is None:
-            raise InputError(f"unknown vendor {vendor_name!r}; choose one of {', '.join([*VENDOR_BY_NAME, 'generic'])}",
-                             [Problem(f"unknown vendor {vendor_name!r}", column="--vendor", value=vendor_name)])
+            raise InputError(f"--vendor: unknown vendor {vendor_name!r}; choose one of "
+                             f"{', '.join([*VENDOR_BY_NAME, 'generic'])}", [])
         score = 1.0
     elif vendor_name == "generic":
         vendor, score = None, 0.0
@@ -205,8 +205,10 @@ def apply_overrides(mapping: Mapping, overrides: dict[str, str], *, strict: bool
                     confidence[other] = 0.0
         columns[h] = fld
         confidence[h] = 1.0
+    if len(problems) == 1:
+        raise InputError(f"{file_name or 'the file'}: {problems[0].problem}", [])
     if problems:
-        raise InputError(problems[0].problem, problems)
+        raise InputError(f"{file_name or 'the file'}: {len(problems)} problems with --map", problems)
     status_decides = mapping.status_decides or (mapping.vendor == "generic" and S.STATUS in columns.values())
     if S.STATUS not in columns.values():
         status_decides = False
@@ -219,8 +221,7 @@ def parse_map_args(items: list[str] | None) -> dict[str, str]:
     out = {}
     for item in items or []:
         if "=" not in item:
-            raise InputError(f"--map {item!r}: write SOURCE=FIELD, e.g. --map engage_date=created_date",
-                             [Problem("write SOURCE=FIELD", column="--map", value=item)])
+            raise InputError(f"--map {item!r}: write SOURCE=FIELD, e.g. --map engage_date=created_date", [])
         src, fld = item.rsplit("=", 1)
         out[src.strip()] = fld.strip()
     return out

@@ -28,6 +28,12 @@ NA_TOKENS = frozenset({"", "na", "n/a", "#n/a", "-", "--", "—", "null", "none"
 NONFINITE = frozenset({"nan", "inf", "-inf", "+inf", "infinity", "-infinity", "#num!", "#div/0!", "#value!"})
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _CURRENCY_RE = re.compile(r"([A-Z]{3})|([$€£¥₹₩₽]|CHF|Fr\.|kr)")
+_SYM = r"[A-Z]{3}|[$€£¥₹₩₽]|CHF|Fr\.|kr"
+#: A number in its dress: sign / parenthesis / currency before, digits with separators, then
+#: %, a currency or a trailing minus; anything else is not a number.
+_STRICT_NUMBER = (rf"^(?P<pre>\(?\s*[-+]?\s*(?P<code1>{_SYM})?\s*[-+]?)\s*"
+                  r"(?P<num>\d+(?:\.\d+)?[eE][-+]?\d+|[\d.,]*\d(?:[\d.,'’\s\u00a0\u202f]*[\d.,])?|[.,]\d+)"
+                  rf"\s*(?P<post>%|-|(?P<code2>{_SYM}))?\s*(?P<close>\))?$")
 _SYMBOL_CODES = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "₩": "KRW", "₽": "RUB", "CHF": "CHF",
                  "Fr.": "CHF"}
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
@@ -146,16 +152,15 @@ def parse_numbers(values: pd.Series, decimal_hint: str | None = None) -> NumberR
     decimal, ambiguous = ".", False
     if todo.any():
         sub = s[todo]
-        neg = sub.str.match(r"^\(.*\)$") | sub.str.match(r"^[^\d]*-") | sub.str.match(r".*\d\s*-$")
-        pct = sub.str.contains("%", regex=False)
-        cur = sub.str.extract(_CURRENCY_RE)
-        code = cur[0].where(cur[0].notna(), cur[1].map(_SYMBOL_CODES))
-        code = code.where(code.notna(), None)
-        core = sub.str.replace(r"[\s\u00a0\u202f'’]", "", regex=True)
-        core = core.str.replace(r"^\((.*)\)$", r"\1", regex=True)
-        core = core.str.replace(r"(?i)^[^\d.,\-+]*?([-+]?)\s*([\d.,])", r"\1\2", regex=True)  # leading symbols
-        core = core.str.replace(r"[^\d.,]+$", "", regex=True)  # trailing symbols, %, codes
-        core = core.str.replace(r"^[-+]", "", regex=True)
+        m = sub.str.extract(_STRICT_NUMBER)
+        matched = m["num"].notna()
+        pre, post = m["pre"].fillna(""), m["post"].fillna("")
+        neg = (pre.str.contains("(", regex=False) & m["close"].notna()) | pre.str.contains("-", regex=False) | (post == "-")
+        matched &= ~(pre.str.contains("(", regex=False) ^ m["close"].notna())  # "(5" or "5)" are not numbers
+        pct = post == "%"
+        code_txt = m["code1"].where(m["code1"].notna(), m["code2"])
+        code = code_txt.map(lambda c: _SYMBOL_CODES.get(c, c) if isinstance(c, str) else None)
+        core = m["num"].fillna("").str.replace(r"[\s\u00a0\u202f'’]", "", regex=True)
         sci = core.str.fullmatch(r"\d+(\.\d+)?[eE][-+]?\d+")
         grouped = core.where(~sci, "")
         decimal, ambiguous = decide_decimal(grouped[grouped.str.contains(r"[.,]")], decimal_hint)
@@ -166,7 +171,7 @@ def parse_numbers(values: pd.Series, decimal_hint: str | None = None) -> NumberR
             valid = grouped.str.fullmatch(r"(\d{1,3}(,\d{3})+|\d+)(\.\d+)?") | grouped.str.fullmatch(r"\.\d+")
             num = grouped.str.replace(",", "", regex=False)
         num = num.where(~sci, core)
-        valid = valid | sci
+        valid = (valid | sci) & matched
         parsed = pd.to_numeric(num.where(valid, ""), errors="coerce").to_numpy(dtype=float)
         parsed = np.where(neg.to_numpy(), -parsed, parsed)
         idx = np.flatnonzero(todo)

@@ -87,8 +87,18 @@ class RawTable:
         return len(self.frame)
 
 
-def _err(file_name: str, what: str, **kw) -> InputError:
-    return InputError(f"{file_name}: {what}", [Problem(what, file=file_name, **kw)])
+class ImportRefused(InputError):
+    """The file (or some of its rows) is not usable; nothing was written. ``report`` keeps every
+    problem, also when the message alone says it all (then ``problems`` is empty so the CLI
+    prints one line)."""
+
+    def __init__(self, message: str, problems: list[Problem], report: list[Problem]):
+        super().__init__(message, problems)
+        self.report = report
+
+
+def _err(file_name: str, what: str, **kw) -> ImportRefused:
+    return ImportRefused(f"{file_name}: {what}", [], [Problem(what, file=file_name, **kw)])
 
 
 # --- sniffing ------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def test_dot_thousands_need_the_locale_hint():
     assert r.values.tolist() == [1.0, 25.0]
 
 
-@pytest.mark.parametrize("text", ["abc", "inf", "-inf", "NaN", "1,2,3.4.5", "#DIV/0!", "12abc34"])
+@pytest.mark.parametrize("text", ["abc", "inf", "-inf", "NaN", "1,2,3.4.5", "#DIV/0!", "12abc34", "12abc", "5)", "(5"])
 def test_unparseable_and_nonfinite_are_bad(text):
     r = N.parse_numbers(pd.Series([text, "5"]))
     assert r.bad[0] and np.isnan(r.values[0]) and not r.bad[1]
