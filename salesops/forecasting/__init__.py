@@ -12,13 +12,13 @@ Public API::
 
 Modules: ``series`` (booked revenue per period), ``models`` (Prophet, seasonal naive, ETS,
 Theta, ensemble; guards), ``backtest`` (metrics, rolling origin, recommendation),
-``landing`` (as-of reconstruction, learned win probabilities, landing zone, calibration),
+``landing_zone`` (as-of reconstruction, learned win probabilities, landing zone, calibration),
 ``history`` (saved runs and their accuracy).
 """
 from .backtest import ForecastResult, describe_backtest, holdout_scores, run_forecast
 from .models import MODEL_LABELS, MODELS, ProphetParams, recommended_params
 from .history import accuracy_by_model, accuracy_history, load_runs, save_run
-from .landing import deals_as_of, landing, landing_backtest, landing_doc
+from .landing_zone import deals_as_of, landing, landing_backtest, landing_doc
 from .series import build_series
 
 __all__ = ["ForecastResult", "run_forecast", "holdout_scores", "describe_backtest", "ProphetParams",

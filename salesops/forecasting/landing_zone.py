@@ -208,7 +208,7 @@ class Book:
             in_snap[c[known]] = True
             new = self.open_mask(t) & (self.created > _day(snap_date)) & ~in_snap
             rebuilt = self._rebuilt(np.flatnonzero(new), t)
-            out = pd.concat([from_snap, rebuilt], ignore_index=True)
+            out = pd.concat([f for f in (from_snap, rebuilt) if not f.empty], ignore_index=True) if len(rebuilt) else from_snap
             rule = (f"open deals from the snapshot of {snap_date:%d %b %Y}, less those closed since, plus "
                     f"{len(rebuilt)} created since")
         else:
