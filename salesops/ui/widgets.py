@@ -14,9 +14,17 @@ def money(ctx: PageContext, x, compact: bool = True) -> str:
 
 
 def kpi_tile(label: str, value: str, delta: str | None = None, *, help: str | None = None,
-             delta_color: str = "normal", container=None) -> None:
-    """One KPI as a bordered metric tile; ``delta`` text starts with + or - for the arrow."""
-    (container or st).metric(label, value, delta=delta, help=help, delta_color=delta_color, border=True)
+             delta_color: str = "normal", delta_arrow: str = "auto", container=None) -> None:
+    """One KPI as a bordered metric tile. A ``delta`` starting with + or - gets an up or down
+    arrow; informational notes (no change behind them) pass ``delta_arrow="off"`` and
+    ``delta_color="off"`` so nothing suggests a direction that is not there."""
+    (container or st).metric(label, value, delta=delta, help=help, delta_color=delta_color,
+                             delta_arrow=delta_arrow, border=True)
+
+
+def note_tile(label: str, value: str, note: str | None = None, *, help: str | None = None, container=None) -> None:
+    """A tile whose small text is a plain note, not a change: grey, no arrow."""
+    kpi_tile(label, value, note, help=help, delta_color="off", delta_arrow="off", container=container)
 
 
 def signed_delta(change, kind: str = "money", currency: str = "USD", suffix: str = "") -> str | None:
