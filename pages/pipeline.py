@@ -68,14 +68,15 @@ def movement_view() -> None:
         return
     table = behind.assign(entry=behind["entry"].map(pipeline.STEP_LABELS), exit=behind["exit"].map(pipeline.STEP_LABELS))
     cols = ["opportunity_id", "name", "account", "owner", "entry", "exit", "stage_from", "stage_to", "close_from", "close_to",
-            "entering_amount", "amount_to", "amount_change"]
+            "entering_amount", "amount_to", "amount_change", "push_count"]
     table = table[[col for col in cols if col in table.columns]]
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "opportunity_id": "Deal id", "name": "Deal", "account": "Account", "owner": "Rep", "entry": "Came in as",
         "exit": "Left as", "stage_from": f"Stage {f}", "stage_to": f"Stage {t}",
         "close_from": DATE(f"Close date {f}"), "close_to": DATE(f"Close date {t}"),
         "entering_amount": widgets.money_column(ctx, "Amount on entry"), "amount_to": widgets.money_column(ctx, f"Amount {t}"),
-        "amount_change": widgets.money_column(ctx, "Amount change")})
+        "amount_change": widgets.money_column(ctx, "Amount change"),
+        "push_count": st.column_config.NumberColumn("Pushes", format="%d", help=f"Times the close date moved into a later month, over every snapshot up to {t}.")})
     widgets.download_buttons(table, f"pipeline-{ctx.period.label}-{label.lower().replace(' ', '-')}", key="pl_dl_step")
 
 

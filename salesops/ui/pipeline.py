@@ -61,7 +61,12 @@ def _movement(db: str, version: int, filters: tuple, start: date, end: date, fro
     s1 = _restrict(_load(db, "snapshots", from_date), db, version, filters)
     s2 = _restrict(_load(db, "snapshots", to_date), db, version, filters)
     m = pipeline.movement(s1, s2, start, end, from_date=from_date, to_date=to_date)
-    m.deals = pipeline.attach_names(m.deals, load_workspace(db, version).deals)
+    deals = pipeline.attach_names(m.deals, load_workspace(db, version).deals)
+    every = _load(db, "snapshots")
+    upto = every[(every[S.AS_OF] <= pd.Timestamp(to_date)) & every[S.OPPORTUNITY_ID].isin(deals[S.OPPORTUNITY_ID])]
+    pushes = pipeline.push_counts(upto).set_index(S.OPPORTUNITY_ID)["push_count"]
+    deals["push_count"] = deals[S.OPPORTUNITY_ID].map(pushes).fillna(0).astype(int)
+    m.deals = deals
     return m
 
 
