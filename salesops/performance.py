@@ -743,6 +743,30 @@ def monthly_bookings(cube: pd.DataFrame, months: pd.DatetimeIndex, reps: pd.Data
     return table
 
 
+def targets_by_period(targets: pd.DataFrame | None, starts, ends, *, scope: str = "owner") -> pd.DataFrame:
+    """Targets of ``scope`` per name (rows) for many periods at once (columns 0..n-1 for the
+    [starts[i], ends[i]] ranges), pro-rated by overlapping days exactly as
+    :func:`salesops.metrics.target_for_period`; NaN where a name has no target overlapping
+    the period. One numpy broadcast instead of one filter per period."""
+    starts = pd.to_datetime(pd.Index(starts)).to_numpy()
+    ends = pd.to_datetime(pd.Index(ends)).to_numpy()
+    if targets is None or targets.empty:
+        return pd.DataFrame(columns=range(len(starts)), dtype=float)
+    t = targets[targets[S.SCOPE] == scope]
+    if t.empty:
+        return pd.DataFrame(columns=range(len(starts)), dtype=float)
+    day = np.timedelta64(1, "D")
+    ts = pd.to_datetime(t[S.PERIOD_START]).to_numpy()[:, None]
+    te = pd.to_datetime(t[S.PERIOD_END]).to_numpy()[:, None]
+    overlap = (np.minimum(te, ends[None, :]) - np.maximum(ts, starts[None, :])) / day + 1
+    length = (te - ts) / day + 1
+    share = np.where(length > 0, np.clip(overlap, 0, None) / np.where(length > 0, length, 1), 0.0)
+    names = t[S.SCOPE_NAME].to_numpy()
+    amount = pd.DataFrame(t[S.AMOUNT].to_numpy(dtype=float)[:, None] * share, index=names).groupby(level=0).sum()
+    has = pd.DataFrame(share > 0, index=names).groupby(level=0).any()
+    return amount.where(has)
+
+
 def consistency(cube: pd.DataFrame, as_of, *, reps: pd.DataFrame | None = None,
                 targets: pd.DataFrame | None = None, calendar=None, months: int = 12,
                 owners=None) -> pd.DataFrame:
@@ -757,7 +781,6 @@ def consistency(cube: pd.DataFrame, as_of, *, reps: pd.DataFrame | None = None,
       ``quarters_at_quota`` and ``quarter_quota_share`` (share of complete fiscal quarters
       ending inside the window at or above 100% attainment; NaN without targets);
       ``spark`` the monthly won amounts as a list (0 where not on the team)."""
-    from .metrics import target_for_period
     from .periods import FiscalCalendar
 
     cal = calendar or FiscalCalendar(1)
@@ -773,12 +796,8 @@ def consistency(cube: pd.DataFrame, as_of, *, reps: pd.DataFrame | None = None,
     out = pd.DataFrame({"cv": cv, "months_observed": n}, index=table.index)
     # threshold: monthly target (pro-rated) where one exists, else the team's median rep-month
     team_median = float(np.nanmedian(values[observed])) if observed.any() else np.nan
-    thresholds = pd.DataFrame(np.nan, index=table.index, columns=window)
-    if targets is not None and not targets.empty:
-        for m in window:  # twelve small look-ups, not a loop over deals
-            t = target_for_period(targets, m, m + pd.offsets.MonthEnd(0), scope="owner")
-            thresholds[m] = thresholds.index.map(t).astype(float)
-    thr = thresholds.to_numpy(dtype=float)
+    monthly_targets = targets_by_period(targets, window, window + pd.offsets.MonthEnd(0))
+    thr = monthly_targets.reindex(index=table.index, columns=range(len(window))).to_numpy(dtype=float)
     thr = np.where(np.isnan(thr), team_median, thr)
     out["months_above"] = ((values >= thr) & observed).sum(axis=1)
     out["threshold"] = np.nanmean(np.where(np.isnan(thr), np.nan, thr), axis=1) if thr.size else np.nan
@@ -788,10 +807,11 @@ def consistency(cube: pd.DataFrame, as_of, *, reps: pd.DataFrame | None = None,
                 if pd.Timestamp(q.start) >= w_start and pd.Timestamp(q.end) <= w_end]
     hit = np.zeros(len(table), dtype=int)
     with_target = np.zeros(len(table), dtype=int)
-    if targets is not None and not targets.empty:
-        for q in quarters:
-            t = target_for_period(targets, q.start, q.end, scope="owner")
-            qt = table.index.map(t).astype(float).to_numpy()
+    if targets is not None and not targets.empty and quarters:
+        q_targets = targets_by_period(targets, [q.start for q in quarters], [q.end for q in quarters])
+        q_targets = q_targets.reindex(index=table.index, columns=range(len(quarters)))
+        for i, q in enumerate(quarters):  # at most four quarters
+            qt = q_targets[i].to_numpy(dtype=float)
             qs, qe = pd.Timestamp(q.start), pd.Timestamp(q.end)
             won = table.loc[:, (table.columns >= qs) & (table.columns <= qe)].fillna(0).sum(axis=1).to_numpy()
             has = ~np.isnan(qt) & (qt > 0)

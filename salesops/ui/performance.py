@@ -62,11 +62,12 @@ def _cube(db: str, version: int, filters: Filters) -> pd.DataFrame:
 
 
 def _owners(db: str, version: int, filters: Filters) -> list[str] | None:
-    """Reps the filters leave: None without a filter (everyone)."""
+    """Reps the filters leave: None without a filter (everyone). Read from the cube (small),
+    plus rostered reps matching the filters who have no deals yet."""
     if not any(v for _, v in filters):
         return None
     ws = _workspace(db, version)
-    owners = set(filtered_deals(db, version, filters)[S.OWNER].dropna())
+    owners = set(_cube(db, version, filters)[S.OWNER].unique())
     if not ws.reps.empty:  # rostered reps with no deals still belong to their team
         r = ws.reps.rename(columns={S.NAME: S.OWNER})
         keep = _mask(r, tuple((c, v) for c, v in filters if c in (S.OWNER, S.TEAM, S.REGION)))
@@ -82,7 +83,9 @@ def leaderboard(db: str, version: int, filters: Filters, start: date, end: date,
     ws = _workspace(db, version)
     lb = P.leaderboard(_cube(db, version, filters), start, end, as_of, reps=ws.reps, targets=ws.targets,
                        calendar=FiscalCalendar(fiscal_start), owners=_owners(db, version, filters))
-    return lb, dict(lb.attrs)
+    attrs = dict(lb.attrs)
+    lb.attrs = {}  # pandas deep-copies attrs on every operation: keep the frame light for the page
+    return lb, attrs
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -178,6 +181,19 @@ def deals_behind(db: str, version: int, filters: Filters, fiscal_start: int, fre
                  kpi: str, by: str | None, group: str | None) -> pd.DataFrame:
     return P.deals_behind(filtered_deals(db, version, filters), FiscalCalendar(fiscal_start), freq, period_start,
                           kpi=kpi, by=by, group=group)
+
+
+def download_buttons(frame: pd.DataFrame, stem: str, *, key: str) -> None:
+    """CSV and XLSX downloads of ``frame``, cells neutralised (reports.to_*_bytes), built only
+    when clicked (``data`` is a callable), so a rerun does not pay for an Excel file."""
+    from .. import reports
+
+    c1, c2 = st.columns(2)
+    c1.download_button("Download CSV", lambda: reports.to_csv_bytes(frame), file_name=f"{stem}.csv", mime="text/csv",
+                       key=f"{key}_csv", icon=":material/download:")
+    c2.download_button("Download Excel", lambda: reports.to_xlsx_bytes(frame), file_name=f"{stem}.xlsx",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                       key=f"{key}_xlsx", icon=":material/download:")
 
 
 def period_tuple(p: Period) -> tuple:

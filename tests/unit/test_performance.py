@@ -469,3 +469,17 @@ def test_leaderboard_carries_peer_teams_of_three_or_more():
     lb = P.leaderboard(P.rep_day_cube(metrics.attach_roster(DEALS, reps)), Q2.start, Q2.end, "2017-06-30", reps=reps, targets=TARGETS)
     assert set(lb.attrs["teams"]) == {"East"}
     assert lb.attrs["teams"]["East"]["won_amount"] == 8000
+
+
+def test_targets_by_period_equals_target_for_period():
+    t = pd.concat([TARGETS, pd.DataFrame({
+        S.SCOPE: ["owner", "team"], S.SCOPE_NAME: ["Ann", "East"],
+        S.PERIOD_START: pd.to_datetime(["2017-01-01", "2017-01-01"]), S.PERIOD_END: pd.to_datetime(["2017-12-31", "2017-03-31"]),
+        S.AMOUNT: [36500.0, 900.0]})], ignore_index=True)
+    months = pd.date_range("2016-11-01", "2017-12-01", freq="MS")
+    got = P.targets_by_period(t, months, months + pd.offsets.MonthEnd(0))
+    for i, m in enumerate(months):
+        want = metrics.target_for_period(t, m, m + pd.offsets.MonthEnd(0), scope="owner")
+        col = got[i].dropna()
+        assert dict(col) == pytest.approx(dict(want)), m
+    assert P.targets_by_period(None, months, months).empty
