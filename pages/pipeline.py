@@ -85,7 +85,13 @@ def funnel_view() -> None:
     if fv.kind == "none":
         st.info(fv.note, icon=":material/info:")
         if not fv.current.empty:
-            st.altair_chart(charts.current_stages_chart(fv.current, cc), width="stretch")
+            cur = fv.current
+            won = int(cur.loc[cur["status"] == "won", "deals"].sum())
+            lost = int(cur.loc[cur["status"] == "lost", "deals"].sum())
+            if won + lost:
+                st.caption(f"What final stages do tell: {won:,} won and {lost:,} lost, an overall win rate of "
+                           f"{formats.pct(won / (won + lost))}; {int(cur.loc[cur['status'] == 'open', 'deals'].sum()):,} deals are still open.")
+            st.altair_chart(charts.current_stages_chart(cur, cc), width="stretch")
         return
     st.caption(fv.note)
     if fv.funnel.empty:

@@ -77,6 +77,11 @@ def test_without_snapshots_or_history_the_page_says_what_is_missing(app_at, demo
     at.segmented_control(key="pl_view").set_value("Funnel and bottlenecks").run()
     no_exceptions(at)
     assert any("cannot be measured" in i.value for i in at.info)
+    with store.connect(demo_db) as conn:
+        deals = store.load_deals(conn)
+    won, lost = int((deals[S.STATUS] == S.WON).sum()), int((deals[S.STATUS] == S.LOST).sum())
+    assert any(f"{won:,} won and {lost:,} lost" in c.value and formats.pct(won / (won + lost)) in c.value
+               for c in at.caption)
     at.segmented_control(key="pl_view").set_value("CRM hygiene").run()
     no_exceptions(at)
     assert any("Staleness is not measured" in c.value for c in at.caption)
