@@ -157,3 +157,16 @@ def test_team_page_on_an_empty_database(app_at, empty_db):
     no_exceptions(at)
     assert "Bookings" in {m.label for m in at.metric}
     check_charts(at, min_charts=3)
+
+
+def test_money_follows_the_workspace_currency(app_at, demo_db):
+    with store.connect(demo_db, write=True) as conn:
+        store.set_settings(conn, currency="EUR")
+    at = app_at("pages/team.py", demo_db)
+    no_exceptions(at)
+    deals, _, _ = demo_frames(demo_db)
+    won = deals[(deals[S.STATUS] == S.WON) & deals[S.CLOSE_DATE].between("2026-10-01", "2026-11-20")]
+    assert {m.label: m.value for m in at.metric}["Bookings"] == formats.money(won[S.AMOUNT].sum(), "EUR")
+    assert formats.money(won[S.AMOUNT].sum(), "EUR").startswith("€")
+    check_charts(at, currency_symbol="€", min_charts=3)
+    assert any("(EUR)" in str(enc) for spec, _ in chart_specs_with_next(at) for enc in _encodings(spec))
