@@ -140,6 +140,14 @@ def test_deals_outside_the_period_do_not_move_anything():
     assert (m.waterfall["amount"] == 0).all() and (m.waterfall["count"] == 0).all()
 
 
+def test_a_row_without_status_counts_as_open_not_removed():
+    s2 = snap("2024-07-01", [("x", "open", "2024-05-01", 10)])
+    s2[S.STATUS] = None
+    m = P.movement(snap("2024-04-01", [("x", "open", "2024-05-01", 10)]), s2, P_START, P_END)
+    assert m.deals[["entry", "exit"]].values.tolist() == [["start", "end"]]
+    assert m.identity_gap() == 0
+
+
 def test_empty_snapshots_and_bad_period():
     m = P.movement(snap("2024-04-01", []), snap("2024-07-01", []), P_START, P_END)
     assert m.waterfall["amount"].sum() == 0
