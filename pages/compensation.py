@@ -211,6 +211,9 @@ except SalesopsError as exc:
     widgets.show_error(exc)
     st.stop()
 p = result.payouts
+if period.end > ctx.workspace.as_of:
+    st.caption(f"{period.label} is not over (data as of {ctx.workspace.as_of:%d %b %Y}): these are payouts on the "
+               "bookings so far. The simulation below shows where the whole period may end.")
 k1, k2, k3, k4 = st.columns(4)
 widgets.kpi_tile("Total payout", formats.money(result.total_cost, cc), container=k1,
                  help="Commission + SPIFs - clawbacks + draw top-ups, all reps on the plan.")

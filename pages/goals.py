@@ -44,7 +44,9 @@ last_year = options["last_year"]
 basis = st.radio("Set the target", ["Amount", "Growth over last year", "Bottom-up from capacity"], horizontal=True,
                  key="goals_basis")
 c1, c2 = st.columns(2)
-default_amount = float(round((bottom.get("target") if np.isfinite(bottom.get("target", np.nan)) else max(last_year, 1.0)) / 1000) * 1000) or 1000.0
+bu = bottom.get("target", float("nan"))
+default_amount = bu if np.isfinite(bu) and bu > 0 else (last_year if last_year > 0 else float(model.expected_bookings.sum()))
+default_amount = float(round(default_amount / 1000) * 1000) or 1000.0
 if basis == "Amount":
     target = c1.number_input(f"Team target ({cc})", min_value=0.0, value=default_amount, step=10_000.0, key="goals_amount")
     basis_text = "amount"
@@ -91,9 +93,13 @@ if not target or not np.isfinite(target) or target <= 0:
 # --- 2. allocation ---------------------------------------------------------------------------------------
 st.subheader("2. Split into rep quotas")
 m1, m2 = st.columns([1, 1])
-method = m1.selectbox("Method", G.METHODS, format_func=G.METHOD_LABELS.get, index=2, key="goals_method",
+acc = ctx.workspace.accounts
+has_territory = not acc.empty and "revenue" in acc.columns and bool(acc["revenue"].fillna(0).gt(0).any())
+methods = [m for m in G.METHODS if m != "territory" or has_territory]
+method = m1.selectbox("Method", methods, format_func=G.METHOD_LABELS.get, index=2, key="goals_method",
                       help="Equal: same quota each. Historical share: in proportion to last year's bookings. Capacity: "
-                           "tenured reps 1, new hires by their ramp. Territory: by the revenue of the accounts each rep covers.")
+                           "tenured reps 1, new hires by their ramp. Territory (when accounts with revenue are loaded): by the "
+                           "revenue of the accounts each rep covers.")
 n_sims = m2.select_slider("Simulations", [500, 1000, 2000, 5000, 10000], value=2000, key="goals_sims")
 override_key = f"goals_overrides_{period.label}"
 editor_in = pd.DataFrame({"rep": model.reps, "manual_quota": [np.nan] * len(model.reps)})

@@ -303,9 +303,10 @@ def calibrate_to_team(sims: dict[str, np.ndarray], team_samples) -> dict[str, np
     """Rescale simulated rep bookings so the team total follows ``team_samples`` (the forecast's
     landing distribution) while each simulation keeps its split between reps: the simulation
     ranked r-th by team total is scaled to the forecast's quantile at (r + 0.5) / n. Counts
-    are left as drawn. Simulations with a zero team total stay zero."""
-    if team_samples is None or len(team_samples) == 0:
-        return sims
+    are left as drawn. Simulations with a zero team total stay zero. A forecast whose samples
+    are all zero is ignored."""
+    if team_samples is None or len(team_samples) == 0 or not np.nanmax(np.asarray(team_samples, dtype=float)) > 0:
+        return sims  # no forecast, or one that expects nothing (e.g. a period after the data): keep the history view
     amount = sims["won_amount"]
     n = amount.shape[0]
     if n == 0 or amount.shape[1] == 0:
@@ -532,7 +533,7 @@ def assess(quotas: pd.Series, sims: dict[str, np.ndarray], model: BookingsModel,
     totals = amount.sum(axis=1) if amount.size else np.zeros(1)
     source = "rep simulation"
     samples = totals
-    if team_samples is not None and len(team_samples):
+    if team_samples is not None and len(team_samples) and np.nanmax(np.asarray(team_samples, dtype=float)) > 0:
         samples, source = np.asarray(team_samples, dtype=float), "forecast"
     tq = np.quantile(samples, [0.1, 0.5, 0.9])
     team = {"target": tgt, "p_team": float((samples >= tgt - 1e-9).mean()), "source": source,
