@@ -1,0 +1,112 @@
+"""Every page in a real browser: Streamlit served on localhost, Chromium driven by Playwright.
+
+Skips (with the reason) where Chromium is not installed: `apt-get install chromium`.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PAGES = ["", "team", "reps", "pipeline", "forecast", "goals", "compensation", "import", "settings"]
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (apt-get install chromium)")
+
+
+def _free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.fixture(scope="module")
+def server(_demo_template, tmp_path_factory):
+    db = tmp_path_factory.mktemp("browser") / "app.db"
+    shutil.copyfile(_demo_template, db)
+    port = _free_port()
+    env = {**os.environ, "SALESOPS_DB": str(db)}
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+                             "--server.address", "127.0.0.1", "--server.port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(60):
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("the app did not start: " + proc.stderr.read().decode()[-2000:])
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+def _settle(page, timeout: float = 90) -> None:
+    """Wait until Streamlit has finished running the script."""
+    page.wait_for_selector('[data-testid="stSidebar"]', timeout=timeout * 1000)
+    deadline = time.time() + timeout
+    time.sleep(1.5)
+    while time.time() < deadline:
+        if page.query_selector('[data-testid="stStatusWidget"]') is None:
+            time.sleep(1.0)
+            if page.query_selector('[data-testid="stStatusWidget"]') is None:
+                return
+        time.sleep(0.5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", PAGES)
+def test_page_renders_without_an_error(server, browser, path):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{server}/{path}")
+        _settle(page)
+        text = page.inner_text('[data-testid="stMain"]')
+        assert "This app has encountered an error" not in text
+        assert "Traceback" not in text
+        assert page.query_selector_all('[data-testid="stException"]') == []
+        assert page.query_selector('h1') is not None  # every page has a title
+    finally:
+        page.close()
+
+
+@pytest.mark.slow
+def test_sidebar_filter_changes_the_overview(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(server)
+        _settle(page)
+        before = page.inner_text('[data-testid="stMetric"]')
+        page.get_by_text("Filters").click()
+        page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first.locator("input").click()
+        page.get_by_role("option", name="EMEA").click()
+        page.keyboard.press("Escape")
+        _settle(page)
+        assert page.inner_text('[data-testid="stMain"]').count("Region: EMEA") == 1
+        assert page.inner_text('[data-testid="stMetric"]') != before
+    finally:
+        page.close()
