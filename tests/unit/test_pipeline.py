@@ -278,3 +278,36 @@ def test_identity_holds_for_every_quarter_of_the_demo_workspace(demo_frames):
                 assert wf[step] >= 0, (q.label, step)
             checked += 1
     assert checked >= len(quarters)
+
+
+# --- property: any pair of snapshots, any period ------------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_row = st.tuples(st.sampled_from(["open", "open", "won", "lost"]),
+                 st.one_of(st.none(), st.integers(0, 365)),        # close date: day of 2024, or blank
+                 st.one_of(st.none(), st.integers(0, 1000)))       # amount, or blank
+
+
+def _frame(as_of, rows: dict) -> pd.DataFrame:
+    return snap(as_of, [(oid, status, None if day is None else pd.Timestamp("2024-01-01") + pd.Timedelta(days=day), amount)
+                        for oid, (status, day, amount) in rows.items()])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.dictionaries(st.sampled_from(list("abcdefghijkl")), _row, max_size=12),
+       st.dictionaries(st.sampled_from(list("abcdefghijkl")), _row, max_size=12),
+       st.integers(0, 300), st.integers(0, 120))
+def test_identity_and_one_exit_for_any_snapshot_pair(rows1, rows2, start_day, length):
+    s1, s2 = _frame("2024-01-01", rows1), _frame("2024-02-01", rows2)
+    p0 = pd.Timestamp("2024-01-01") + pd.Timedelta(days=start_day)
+    p1 = p0 + pd.Timedelta(days=length)
+    m = P.movement(s1, s2, p0, p1)
+    assert abs(m.identity_gap()) < 1e-6
+    assert m.deals["exit"].notna().all() and m.deals["entry"].notna().all()
+    wf = m.waterfall.set_index("step")["amount"]
+    in1 = s1[(s1[S.STATUS] == "open") & s1[S.CLOSE_DATE].between(p0, p1)]
+    in2 = s2[(s2[S.STATUS] == "open") & s2[S.CLOSE_DATE].between(p0, p1)]
+    assert wf["start"] == pytest.approx(in1[S.AMOUNT].fillna(0).sum())
+    assert wf["end"] == pytest.approx(in2[S.AMOUNT].fillna(0).sum())
+    assert set(m.deals.loc[m.deals["exit"] == "end", S.OPPORTUNITY_ID]) == set(in2[S.OPPORTUNITY_ID])
