@@ -726,7 +726,7 @@ def monthly_bookings(cube: pd.DataFrame, months: pd.DatetimeIndex, reps: pd.Data
     :func:`rep_day_cube`. Months when a rostered rep was not yet hired or had left are NaN;
     other months without bookings are 0."""
     part = cube[cube["month"].isin(months)]
-    table = part.pivot_table(index=S.OWNER, columns="month", values="won_amount", aggfunc="sum", fill_value=0.0)
+    table = part.groupby([S.OWNER, "month"])["won_amount"].sum().unstack("month", fill_value=0.0)
     idx = table.index if owners is None else pd.Index(list(owners), name=S.OWNER)
     table = table.reindex(index=idx, columns=months, fill_value=0.0).fillna(0.0)
     if reps is not None and not reps.empty and S.HIRE_DATE in reps.columns:
@@ -847,12 +847,26 @@ def leaderboard(cube: pd.DataFrame, start, end, as_of, *, reps: pd.DataFrame | N
     attainment where targets exist, else by bookings. The team row is in ``attrs["team"]``."""
     from .metrics import shrunk_win_rate
 
+    from .metrics import KPI_COLUMNS
+
     s, e = _ts(start), _ts(end)
     part = cube if owners is None else cube[cube[S.OWNER].isin(list(owners))]
-    lb = cube_kpis(part, s, e, by=S.OWNER, targets=targets, reps=reps).rename(columns={"group": S.OWNER})
+    # one date filter and one groupby; the team row is the sum of the reps' sums (the same
+    # numbers cube_kpis gives, at a third of the cost)
+    in_range = part[(part["day"] >= s) & (part["day"] <= e)]
+    sums = in_range[SUM_COLUMNS].groupby(in_range[S.OWNER].rename("group")).sum()
+    tgt = targets_by_period(targets, [s], [e]).get(0, pd.Series(dtype=float)).dropna()
+    if len(tgt):
+        sums = sums.reindex(sums.index.union(pd.Index(tgt.index.astype(str), name="group")), fill_value=0)
+    lb = finish_kpis(sums, tgt if len(tgt) else None)
+    active = (lb["won_count"] + lb["lost_count"] + lb["open_count"] + lb["pipeline_created_count"] > 0) | lb["target"].notna()
+    lb = lb[active]
+    lb.index.name = "group"
+    lb = lb.reset_index()[KPI_COLUMNS].rename(columns={"group": S.OWNER})
     if owners is not None:
         lb = lb[lb[S.OWNER].isin(list(owners))]
-    team = cube_kpis(part, s, e, by=None, targets=None, reps=reps).iloc[0].to_dict()
+    team_sums = pd.DataFrame([sums[SUM_COLUMNS].sum() if len(sums) else pd.Series(0, index=SUM_COLUMNS)], index=pd.Index(["all"], name="group"))
+    team = finish_kpis(team_sums).reset_index().iloc[0].to_dict()
     team["target"] = float(lb["target"].sum()) if lb["target"].notna().any() else np.nan
     team["attainment"] = team["won_amount"] / team["target"] if team["target"] and team["target"] > 0 else np.nan
     if reps is not None and not reps.empty:  # reps on the team in the period but with no deals
@@ -883,21 +897,23 @@ def leaderboard(cube: pd.DataFrame, start, end, as_of, *, reps: pd.DataFrame | N
     team["cv_median"] = float(lb["cv"].median()) if lb["cv"].notna().any() else np.nan
     lb = lb[LEADERBOARD_COLUMNS]
     lb.attrs["team"] = team
-    lb.attrs["teams"] = _peer_teams(part, s, e, reps, lb)
+    lb.attrs["teams"] = _peer_teams(sums, reps, lb)
     lb.attrs["team_median_month"] = cons.attrs.get("team_median_month")
     lb.attrs["months"] = cons.attrs.get("months")
     return lb
 
 
-def _peer_teams(cube: pd.DataFrame, start, end, reps, lb: pd.DataFrame) -> dict:
-    """KPI rows of each roster team with at least 3 reps in ``lb`` (peer groups for flags)."""
+def _peer_teams(owner_sums: pd.DataFrame, reps, lb: pd.DataFrame) -> dict:
+    """KPI rows of each roster team with at least 3 reps in ``lb`` (peer groups for flags),
+    from the reps' sums of the period."""
     if reps is None or reps.empty or S.TEAM not in lb.columns:
         return {}
     sizes = lb[S.TEAM].value_counts()
     big = [t for t, n in sizes.items() if n >= 3 and t != "(not on roster)"]
-    if not big:
+    if not big or owner_sums.empty:
         return {}
-    k = cube_kpis(cube, start, end, by=S.TEAM, reps=reps, keep_all=True).set_index("group")
+    team_of = reps.drop_duplicates(S.NAME).set_index(S.NAME)[S.TEAM]
+    k = finish_kpis(owner_sums[SUM_COLUMNS].groupby(owner_sums.index.map(team_of)).sum())
     return {t: k.loc[t].to_dict() for t in big if t in k.index}
 
 
