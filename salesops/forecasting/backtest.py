@@ -147,18 +147,25 @@ def _headline(row) -> float:
     return row["mape"] if np.isfinite(row["mape"]) else row["wape"]
 
 
-# --- the Prophet part (per group; runs in worker processes for many groups) ---------------------
-def _prophet_group(y, ds, tasks, params_dict, freq, level, fiscal_start, want_components):
-    """Fit Prophet for every (origin, future) task of one group. Returns {origin: Prediction | str}."""
-    params = M.ProphetParams.from_dict(params_dict)
-    out = {}
-    for origin, future in tasks:
-        try:
-            out[origin] = M.prophet_predict(y[:origin], ds[:origin], future, params, freq, level=level,
-                                            fiscal_start=fiscal_start,
-                                            components=want_components and origin == len(y))
-        except M.ModelSkipped as exc:
-            out[origin] = str(exc)
+# --- one group's fits (runs in worker processes when there are many groups) ---------------------
+def _fit_group(y, ds, tasks, params_dict, freq, level, fiscal_start, want_components, include_prophet, h, m):
+    """ETS, Theta and (optionally) Prophet for every (origin, future) task of one group.
+
+    Returns {origin: {model: Prediction | reason}}."""
+    out = {o: {} for o, _ in tasks}
+    batch = M.statsforecast_batch({o: y[:o] for o, _ in tasks}, h, m, level)
+    for o, res in batch.items():
+        for name, v in res.items():
+            out[o][name] = str(v) if isinstance(v, M.ModelSkipped) else v
+    if include_prophet:
+        params = M.ProphetParams.from_dict(params_dict)
+        for origin, future in tasks:
+            try:
+                out[origin][M.PROPHET] = M.prophet_predict(y[:origin], ds[:origin], future, params, freq, level=level,
+                                                           fiscal_start=fiscal_start,
+                                                           components=want_components and origin == len(y))
+            except M.ModelSkipped as exc:
+                out[origin][M.PROPHET] = str(exc)
     return out
 
 
@@ -209,50 +216,41 @@ def run_forecast(deals: pd.DataFrame, *, freq: str = "M", horizon: int = 6, meas
 
     # tasks: (group, origin); origin == n is the final fit on everything
     preds: dict[tuple, dict] = {}
-    report(0.05, "Fitting the baselines")
-    sf_input = {}
+    report(0.05, "Fitting the models")
     for g in groups:
         y, ds = data[g]
-        n = len(y)
-        for o in origins[g] + [n]:
+        for o in origins[g] + [len(y)]:
             preds[(g, o)] = {}
-            sf_input[(g, o)] = y[:o]
             try:
                 preds[(g, o)][M.SEASONAL_NAIVE] = M.seasonal_naive(y[:o], h, m, level) if not M.is_constant(y[:o]) else M.constant_prediction(y[:o], h)
             except M.ModelSkipped as exc:
                 preds[(g, o)][M.SEASONAL_NAIVE] = str(exc)
-    for key, res in M.statsforecast_batch(sf_input, h, m, level).items():
-        for name, v in res.items():
-            preds[key][name] = str(v) if isinstance(v, M.ModelSkipped) else v
 
-    components = None
-    if include_prophet:
-        report(0.3, f"Fitting Prophet ({len(groups)} series x {max(len(o) for o in origins.values()) + 1} fits)")
-        jobs = default_jobs() if n_jobs is None else max(1, int(n_jobs))
-        args = {}
-        for i, g in enumerate(groups):
-            y, ds = data[g]
-            n = len(y)
-            tasks = [(o, list(ds[o:o + h])) for o in origins[g]] + [(n, ss.future)]
-            args[g] = (y, ds, tasks, params.to_dict(), freq, level, calendar.start_month, i == 0)
-        if jobs > 1 and len(groups) > 1:
-            with _executor(min(jobs, len(groups))) as ex:
-                futs = {g: ex.submit(_prophet_group, *a) for g, a in args.items()}
-                results = {}
-                for i, g in enumerate(groups):
-                    results[g] = futs[g].result()
-                    report(0.3 + 0.6 * (i + 1) / len(groups), f"Prophet: {i + 1} of {len(groups)} series")
-        else:
-            results = {}
+    jobs = default_jobs() if n_jobs is None else max(1, int(n_jobs))
+    args = {}
+    for i, g in enumerate(groups):
+        y, ds = data[g]
+        tasks = [(o, list(ds[o:o + h])) for o in origins[g]] + [(len(y), ss.future)]
+        args[g] = (y, ds, tasks, params.to_dict(), freq, level, calendar.start_month, i == 0, include_prophet, h, m)
+    what = "ETS, Theta and Prophet" if include_prophet else "ETS and Theta"
+    results = {}
+    if jobs > 1 and len(groups) > 1:
+        with _executor(min(jobs, len(groups))) as ex:
+            futs = {g: ex.submit(_fit_group, *a) for g, a in args.items()}
             for i, g in enumerate(groups):
-                results[g] = _prophet_group(*args[g])
-                report(0.3 + 0.6 * (i + 1) / len(groups), f"Prophet: {i + 1} of {len(groups)} series")
-        for g, res in results.items():
-            for o, p in res.items():
-                preds[(g, o)][M.PROPHET] = p
-        first = results[groups[0]].get(len(data[groups[0]][0]))
-        if isinstance(first, M.Prediction):
-            components = first.components
+                results[g] = futs[g].result()
+                report(0.05 + 0.85 * (i + 1) / len(groups), f"{what}: {i + 1} of {len(groups)} series")
+    else:
+        for i, g in enumerate(groups):
+            results[g] = _fit_group(*args[g])
+            report(0.05 + 0.85 * (i + 1) / len(groups), f"{what}: {i + 1} of {len(groups)} series")
+    for g, res in results.items():
+        for o, fitted in res.items():
+            preds[(g, o)].update(fitted)
+    components = None
+    first = results[groups[0]].get(len(data[groups[0]][0]), {}).get(M.PROPHET)
+    if isinstance(first, M.Prediction):
+        components = first.components
 
     # the ensemble: mean of whichever members worked at that task
     for key, res in preds.items():
