@@ -45,7 +45,7 @@ def movement_view() -> None:
     widgets.kpi_tile("Start of period", money(wf.loc["start", "amount"]), f"{wf.loc['start', 'count']:,} deals", delta_color="off",
                      help=f"Open deals with a close date in {ctx.period.label}, in the snapshot of {f}.", container=c[0])
     added = wf.loc["created", "amount"] + wf.loc["pulled_in", "amount"]
-    widgets.kpi_tile("Created or pulled in", money(added), f"{wf.loc['created', 'count'] + wf.loc['pulled_in', 'count']:,} deals",
+    widgets.kpi_tile("Added", money(added), f"{wf.loc['created', 'count'] + wf.loc['pulled_in', 'count']:,} deals",
                      delta_color="off", help="New deals, and deals whose close date moved into the period.", container=c[1])
     widgets.kpi_tile("Pushed out", money(wf.loc["pushed_out", "amount"]), f"{wf.loc['pushed_out', 'count']:,} deals",
                      delta_color="off", help="Deals still open whose close date left the period.", container=c[2])
@@ -153,10 +153,11 @@ def risk_view() -> None:
     c = st.columns(4)
     widgets.kpi_tile("Deals at risk", f"{len(risk):,}", money(risk["amount"].sum()) if len(risk) else None, delta_color="off",
                      help="Open deals with at least one warning sign below.", container=c[0])
-    widgets.kpi_tile("Pushed twice or more", f"{int(risk['pushed_twice'].sum()):,}", delta_color="off",
+    widgets.kpi_tile("Pushed 2+ times", f"{int(risk['pushed_twice'].sum()):,}", delta_color="off",
                      help="Close date moved into a later month at least twice across the snapshots.", container=c[1])
-    widgets.kpi_tile("Close date in the past", f"{int(risk['past_close'].sum()):,}", container=c[2])
-    widgets.kpi_tile("Open over twice the median cycle", f"{int(risk['too_old'].sum()):,}", container=c[3])
+    widgets.kpi_tile("Past close date", f"{int(risk['past_close'].sum()):,}", container=c[2])
+    widgets.kpi_tile("Open too long", f"{int(risk['too_old'].sum()):,}",
+                     help="Open more than twice the median sales cycle of won deals.", container=c[3])
     if risk.empty:
         st.success("No open deal shows a warning sign.")
     else:
@@ -179,11 +180,11 @@ def hygiene_view() -> None:
     hv = cached.hygiene_view(ctx, stale_days)
     sc = hv.score
     c = st.columns(4)
-    widgets.kpi_tile("Hygiene score", formats.pct(sc["score"]), f"{sc['clean_count']:,} of {sc['open_count']:,} open deals clean",
+    widgets.kpi_tile("Hygiene score", formats.pct(sc["score"]), f"{sc['clean_count']:,} of {sc['open_count']:,} clean",
                      delta_color="off", help="Share of open deals with none of the problems below.", container=c[0])
     widgets.kpi_tile("Raw pipeline", money(sc["raw_pipeline"]), help="Every open deal.", container=c[1])
     widgets.kpi_tile("Clean pipeline", money(sc["clean_pipeline"]), help="Open deals with no problem.", container=c[2])
-    widgets.kpi_tile("In dirty deals", money(sc["dirty_pipeline"]), f"{formats.pct(sc['dirty_share'])} of the pipeline",
+    widgets.kpi_tile("In dirty deals", money(sc["dirty_pipeline"]), f"{formats.pct(sc['dirty_share'])} of total",
                      delta_color="off", container=c[3])
     if not hv.stale_measured:
         st.caption("Staleness is not measured: it needs two snapshots or a stage history.")

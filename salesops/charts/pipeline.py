@@ -41,7 +41,7 @@ def waterfall_chart(waterfall: pd.DataFrame, currency: str, title: str, subtitle
     bars = waterfall_bars(waterfall, currency)
     order = [STEP_LABELS[s] for s in STEPS]
     base = alt.Chart(bars).encode(x=alt.X("label:N", sort=order, title="Pipeline movement",
-                                          axis=alt.Axis(labelAngle=0, labelLimit=120)))
+                                          axis=alt.Axis(labelAngle=-30, labelOverlap=False, labelLimit=140)))
     rect = base.mark_bar(size=44, cornerRadius=2).encode(
         y=alt.Y("y0:Q", axis=money_axis(currency, f"Open pipeline in the period ({currency})")),
         y2="y1:Q",
@@ -62,7 +62,8 @@ def funnel_chart(funnel: pd.DataFrame, title: str = "Stage funnel: deals reachin
     f["conv_text"] = [("" if pd.isna(c) else f"{formats.pct(c)} move on") for c in f["conversion"]]
     f["reached_text"] = [f"{int(r):,}" for r in f["reached"]]
     order = list(f["stage"])
-    base = alt.Chart(f).encode(y=alt.Y("stage:N", sort=order, title="Stage"))
+    base = alt.Chart(f).encode(y=alt.Y("stage:N", sort=order, title="Stage",
+                                       axis=alt.Axis(labelOverlap=False, labelLimit=180)))
     bars = base.mark_bar(color=ACCENT, cornerRadiusEnd=3).encode(
         x=alt.X("reached:Q", title="Deals that reached the stage"),
         tooltip=[alt.Tooltip("stage:N", title="Stage"), alt.Tooltip("reached:Q", title="Reached", format=","),
@@ -71,7 +72,7 @@ def funnel_chart(funnel: pd.DataFrame, title: str = "Stage funnel: deals reachin
     )
     label = base.mark_text(align="left", dx=4, fontSize=11, color="#333").encode(
         x="reached:Q", text=alt.Text("conv_text:N"))
-    return titled(alt.layer(bars, label).properties(height=max(160, 36 * len(f))), title,
+    return titled(alt.layer(bars, label).properties(height=max(180, 44 * len(f))), title,
                   "Bar: deals at or beyond the stage. Label: share of decided deals that moved on.")
 
 
@@ -79,13 +80,13 @@ def current_stages_chart(stages: pd.DataFrame, currency: str) -> alt.Chart:
     """Deals by current stage (when no history allows a funnel)."""
     order = list(stages["stage"])
     chart = alt.Chart(stages).mark_bar(cornerRadiusEnd=3).encode(
-        y=alt.Y("stage:N", sort=order, title="Current stage"),
+        y=alt.Y("stage:N", sort=order, title="Current stage", axis=alt.Axis(labelOverlap=False, labelLimit=180)),
         x=alt.X("deals:Q", title="Deals"),
         color=alt.Color("status:N", title="Status", scale=alt.Scale(domain=list(STATUS_COLORS), range=list(STATUS_COLORS.values()))),
         tooltip=[alt.Tooltip("stage:N", title="Stage"), alt.Tooltip("deals:Q", title="Deals", format=","),
                  money_tooltip("amount:Q", "Amount", currency)],
     )
-    return titled(chart.properties(height=max(160, 30 * len(stages))), "Deals by current stage",
+    return titled(chart.properties(height=max(180, 36 * len(stages))), "Deals by current stage",
                   "Without stage history only final stages are known: no stage-to-stage conversion.")
 
 
@@ -120,18 +121,18 @@ def hygiene_trend_chart(by_import: pd.DataFrame) -> alt.Chart:
 def hygiene_checks_chart(checks: pd.DataFrame) -> alt.Chart:
     """Open deals flagged by each check."""
     chart = alt.Chart(checks).mark_bar(color=STATUS_COLORS["lost"], cornerRadiusEnd=3).encode(
-        y=alt.Y("label:N", sort="-x", title="Problem"),
+        y=alt.Y("label:N", sort="-x", title="Problem", axis=alt.Axis(labelOverlap=False, labelLimit=240)),
         x=alt.X("count:Q", title="Open deals"),
         tooltip=[alt.Tooltip("label:N", title="Problem"), alt.Tooltip("count:Q", title="Deals")],
     )
-    return titled(chart.properties(height=max(160, 30 * len(checks))), "What makes deals dirty")
+    return titled(chart.properties(height=max(180, 36 * len(checks))), "What makes deals dirty")
 
 
 def push_histogram(push: pd.DataFrame) -> alt.Chart:
     """Open deals by the number of times their close date was pushed."""
     counts = push.groupby("push_count").size().reset_index(name="deals")
     chart = alt.Chart(counts).mark_bar(color=TARGET_COLOR).encode(
-        x=alt.X("push_count:O", title="Times the close date was pushed"),
+        x=alt.X("push_count:O", title="Times the close date was pushed", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("deals:Q", title="Open deals"),
         tooltip=[alt.Tooltip("push_count:O", title="Pushes"), alt.Tooltip("deals:Q", title="Deals")],
     )
