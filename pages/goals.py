@@ -1,6 +1,6 @@
 """Goals: a team target for the period (top-down or bottom-up, beside the landing zone), its
 split into rep quotas, how realistic each quota is, and saving, comparing and publishing."""
-import math
+import hashlib
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,7 @@ reps_key = data.team_reps(ctx)
 reps_key = tuple(reps_key) if reps_key is not None else None
 
 try:
-    options = data.target_options(ctx.db, ctx.version, pt, ctx.calendar.start_month)
+    options = data.target_options(ctx.db, ctx.version, pt, ctx.calendar.start_month, reps_key)
     model = data.bookings_model(ctx.db, ctx.version, pt, 4, reps_key)
 except SalesopsError as exc:
     widgets.show_error(exc)
@@ -48,7 +48,9 @@ bu = bottom.get("target", float("nan"))
 default_amount = bu if np.isfinite(bu) and bu > 0 else (last_year if last_year > 0 else float(model.expected_bookings.sum()))
 default_amount = float(round(default_amount / 1000) * 1000) or 1000.0
 if basis == "Amount":
-    target = c1.number_input(f"Team target ({cc})", min_value=0.0, value=default_amount, step=10_000.0, key="goals_amount")
+    # a new period or team filter starts from its own suggested amount
+    amount_key = "goals_amount_" + hashlib.sha1(repr((period.label, reps_key)).encode()).hexdigest()[:8]
+    target = c1.number_input(f"Team target ({cc})", min_value=0.0, value=default_amount, step=10_000.0, key=amount_key)
     basis_text = "amount"
 elif basis == "Growth over last year":
     growth = c1.number_input("Growth over the same period last year (%)", value=10.0, step=1.0, key="goals_growth") / 100

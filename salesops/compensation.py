@@ -729,9 +729,13 @@ def compute_payouts(plan: Plan, deals: pd.DataFrame, period: Period, *, reps: pd
                                                 plan.clawback.stages if plan.clawback else DEFAULT_CANCEL_STAGES)
     booked = booked.copy()
     booked[S.AMOUNT] = booked[S.AMOUNT].fillna(0.0)
-    names = plan_reps(plan, deals, reps, period.start, period.end, booked) if rep_names is None else list(rep_names)
+    names = plan_reps(plan, deals, reps, period.start, period.end, booked)
+    if rep_names is not None:  # e.g. the sidebar's filters
+        keep = set(rep_names)
+        names = [n for n in names if n in keep]
     everyone = set(deals[S.OWNER].dropna().astype(str)) | (set(reps[S.NAME]) if reps is not None and not reps.empty else set())
-    not_on_plan = sorted(n for n in set(booked[S.OWNER].dropna().astype(str)) if n not in names)
+    not_on_plan = sorted(n for n in set(booked[S.OWNER].dropna().astype(str)) if n not in names
+                         and (rep_names is None or n in set(rep_names)))
     new_ids = first_win_ids(pd.concat([deals, cancelled], ignore_index=True) if not cancelled.empty else deals)
     idx = pd.Index(names, name="rep")
     ti = np.array([plan.target_incentive.for_rep(n) for n in names], dtype=float) * scale

@@ -87,17 +87,22 @@ def bookings_sims(db: str, version: int, period_t: PeriodT, lookback: int, reps_
 
 
 @st.cache_data(max_entries=16, show_spinner="Working out the team target options…")
-def target_options(db: str, version: int, period_t: PeriodT, fiscal_start: int) -> dict:
-    """Last year's bookings for the same period and the bottom-up capacity target."""
+def target_options(db: str, version: int, period_t: PeriodT, fiscal_start: int, reps_key: tuple | None = None) -> dict:
+    """Last year's bookings for the same period and the bottom-up capacity target (of the
+    reps in ``reps_key`` when the sidebar filters the team)."""
     from ..periods import FiscalCalendar
 
     ws = _ws(db, version)
+    deals, reps = ws.deals, ws.reps
+    if reps_key is not None:
+        deals = deals[deals[S.OWNER].isin(reps_key)]
+        reps = reps[reps[S.NAME].isin(reps_key)] if not reps.empty else reps
     period = period_of(period_t)
     cal = FiscalCalendar(fiscal_start)
     last = cal.same_last_year(period)
-    out = {"last_year": G.bookings_in(ws.deals, last.start, last.end), "last_year_label": last.label}
+    out = {"last_year": G.bookings_in(deals, last.start, last.end), "last_year_label": last.label}
     try:
-        out["bottom_up"] = G.bottom_up_target(ws.deals, ws.reps, period)
+        out["bottom_up"] = G.bottom_up_target(deals, reps, period)
     except Exception as exc:  # noqa: BLE001 - the capacity estimate is optional; say why it is missing
         out["bottom_up"] = {"target": float("nan"), "error": str(exc)}
     return out
@@ -163,15 +168,8 @@ def payouts(db: str, version: int, plan_json: str, period_t: PeriodT, reps_key: 
     plan = C.parse_plan(json.loads(plan_json))
     with store.connect(db) as conn:
         snaps = store.load_snapshots(conn)
-    res = C.compute_payouts(plan, ws.deals, period_of(period_t), reps=ws.reps, snapshots=snaps)
-    if reps_key is not None:
-        keep = set(reps_key)
-        res.payouts = res.payouts[res.payouts["rep"].isin(keep)].reset_index(drop=True)
-        res.total_cost = float(res.payouts["total"].sum())
-        res.bookings = float(res.payouts["won_amount"].sum())
-        res.cost_of_sales = res.total_cost / res.bookings if res.bookings > 0 else None
-        res.full_cost_of_sales = None
-    return res
+    return C.compute_payouts(plan, ws.deals, period_of(period_t), reps=ws.reps, snapshots=snaps,
+                             rep_names=list(reps_key) if reps_key is not None else None)
 
 
 def simulate(db: str, version: int, plan: C.Plan, period: Period, lookback: int, reps_key: tuple | None, *,

@@ -312,3 +312,11 @@ def test_cli_comp_refuses_a_zero_quota_with_exit_2(demo_db, tmp_path, capsys):
     assert main(["--db", str(demo_db), "comp", "--plan", str(bad), "--period", "2026Q1", "--json"]) == 2
     err = capsys.readouterr().err
     assert "quota.default = 0" in err and "zero.json" in err
+
+
+def test_rep_names_restrict_the_payouts_and_totals():
+    d = deals([("1", "Ann", "won", 120_000, "2024-02-01"), ("2", "Bob", "won", 50_000, "2024-03-01")])
+    res = C.compute_payouts(plan(), d, Q1, rep_names=["Bob", "Zed"])
+    assert list(res.payouts["rep"]) == ["Bob"]
+    assert res.total_cost == pytest.approx(5_000) and res.bookings == pytest.approx(50_000)
+    assert res.not_on_plan == []
