@@ -14,6 +14,8 @@ Every function returns plain DataFrames; nothing here touches the database or St
 
 Funnel rules (docs/pipeline.md says the same in words):
 
+* Stages are ordered by the stage map; stages it does not know come after the known ones,
+  ordered among themselves by where they typically occur in a deal's life.
 * A deal's *level* is the highest funnel order it ever entered; a deal whose history ends in a
   won stage has passed every stage; every deal has at least entered the first stage.
   ``reached`` counts deals whose level is at or beyond a stage (the usual "reached this stage
@@ -111,6 +113,15 @@ def stage_visits(history: pd.DataFrame, rules: dict, as_of=None) -> pd.DataFrame
     h["status"] = h[S.STAGE].map(info["status"])
     h["order"] = h[S.STAGE].map(info["order"])
     h = h.sort_values([S.OPPORTUNITY_ID, S.ENTERED_AT, "order"], kind="stable")
+    unknown = (h["order"] == UNKNOWN_ORDER) & (h["status"] == S.OPEN)
+    if unknown.any():
+        # stages the map does not know: ordered among themselves by where they typically occur
+        # in a deal's life (median position of their rows), after the known stages
+        pos = h.groupby(S.OPPORTUNITY_ID).cumcount()
+        typical = pos[unknown].groupby(h.loc[unknown, "key"]).median().sort_index(kind="stable")
+        rank = typical.rank(method="first").astype(int)
+        h.loc[unknown, "order"] = UNKNOWN_ORDER + h.loc[unknown, "key"].map(rank)
+        h = h.sort_values([S.OPPORTUNITY_ID, S.ENTERED_AT, "order"], kind="stable")
     prev_key = h.groupby(S.OPPORTUNITY_ID)["key"].shift()
     h = h[prev_key.isna() | (h["key"] != prev_key)].copy()
     h["left_at"] = h.groupby(S.OPPORTUNITY_ID)[S.ENTERED_AT].shift(-1)

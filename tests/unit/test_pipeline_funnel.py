@@ -60,6 +60,21 @@ def test_hand_built_funnel_conversion_and_days():
     assert lk["stage"] == "Qualification" and lk["drop_rate"] == pytest.approx(0.25)
 
 
+def test_stages_the_map_does_not_know_are_ordered_by_where_they_occur():
+    h = hist([
+        ("a", "Intro Call", "2024-01-01"), ("a", "Tech Review", "2024-01-05"), ("a", "Trial Running", "2024-01-09"),
+        ("a", "Closed Won", "2024-01-20"),
+        ("b", "Intro Call", "2024-01-01"), ("b", "Tech Review", "2024-01-03"), ("b", "Closed Lost", "2024-01-10"),
+        ("c", "Intro Call", "2024-01-02"), ("c", "Closed Lost", "2024-01-04"),
+    ])
+    f = P.funnel(h, RULES).set_index("stage")
+    assert list(f.index) == ["Intro Call", "Tech Review", "Trial Running", "Won"]
+    assert f["reached"].tolist() == [3, 2, 1, 1]
+    assert f.loc["Intro Call", "conversion"] == pytest.approx(2 / 3)
+    assert f.loc["Tech Review", "conversion"] == pytest.approx(1 / 2)
+    assert f.loc["Tech Review", "median_days"] == 5.5  # a: 4 days, b: 7 days
+
+
 def test_stage_visits_ages_running_spells():
     v = P.stage_visits(HAND, RULES, as_of="2024-03-01")
     d4 = v[v[S.OPPORTUNITY_ID] == "d4"].set_index(S.STAGE)
