@@ -193,7 +193,12 @@ def hygiene_view() -> None:
         st.altair_chart(charts.hygiene_checks_chart(sc["checks"]), width="stretch")
     with right:
         if len(hv.by_import) >= 1:
-            st.altair_chart(charts.hygiene_trend_chart(hv.by_import), width="stretch")
+            whose = st.selectbox("Score over time for", ["Whole team", *sorted(hv.by_rep["owner"])], key="pl_trend_rep")
+            if whose == "Whole team":
+                st.altair_chart(charts.hygiene_trend_chart(hv.by_import), width="stretch")
+            else:
+                trend = cached.hygiene_trend_by_rep(ctx, stale_days)
+                st.altair_chart(charts.hygiene_trend_chart(trend[trend["owner"] == whose], whose), width="stretch")
         else:
             st.caption("The score over time appears once snapshots are imported.")
     st.subheader("By rep")

@@ -104,8 +104,8 @@ def time_to_close_chart(curve: pd.DataFrame, group_title: str = "Segment", max_d
                   "Open deals count until today and then drop out (Kaplan-Meier), so young pipeline does not look fast.")
 
 
-def hygiene_trend_chart(by_import: pd.DataFrame) -> alt.Chart:
-    """The hygiene score (share of clean open deals) at every snapshot."""
+def hygiene_trend_chart(by_import: pd.DataFrame, who: str | None = None) -> alt.Chart:
+    """The hygiene score (share of clean open deals) at every snapshot, for the team or ``who``."""
     t = by_import.copy()
     t["as_of"] = pd.to_datetime(t["as_of"])
     chart = alt.Chart(t).mark_line(point=True, strokeWidth=2.2, color=ACCENT).encode(
@@ -114,7 +114,7 @@ def hygiene_trend_chart(by_import: pd.DataFrame) -> alt.Chart:
         tooltip=[alt.Tooltip("as_of:T", title="Snapshot", format="%d %b %Y"), alt.Tooltip("score:Q", title="Clean", format=".0%"),
                  alt.Tooltip("open_count:Q", title="Open deals"), alt.Tooltip("dirty_share:Q", title="Pipeline in dirty deals", format=".0%")],
     )
-    return titled(chart.properties(height=HEIGHT - 60), "Hygiene score at each import",
+    return titled(chart.properties(height=HEIGHT - 60), "Hygiene score at each import" + (f": {who}" if who else ""),
                   "Share of open deals with no problem, judged as of each snapshot's date.")
 
 

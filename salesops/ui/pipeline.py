@@ -175,3 +175,17 @@ def _hygiene(db: str, version: int, filters: tuple, as_of: date, stale_days: int
 
 def hygiene_view(ctx: PageContext, stale_days: int) -> HygieneView:
     return _hygiene(ctx.db, ctx.version, filters_key(ctx), ctx.as_of, stale_days)
+
+
+@st.cache_data(max_entries=8, show_spinner="Scoring every import per rep…")
+def _hygiene_trend_by_rep(db: str, version: int, filters: tuple, as_of: date, stale_days: int) -> pd.DataFrame:
+    snaps = _restrict(_load(db, "snapshots"), db, version, filters)
+    snaps = snaps[snaps[S.AS_OF] <= pd.Timestamp(as_of)] if not snaps.empty else snaps
+    hist = _restrict(_load(db, "history"), db, version, filters)
+    return hygiene.by_import(snaps, _rules(db), deals=_deals(db, version, filters), history=hist,
+                             stale_days=stale_days, by=S.OWNER)
+
+
+def hygiene_trend_by_rep(ctx: PageContext, stale_days: int) -> pd.DataFrame:
+    """The score of every import per rep (computed only when a rep's trend is asked for)."""
+    return _hygiene_trend_by_rep(ctx.db, ctx.version, filters_key(ctx), ctx.as_of, stale_days)

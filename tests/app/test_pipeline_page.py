@@ -65,6 +65,8 @@ def test_other_views_on_demo(app_at, demo_db):
     at.selectbox(key="pl_fix_rep").set_value(at.selectbox(key="pl_fix_rep").options[1]).run()
     no_exceptions(at)
     assert at.dataframe[-1].value["owner"].nunique() == 1
+    at.selectbox(key="pl_trend_rep").set_value("Dev Lopez").run()
+    no_exceptions(at)
 
 
 def test_without_snapshots_or_history_the_page_says_what_is_missing(app_at, demo_db):
