@@ -1,0 +1,89 @@
+"""The Forecast page under AppTest: renders, shows the same backtest numbers as the CLI, and
+falls back with a reason when Prophet fails. Prophet's fit is stubbed where it would be slow."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from salesops.cli import main
+from salesops.forecasting import models as M
+
+from .conftest import no_exceptions
+
+PAGE = "pages/forecast.py"
+
+
+@pytest.fixture
+def quick_prophet(monkeypatch):
+    """Replace Prophet's fit with a deterministic stand-in (last-season mean) of the same shape."""
+    def fake(y, ds, future, params, freq, level=None, fiscal_start=1, components=False):
+        if len(y) < M.MIN_POINTS[M.PROPHET]:
+            raise M.ModelSkipped("Prophet needs more periods")
+        yhat = np.full(len(future), float(np.mean(y[-3:])))
+        return M.Prediction(yhat, yhat * 0.8, yhat * 1.2)
+    monkeypatch.setattr(M, "prophet_predict", fake)
+
+
+def test_page_renders_with_backtest_and_summary(app_at, demo_db, quick_prophet):
+    at = app_at(PAGE, demo_db)
+    no_exceptions(at)
+    assert at.title[0].value == "Forecast"
+    assert any("has been off by" in i.value for i in at.info)
+    table = at.dataframe[0].value
+    assert set(table["Model"]) >= {"Seasonal naive", "ETS", "Theta", "Prophet", "Ensemble"}
+    assert table["Recommended"].sum() == 1
+
+
+def test_page_backtest_equals_cli(app_at, demo_db, quick_prophet, capsys):
+    at = app_at(PAGE, demo_db)
+    at.selectbox(key="fc_freq").set_value("Quarter")
+    at.number_input(key="fc_horizon").set_value(2)
+    at.toggle(key="fc_prophet").set_value(False)
+    at.run()
+    no_exceptions(at)
+    table = at.dataframe[0].value
+    assert main(["--db", str(demo_db), "forecast", "--freq", "Q", "--horizon", "2", "--no-prophet", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    cli = {r["model"]: r for r in doc["backtest"]}
+    labels = {v: k for k, v in M.MODEL_LABELS.items()}
+    assert len(table) == len(cli)
+    for row in table.itertuples(index=False):
+        ref = cli[labels[row.Model]]
+        assert row.mape == pytest.approx(ref["mape"], rel=1e-12)
+        assert row.mase == pytest.approx(ref["mase"], rel=1e-12)
+        assert row.coverage == pytest.approx(ref["coverage"], rel=1e-12)
+        assert bool(row.Recommended) == ref["recommended"]
+
+
+def test_prophet_failure_is_explained(app_at, demo_db, monkeypatch):
+    def broken(*a, **k):
+        raise M.ModelSkipped("Prophet's optimiser failed (RuntimeError: test)")
+    monkeypatch.setattr(M, "prophet_predict", broken)
+    at = app_at(PAGE, demo_db)
+    at.selectbox(key="fc_model").set_value("Prophet")
+    at.run()
+    no_exceptions(at)
+    assert any("optimiser failed" in w.value for w in at.warning)
+
+
+def test_landing_view_and_saved_history(app_at, demo_db, quick_prophet):
+    at = app_at(PAGE, demo_db)
+    at.button(key="FormSubmitter:fc_save_form-Save forecast").click()
+    at.run()
+    no_exceptions(at)
+    assert any("Saved" in s.value for s in at.success)
+    at.segmented_control(key="fc_view").set_value("Quarter landing zone")
+    at.run()
+    no_exceptions(at)
+    assert any("will likely land at" in i.value for i in at.info)
+    at.segmented_control(key="fc_view").set_value("Accuracy of saved forecasts")
+    at.run()
+    no_exceptions(at)
+
+
+def test_empty_workspace_shows_the_empty_state(app_at, empty_db):
+    at = app_at(PAGE, empty_db)
+    no_exceptions(at)
+    assert any("no deals" in i.value for i in at.info)
