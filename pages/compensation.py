@@ -237,6 +237,26 @@ else:
                                 "clawback": widgets.money_column(ctx, "Clawback"),
                                 "draw_top_up": widgets.money_column(ctx, "Draw top-up"), "total": widgets.money_column(ctx, "Total")})
     widgets.download_buttons(p, f"payouts_{plan.name}_{period.label}".replace(" ", "_"), key="comp_payouts_dl")
+if plan.draw is not None and plan.period is not None:
+    with st.expander(f"Draw over fiscal year {ctx.calendar.year_of(period.start).label}"):
+        freq = {"month": "M", "quarter": "Q", "year": "Y"}[plan.period]
+        year = ctx.calendar.year_of(period.start)
+        periods = [q for q in ctx.calendar.periods_between(year.start, year.end, freq) if q.start <= ctx.workspace.as_of]
+        try:
+            draws = C.payouts_over_periods(plan, ctx.workspace.deals, periods, reps=ctx.workspace.reps,
+                                           rep_names=list(reps_key) if reps_key is not None else None)
+        except SalesopsError as exc:
+            widgets.show_error(exc)
+        else:
+            st.caption(("A recoverable draw is repaid from later earnings above the draw." if plan.draw.recoverable
+                        else "A non-recoverable draw is a guaranteed minimum; shortfalls are not repaid."))
+            st.dataframe(draws, hide_index=True, width="stretch",
+                         column_config={"rep": "Rep", "period": "Period", "period_start": None,
+                                        "earned": widgets.money_column(ctx, "Earned"),
+                                        "draw_top_up": widgets.money_column(ctx, "Draw top-up"),
+                                        "draw_recovered": widgets.money_column(ctx, "Recovered"),
+                                        "total": widgets.money_column(ctx, "Paid"),
+                                        "draw_balance": widgets.money_column(ctx, "Owed after the period")})
 if len(result.reversals) or len(result.cancellations):
     with st.expander(f"Clawbacks ({len(result.cancellations)}) and data reversals ({len(result.reversals)})"):
         if len(result.cancellations):

@@ -153,6 +153,7 @@ if team["reps_flagged"]:
     st.warning(f"Quotas above what is plausible for: {names}. Unreachable goals make reps stop trying; lower them or "
                "move the difference to reps with room.")
 st.altair_chart(charts.quota_realism(table, cc), width="stretch")
+st.altair_chart(charts.attainment_probabilities(table), width="stretch")
 st.dataframe(
     table[["rep", "quota", "p_attain", "expected", "p10", "p90", "flag", "ramp", "manual"]], hide_index=True,
     width="stretch",

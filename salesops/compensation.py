@@ -806,6 +806,40 @@ def compute_payouts(plan: Plan, deals: pd.DataFrame, period: Period, *, reps: pd
                         [n for n in not_on_plan if n in everyone])
 
 
+def payouts_over_periods(plan: Plan, deals: pd.DataFrame, periods: list[Period], *, reps: pd.DataFrame | None = None,
+                         snapshots: pd.DataFrame | None = None, rep_names: list[str] | None = None) -> pd.DataFrame:
+    """Payouts period after period with the draw carried forward.
+
+    A draw guarantees ``draw x scale`` per period. Non-recoverable: the shortfall is topped up
+    and forgotten. Recoverable: the top-up is owed (``draw_balance``) and repaid from later
+    earnings above the draw, before they are paid out. Columns: rep, period, period_start,
+    earned (commission + SPIFs - clawbacks), draw_top_up, draw_recovered, total, draw_balance."""
+    no_draw = Plan(**{**plan.__dict__, "draw": None})
+    rows, balance = [], {}
+    for period in periods:
+        res = compute_payouts(no_draw, deals, period, reps=reps, snapshots=snapshots, rep_names=rep_names)
+        scale = res.quota_scale
+        for r in res.payouts.itertuples(index=False):
+            earned = float(r.total)
+            owed = balance.get(r.rep, 0.0)
+            top_up = recovered = 0.0
+            if plan.draw is not None:
+                floor = plan.draw.amount * scale
+                if earned < floor:
+                    top_up = floor - earned
+                    if plan.draw.recoverable:
+                        owed += top_up
+                elif plan.draw.recoverable and owed > 0:
+                    recovered = min(owed, earned - floor)
+                    owed -= recovered
+            balance[r.rep] = owed
+            rows.append({"rep": r.rep, "period": period.label, "period_start": period.start, "earned": earned,
+                         "draw_top_up": top_up, "draw_recovered": recovered, "total": earned + top_up - recovered,
+                         "draw_balance": owed})
+    return pd.DataFrame(rows, columns=["rep", "period", "period_start", "earned", "draw_top_up", "draw_recovered",
+                                       "total", "draw_balance"])
+
+
 # --- simulation ------------------------------------------------------------------------------------
 @dataclass
 class SimulationResult:

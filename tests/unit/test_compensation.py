@@ -320,3 +320,39 @@ def test_rep_names_restrict_the_payouts_and_totals():
     assert list(res.payouts["rep"]) == ["Bob"]
     assert res.total_cost == pytest.approx(5_000) and res.bookings == pytest.approx(50_000)
     assert res.not_on_plan == []
+
+
+def test_recoverable_draw_is_repaid_from_later_earnings_above_the_draw():
+    months = [CAL.parse(m) for m in ("2024-01", "2024-02", "2024-03")]
+    # monthly plan: quota 100,000, TI 10,000 paid 1:1; earnings 2,000 / 5,000 / 4,500
+    d = deals([("1", "Ann", "won", 20_000, "2024-01-10"), ("2", "Ann", "won", 50_000, "2024-02-10"),
+               ("3", "Ann", "won", 45_000, "2024-03-10")])
+    p = plan(period="month", tiers=[{"from": 0, "to": None, "rate": 1.0}], draw={"amount": 3_000, "recoverable": True})
+    out = C.payouts_over_periods(p, d, months)
+    assert list(out["total"]) == pytest.approx([3_000, 4_000, 4_500])
+    assert list(out["draw_balance"]) == pytest.approx([1_000, 0, 0])
+    assert list(out["draw_recovered"]) == pytest.approx([0, 1_000, 0])
+    nr = C.payouts_over_periods(C.parse_plan({**p.to_json(), "draw": {"amount": 3_000, "recoverable": False}}), d, months)
+    assert list(nr["total"]) == pytest.approx([3_000, 5_000, 4_500])
+
+
+def test_charts_carry_the_numbers_they_show():
+    from salesops.charts import planning as charts
+
+    p = plan(threshold=0.5, tier_mode="whole", cap=2.0)
+    curve = C.curve_table(p, target_incentive=10_000)
+    cliffs = C.curve_cliffs(p)
+    cl = cliffs.assign(before_payout=cliffs["before"] * 10_000, after_payout=cliffs["after"] * 10_000)
+    spec = charts.payout_curve(curve, cl, "USD", "Standard").to_dict()
+    assert spec["title"]["text"] == "Payout curve: Standard"
+    datasets = list(spec["datasets"].values())
+    cliff_rows = next(d for d in datasets if d and "before_payout" in d[0])
+    # the threshold cliff goes from 0 to 5,000 (50% of 10,000), the tier cliff from 10,000 to 15,000
+    assert [(r["before_payout"], r["after_payout"]) for r in cliff_rows] == [(0.0, 5_000.0), (pytest.approx(10_000), 15_000.0)]
+    d = deals([("1", "Ann", "won", 150_000, "2024-02-01"), ("2", "Bob", "won", 50_000, "2024-03-01")])
+    res = C.compute_payouts(plan(), d, Q1)
+    spec = charts.payouts_by_rep(res.payouts, "USD").to_dict()
+    bars = next(v for v in spec["datasets"].values() if v and "part" in v[0])
+    assert {(r["rep"], r["part"]): r["amount"] for r in bars}[("Ann", "Commission")] == pytest.approx(17_500)
+    sim_spec = charts.cost_distribution(np.array([1.0, 2.0, 3.0]), "USD", 2.8).to_dict()
+    assert sim_spec["title"]["text"] == "Simulated plan cost"
