@@ -98,7 +98,7 @@ def run_pipeline(args) -> Result:
         for r in behind.itertuples():
             amount = r.amount_change if args.step in ("amount_changed", "Amount changed") else (
                 r.entering_amount if r.exit in ("pushed_out", "removed") or args.step in pipeline.ENTRY_STEPS else r.amount_to)
-            lines.append(f"  {r.opportunity_id:<16}{str(getattr(r, 'name', '') or '')[:40]:<42}{str(r.owner or '')[:20]:<22}"
+            lines.append(f"  {r.opportunity_id}  {str(getattr(r, 'name', '') or '')[:40]:<42}{str(r.owner or '')[:20]:<22}"
                          f"{formats.money(amount, cur, compact=False):>14}")
     return Result(doc=doc, text="\n".join(lines))
 
@@ -152,5 +152,5 @@ def run_hygiene(args) -> Result:
     if fixes is not None:
         lines.append(f"\nFix list ({len(fixes)} items):")
         for r in fixes.itertuples():
-            lines.append(f"  {str(r.owner)[:20]:<22}{r.opportunity_id:<16}{r.issue:<38}{r.fix}")
+            lines.append(f"  {str(r.owner)[:20]:<22}{r.opportunity_id}  {r.issue:<38}{r.fix}")
     return Result(doc=doc, text="\n".join(lines))

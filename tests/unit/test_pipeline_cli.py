@@ -108,3 +108,41 @@ def test_hygiene_owner_and_errors(demo_db, empty_db, capsys):
     assert code == 2
     code, out, _ = run(capsys, "--db", str(empty_db), "hygiene", "--json")
     assert code == 0 and json.loads(out)["open_count"] == 0
+
+
+def test_two_real_exports_imported_on_different_dates(datasets_dir, tmp_path, capsys):
+    """End to end through the importer: the Salesforce Opportunity export imported as of
+    2022-03-31, then a later export without three deals, with two close dates moved inside the
+    year and two open deals now won, imported as of 2022-06-30."""
+    src = pd.read_csv(datasets_dir / "salesforce_preppin" / "Opportunity.csv", dtype=str, encoding="utf-8-sig")
+    first, later = tmp_path / "opps_march.csv", tmp_path / "opps_june.csv"
+    src.to_csv(first, index=False)
+    dropped = src.iloc[:3]
+    nxt = src.iloc[3:].copy()
+    open_rows = nxt[~nxt["StageName"].str.startswith("Closed")].index
+    nxt.loc[open_rows[:2], "CloseDate"] = "15/12/2022"   # moved, but still inside 2022
+    nxt.loc[open_rows[2:4], "StageName"] = "Closed Won"
+    nxt.to_csv(later, index=False)
+    db = str(tmp_path / "e2e.db")
+    for path, as_of in ((first, "2022-03-31"), (later, "2022-06-30")):
+        code, _, err = run(capsys, "--db", db, "import", str(path), "--as-of", as_of, "--json")
+        assert code == 0, err
+    code, out, err = run(capsys, "--db", db, "pipeline", "--period", "2022", "--from", "2022-03-31",
+                         "--to", "2022-06-30", "--json")
+    assert code == 0, err
+    wf = {w["step"]: w for w in json.loads(out)["waterfall"]}
+    amt = lambda col: pd.to_numeric(col, errors="coerce").fillna(0)  # noqa: E731
+    is_open = ~src["StageName"].str.startswith("Closed")
+    close = pd.to_datetime(src["CloseDate"], format="%d/%m/%Y")
+    in_year = is_open & close.between("2022-01-01", "2022-12-31")
+    assert wf["start"]["count"] == int(in_year.sum())
+    assert wf["start"]["amount"] == pytest.approx(amt(src.loc[in_year, "Amount"]).sum())
+    removed = dropped[in_year.iloc[:3].to_numpy()]
+    assert wf["removed"]["count"] == len(removed)
+    assert wf["removed"]["amount"] == pytest.approx(amt(removed["Amount"]).sum())
+    won = nxt.loc[open_rows[2:4]]
+    won_in = won[in_year.loc[open_rows[2:4]].to_numpy()]
+    assert wf["won"]["count"] == len(won_in)
+    assert wf["won"]["amount"] == pytest.approx(amt(won_in["Amount"]).sum())
+    assert wf["pushed_out"]["count"] == 0 and wf["created"]["count"] == 0
+    assert wf["end"]["count"] == wf["start"]["count"] - len(removed) - len(won_in)
