@@ -31,7 +31,6 @@ Movement rules: see :func:`movement`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 
 import numpy as np
 import pandas as pd
