@@ -40,6 +40,8 @@ class Workspace:
     summary: dict
     settings: dict
     as_of: date                  # the as-of date of the data
+    filter_options: dict = field(default_factory=dict)   # field -> sorted distinct values
+    first_close: date | None = None
 
     @property
     def empty(self) -> bool:
@@ -91,7 +93,10 @@ def load_workspace(db: str, version: int) -> Workspace:
         summary = store.workspace_summary(conn)
         settings = store.get_settings(conn)
     deals = metrics.attach_roster(deals, reps)
-    return Workspace(deals, reps, targets, accounts, snaps, summary, settings, _data_as_of(summary))
+    options = {col: sorted(str(v) for v in deals[col].dropna().unique() if v != "") for col in K_FILTERS if col in deals}
+    first = deals[S.CLOSE_DATE].min() if not deals.empty else pd.NaT
+    return Workspace(deals, reps, targets, accounts, snaps, summary, settings, _data_as_of(summary), options,
+                     first.date() if pd.notna(first) else None)
 
 
 @st.cache_resource(max_entries=8)
@@ -129,8 +134,7 @@ def current_workspace() -> tuple[str, int, Workspace]:
 
 
 def _period_options(cal: FiscalCalendar, ws: Workspace, freq: str) -> list[Period]:
-    first = ws.deals[S.CLOSE_DATE].min() if not ws.empty else pd.NaT
-    start = first.date() if pd.notna(first) else ws.as_of - timedelta(days=365)
+    start = ws.first_close or ws.as_of - timedelta(days=365)
     end = cal.shift(cal.period_of(ws.as_of, "Y"), 1).end
     return list(reversed(cal.periods_between(start, end, freq)))
 
@@ -164,7 +168,7 @@ def sidebar() -> None:
         sb.date_input("Range", value=(q.start, q.end), key=K_RANGE, label_visibility="collapsed")
     with sb.expander("Filters", expanded=any(st.session_state.get(k) for k in K_FILTERS.values())):
         for col, key in K_FILTERS.items():
-            options = sorted(v for v in ws.deals[col].dropna().unique() if v != "") if col in ws.deals else []
+            options = ws.filter_options.get(col, [])
             if key in st.session_state:
                 st.session_state[key] = [v for v in st.session_state[key] if v in options]
             st.multiselect(FILTER_LABELS[col], options, key=key, placeholder="All")
