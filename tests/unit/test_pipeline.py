@@ -8,6 +8,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from salesops import pipeline as P
 from salesops import schema as S
@@ -281,9 +283,6 @@ def test_identity_holds_for_every_quarter_of_the_demo_workspace(demo_frames):
 
 
 # --- property: any pair of snapshots, any period ------------------------------------------------------
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
 _row = st.tuples(st.sampled_from(["open", "open", "won", "lost"]),
                  st.one_of(st.none(), st.integers(0, 365)),        # close date: day of 2024, or blank
                  st.one_of(st.none(), st.integers(0, 1000)))       # amount, or blank
