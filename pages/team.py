@@ -53,15 +53,17 @@ except SalesopsError as exc:
 # --- this period vs the previous one and last year -----------------------------------------
 st.subheader("This period against the last one and last year")
 to_date = cmp_attrs.get("to_date_days")
-vs_prev = f"vs {cmp_attrs['previous']}" + (" (same day)" if to_date else "")
 rows = cmp_.set_index("kpi")
+st.caption(f"Changes against {cmp_attrs['previous']}" + (f", both counted to day {to_date}" if to_date else "")
+           + f"; hover a tile for {cmp_attrs['last_year']}.")
 tiles = ["won_amount", "win_rate", "avg_deal_size", "avg_cycle_days", "open_pipeline", "coverage", "velocity", "pipeline_created_amount"]
 cols = st.columns(4)
 for i, k in enumerate(tiles):
     r = rows.loc[k]
-    value = fmt(r["kind"], r["current"]) + ("/day" if k == "velocity" and pd.notna(r["current"]) else "")
-    delta = None if pd.isna(r["vs_previous"]) else f"{r['vs_previous']:+.0%} {vs_prev}"
-    widgets.kpi_tile(r["name"], value, delta, delta_color="inverse" if k == "avg_cycle_days" else "normal",
+    value = fmt(r["kind"], r["current"])
+    delta = None if pd.isna(r["vs_previous"]) else f"{r['vs_previous']:+.0%}"
+    label = "Velocity per day" if k == "velocity" else ("Sales cycle" if k == "avg_cycle_days" else r["name"])
+    widgets.kpi_tile(label, value, delta, delta_color="inverse" if k == "avg_cycle_days" else "normal",
                      help=f"{cmp_attrs['previous']}: {fmt(r['kind'], r['previous'])}; {cmp_attrs['last_year']}: "
                           f"{fmt(r['kind'], r['last_year'])} ({change(r['vs_last_year'])}).", container=cols[i % 4])
 table = pd.DataFrame({

@@ -920,7 +920,8 @@ def _peer_teams(owner_sums: pd.DataFrame, reps, lb: pd.DataFrame) -> dict:
 #: Thresholds for the coaching flags (documented in docs/performance.md).
 FLAG_CYCLE_LONGER = 0.30   # cycle this much longer than the team's
 FLAG_DEAL_SMALLER = 0.40   # average deal this much smaller than the team's
-FLAG_PACE_BEHIND = 0.80    # attainment below this share of the elapsed share of the period
+FLAG_PACE_BEHIND = 0.60    # attainment below this share of the team's attainment so far
+FLAG_COVERAGE_SHARE = 0.5  # coverage below half of what the team's win rate needs
 FLAG_CV = 1.0              # monthly coefficient of variation above this and 1.5x the team median
 MIN_CLOSED_FOR_FLAG = 5
 
@@ -935,8 +936,10 @@ def coaching_flags(lb: pd.DataFrame, *, elapsed_share: float | None = None, curr
     is flagged only when its whole 80% interval lies below the team's rate, so small
     samples are not blamed for bad luck. "The team" is the rep's own roster team when
     ``lb.attrs["teams"]`` has it (teams of 3+ reps: enterprise reps are not compared with
-    SMB reps on cycle or deal size), else the whole team. Coverage and pace are flagged
-    only while the period is in progress (``0 < elapsed_share < 1``)."""
+    SMB reps on cycle or deal size), else the whole team. Coverage (below half of
+    1 / team win rate) and pace (attainment below 60% of the team's attainment so far: a
+    quarter-end-heavy team is not measured against a straight line) are flagged only while
+    the period is in progress (``0 < elapsed_share < 1``)."""
     from .formats import money, pct
 
     team = lb.attrs.get("team", {})
@@ -958,10 +961,11 @@ def coaching_flags(lb: pd.DataFrame, *, elapsed_share: float | None = None, curr
         if in_progress and pd.notna(r.target) and r.target > 0 and r.won_amount < r.target and pd.notna(t_rate) and t_rate > 0:
             need = 1 / t_rate
             cov = r.coverage if pd.notna(r.coverage) else 0.0
-            if cov < need:
+            if cov < need * FLAG_COVERAGE_SHARE:
                 rows.append((r.owner, "coverage", f"pipeline covers {cov:.1f}x of the remaining target; about {need:.1f}x is needed at the team's {pct(t_rate)} win rate"))
-        if in_progress and pd.notna(r.attainment) and r.attainment < elapsed_share * FLAG_PACE_BEHIND:
-            rows.append((r.owner, "pace", f"at {pct(r.attainment)} of target with {pct(elapsed_share)} of {period_label} gone"))
+        t_att = team.get("attainment")
+        if in_progress and pd.notna(r.attainment) and pd.notna(t_att) and t_att > 0 and r.attainment < t_att * FLAG_PACE_BEHIND:
+            rows.append((r.owner, "pace", f"at {pct(r.attainment)} of target vs the team's {pct(t_att)} with {pct(elapsed_share)} of {period_label} gone"))
         if pd.notna(r.cv) and r.cv > FLAG_CV and (pd.isna(t_cv) or r.cv > 1.5 * t_cv) and r.months_observed >= 6:
             rows.append((r.owner, "consistency", f"lumpy bookings: monthly variation {r.cv:.1f} vs team median {t_cv:.1f}" if pd.notna(t_cv)
                          else f"lumpy bookings: monthly variation {r.cv:.1f}"))

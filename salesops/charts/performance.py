@@ -110,8 +110,7 @@ def attainment_bars(lb: pd.DataFrame, currency: str, period_label: str) -> alt.C
     layers = [bars]
     if has_target:
         layers.append(alt.Chart(pd.DataFrame({"x": [1.0]})).mark_rule(color=TARGET_COLOR, strokeDash=[5, 3]).encode(x="x:Q"))
-    height = max(160, 18 * len(data))
-    return titled(alt.layer(*layers).properties(height=height),
+    return titled(alt.layer(*layers).properties(height=alt.Step(22)),
                   f"{'Attainment' if has_target else 'Bookings'} by rep, {period_label}",
                   "Dashed line: 100% of target." if has_target else "No targets loaded: ranked by bookings.")
 
@@ -134,7 +133,7 @@ def win_rate_intervals(lb: pd.DataFrame, team_rate: float | None, period_label: 
     layers = [rule, dots]
     if team_rate is not None and np.isfinite(team_rate):
         layers.append(alt.Chart(pd.DataFrame({"x": [team_rate]})).mark_rule(color=TARGET_COLOR, strokeDash=[5, 3]).encode(x="x:Q"))
-    return titled(alt.layer(*layers).properties(height=max(160, 18 * len(data))),
+    return titled(alt.layer(*layers).properties(height=alt.Step(22)),
                   f"Win rate by rep with its uncertainty, {period_label}", "Lines: 80% interval (Beta); dashed: the team's rate.")
 
 
@@ -150,7 +149,10 @@ def quadrant_scatter(quad: pd.DataFrame, currency: str, period_label: str) -> al
                  money_tooltip("avg_deal_size:Q", "Average deal", currency), alt.Tooltip("closed:Q", title="Closed deals"),
                  money_tooltip("won_amount:Q", "Bookings", currency), alt.Tooltip("quadrant:N", title="Quadrant")],
     )
-    labels = alt.Chart(quad).mark_text(align="left", dx=8, fontSize=10, color="#555").encode(
+    # name only the reps worth a look: the five largest and the five smallest books
+    ranked = quad.sort_values("won_amount")
+    named = pd.concat([ranked.head(5), ranked.tail(5)]).drop_duplicates("owner")
+    labels = alt.Chart(named).mark_text(align="left", dx=8, fontSize=10, color="#555").encode(
         x="avg_deal_size:Q", y="win_rate:Q", text="owner:N")
     layers = [pts, labels]
     if np.isfinite(mw):
@@ -158,7 +160,7 @@ def quadrant_scatter(quad: pd.DataFrame, currency: str, period_label: str) -> al
     if np.isfinite(ms):
         layers.append(alt.Chart(pd.DataFrame({"x": [ms]})).mark_rule(color=TARGET_COLOR, strokeDash=[4, 4]).encode(x="x:Q"))
     return titled(alt.layer(*layers).properties(height=HEIGHT + 80), f"Win rate vs deal size, {period_label}",
-                  "Dashed lines: the team medians; bubble size: closed deals.")
+                  "Dashed lines: the team medians; bubble size: closed deals; names on the five largest and smallest books.")
 
 
 def rep_trend_chart(trends: pd.DataFrame, metric: str, title: str, kind: str, currency: str) -> alt.Chart:
@@ -231,5 +233,5 @@ def hierarchy_bars(h: pd.DataFrame, currency: str, level: str, period_label: str
                  money_tooltip("won_amount:Q", "Bookings", currency), money_tooltip("target:Q", "Target", currency),
                  alt.Tooltip("attainment:Q", title="Attainment", format=".0%")])
     ticks = base.mark_tick(color=TARGET_COLOR, thickness=3).encode(x="target:Q")
-    return titled(alt.layer(bars, ticks).properties(height=max(140, 26 * len(data))),
+    return titled(alt.layer(bars, ticks).properties(height=alt.Step(26)),
                   f"Bookings by {word.lower()}, {period_label}", "Grey ticks: target.")

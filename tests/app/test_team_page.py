@@ -90,7 +90,7 @@ def test_team_page_on_demo(app_at, demo_db):
     assert tiles["Bookings"] == formats.money(won[S.AMOUNT].sum())
     closed = deals[(deals[S.STATUS] != S.OPEN) & deals[S.CLOSE_DATE].between("2026-10-01", "2026-11-20")]
     assert tiles["Win rate"] == formats.pct(len(won) / len(closed))
-    for label in ("Average deal size", "Sales cycle (days)", "Open pipeline", "Pipeline coverage", "Sales velocity (per day)", "Pipeline created"):
+    for label in ("Average deal size", "Sales cycle", "Open pipeline", "Pipeline coverage", "Velocity per day", "Pipeline created"):
         assert label in tiles, label
     # pacing sentence: booked to date against the target
     target = targets[(targets[S.SCOPE] == "owner") & (targets[S.PERIOD_START] == "2026-10-01")][S.AMOUNT].sum()

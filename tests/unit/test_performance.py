@@ -286,13 +286,14 @@ def flag_board(rows, team):
 
 
 def test_coaching_flags_in_words():
-    team = {"win_rate": 0.31, "avg_cycle_days": 50.0, "avg_deal_size": 10000.0, "cv_median": 0.5}
+    team = {"win_rate": 0.31, "avg_cycle_days": 50.0, "avg_deal_size": 10000.0, "cv_median": 0.5, "attainment": 0.5}
     lb = flag_board([
         {S.OWNER: "Low", "won_count": 4, "lost_count": 18, "win_rate": 4 / 22, "win_rate_low": 0.1, "win_rate_high": 0.28},
         {S.OWNER: "Unlucky", "won_count": 1, "lost_count": 4, "win_rate": 0.2, "win_rate_low": 0.08, "win_rate_high": 0.5},
         {S.OWNER: "Slow", "avg_cycle_days": 70.0},
         {S.OWNER: "Small", "avg_deal_size": 5000.0},
         {S.OWNER: "Thin", "target": 10000.0, "won_amount": 2000.0, "coverage": 1.0, "attainment": 0.2},
+        {S.OWNER: "OnPace", "target": 10000.0, "won_amount": 4000.0, "coverage": 2.0, "attainment": 0.4},
         {S.OWNER: "Lumpy", "cv": 1.6},
         {S.OWNER: "Idle", "pipeline_created_count": 0},
     ], team)
@@ -303,7 +304,9 @@ def test_coaching_flags_in_words():
     assert msgs[("Slow", "cycle")] == "cycle 40% longer than the team (70 vs 50 days)"
     assert msgs[("Small", "deal_size")] == "average deal $5K vs team $10K"
     assert msgs[("Thin", "coverage")].startswith("pipeline covers 1.0x of the remaining target; about 3.2x is needed")
-    assert msgs[("Thin", "pace")] == "at 20% of target with 50% of 2017Q2 gone"
+    assert msgs[("Thin", "pace")] == "at 20% of target vs the team's 50% with 50% of 2017Q2 gone"
+    # 40% against a team at 50% is not behind; 2.0x coverage is over half of the 3.2x needed
+    assert not any(o == "OnPace" for o, _ in msgs)
     assert msgs[("Lumpy", "consistency")] == "lumpy bookings: monthly variation 1.6 vs team median 0.5"
     assert msgs[("Idle", "pipeline")] == "no new pipeline created in 2017Q2"
     assert not any(o == "Unlucky" for o, _ in msgs)
