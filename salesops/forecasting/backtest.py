@@ -20,7 +20,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -169,11 +169,14 @@ def _fit_group(y, ds, tasks, params_dict, freq, level, fiscal_start, want_compon
     return out
 
 
-def _executor(n_jobs: int) -> ProcessPoolExecutor:
-    # fork is cheap and safe from the main thread (CLI, bench); inside a threaded server
-    # (Streamlit) a fresh 'spawn' interpreter avoids forking held locks
-    method = "fork" if threading.current_thread() is threading.main_thread() and os.name == "posix" else "spawn"
-    return ProcessPoolExecutor(max_workers=n_jobs, mp_context=multiprocessing.get_context(method))
+def _executor(n_jobs: int):
+    """Processes (fork) from the main thread, as in the CLI and the benchmarks. Inside a threaded
+    server (Streamlit runs each session in a thread) forking could copy held locks and a fresh
+    interpreter would re-import the server's main module, so threads are used instead: Prophet's
+    optimiser runs as a separate Stan process, which threads overlap well."""
+    if threading.current_thread() is threading.main_thread() and os.name == "posix":
+        return ProcessPoolExecutor(max_workers=n_jobs, mp_context=multiprocessing.get_context("fork"))
+    return ThreadPoolExecutor(max_workers=n_jobs)
 
 
 def default_jobs() -> int:
