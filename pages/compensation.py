@@ -4,7 +4,6 @@ and save versions."""
 import hashlib
 import json
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 

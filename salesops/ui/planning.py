@@ -6,7 +6,6 @@ through the caches as JSON text (hashable); periods as (start, end, label, kind)
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -184,7 +183,3 @@ def simulate(db: str, version: int, plan: C.Plan, period: Period, lookback: int,
 
 def plan_json(plan_doc: dict) -> str:
     return json.dumps(plan_doc, sort_keys=True, default=str)
-
-
-def today() -> date:
-    return date.today()
