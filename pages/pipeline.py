@@ -77,7 +77,12 @@ def movement_view() -> None:
         "entering_amount": widgets.money_column(ctx, "Amount on entry"), "amount_to": widgets.money_column(ctx, f"Amount {t}"),
         "amount_change": widgets.money_column(ctx, "Amount change"),
         "push_count": st.column_config.NumberColumn("Pushes", format="%d", help=f"Times the close date moved into a later month, over every snapshot up to {t}.")})
-    widgets.download_buttons(table, f"pipeline-{ctx.period.label}-{label.lower().replace(' ', '-')}", key="pl_dl_step")
+    export = table.rename(columns={"opportunity_id": "Deal id", "name": "Deal", "account": "Account", "owner": "Rep",
+                                   "entry": "Came in as", "exit": "Left as", "stage_from": f"Stage {f}", "stage_to": f"Stage {t}",
+                                   "close_from": f"Close date {f}", "close_to": f"Close date {t}",
+                                   "entering_amount": "Amount on entry", "amount_to": f"Amount {t}",
+                                   "amount_change": "Amount change", "push_count": "Pushes"})
+    widgets.download_buttons(export, f"pipeline-{ctx.period.label}-{label.lower().replace(' ', '-')}", key="pl_dl_step")
 
 
 def funnel_view() -> None:
@@ -170,7 +175,10 @@ def risk_view() -> None:
             "age_days": st.column_config.NumberColumn("Age (days)", format="%d"),
             "push_count": st.column_config.NumberColumn("Pushes", format="%d"),
             "days_unchanged": st.column_config.NumberColumn("Days unchanged", format="%d"), "reasons": "Why"})
-        widgets.download_buttons(table, f"deals-at-risk-{ctx.as_of}", key="pl_dl_risk")
+        export = table.rename(columns={"opportunity_id": "Deal id", "name": "Deal", "account": "Account", "owner": "Rep",
+                                       "stage": "Stage", "amount": "Amount", "close_date": "Close date", "age_days": "Age (days)",
+                                       "push_count": "Pushes", "days_unchanged": "Days unchanged", "reasons": "Why"})
+        widgets.download_buttons(export, f"deals-at-risk-{ctx.as_of}", key="pl_dl_risk")
     if not push.empty:
         st.altair_chart(charts.push_histogram(push), width="stretch")
 
@@ -218,7 +226,10 @@ def hygiene_view() -> None:
         "owner": "Rep", "opportunity_id": "Deal id", "name": "Deal", "account": "Account", "stage": "Stage",
         "amount": widgets.money_column(ctx, "Amount"), "close_date": DATE("Close date"), "issue": "Problem", "fix": "What to do"})
     stem = "fix-list" + ("" if who == "Everyone" else "-" + "".join(ch if ch.isalnum() else "-" for ch in who).strip("-").lower())
-    widgets.download_buttons(fixes, stem, key="pl_dl_fix")
+    export = fixes.rename(columns={"owner": "Rep", "opportunity_id": "Deal id", "name": "Deal", "account": "Account",
+                                   "stage": "Stage", "amount": "Amount", "close_date": "Close date", "issue": "Problem",
+                                   "fix": "What to do"})
+    widgets.download_buttons(export, stem, key="pl_dl_fix")
 
 
 try:
