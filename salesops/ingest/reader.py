@@ -436,15 +436,7 @@ def _table_from_rows(rows: list[list[str]], file_name: str, kind: str, *, first_
     table = RawTable(file_name=file_name, kind=kind, header=header, frame=frame,
                      row_numbers=np.asarray(numbers, dtype=np.int64), header_row=header_row,
                      footer=footer, problems=problems, **meta)
-    for line in footer:
-        m = _RECORDS_RE.search(line)
-        if m and re.match(r"^\s*(grand totals?|gesamtsumme)", line, re.I):
-            try:
-                table.records_declared = int(re.sub(r"[^\d]", "", m.group(1)))
-            except ValueError:
-                pass
-        if _GENERATED_RE.match(line):
-            table.generated_line = line
+    _footer_facts(table)
     return table
 
 
@@ -493,4 +485,117 @@ def read_table(data: bytes, file_name: str, *, sheet: str | None = None) -> RawT
     if sheet is not None:
         raise _err(file_name, "a sheet was chosen but the file is CSV text, not a workbook")
     text, enc = decode_text(data, file_name)
+    if len(text) > FAST_PATH_MIN_CHARS:
+        if enc == "utf-8":
+            utf8 = data
+        elif enc == "utf-8-sig":
+            utf8 = data[3:]
+        else:
+            utf8 = text.encode("utf-8")
+        fast = read_csv_fast(utf8, text, file_name, encoding=enc)
+        if fast is not None:
+            return fast
     return read_csv_text(text, file_name, encoding=enc)
+
+
+#: Files longer than this (characters) try the pyarrow parser first.
+FAST_PATH_MIN_CHARS = 2_000_000
+
+
+def read_csv_fast(utf8: bytes, text: str, file_name: str, *, encoding: str | None) -> RawTable | None:
+    """Parse a big, clean CSV with pyarrow's C++ reader (single-threaded so every skipped row
+    keeps its record number). Returns None when the file needs the exact Python path: ragged
+    rows other than title lines above the header and footer lines below the data."""
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+    except ImportError:  # pragma: no cover - pyarrow comes with streamlit
+        return None
+    delim = sniff_delimiter(text)
+    sample = text[:65536]
+    try:
+        head_rows = list(csv.reader(io.StringIO(sample, newline=""), delimiter=delim))[:HEADER_SEARCH_ROWS + 5]
+    except csv.Error:
+        return None
+    if len(head_rows) < 2:
+        return None
+    hidx = find_header_row(head_rows)
+    header_row = hidx + 1
+    header = [str(c).replace("\ufeff", "").strip() for c in head_rows[hidx]]
+    width = len(header)
+    names = [str(i) for i in range(width)]
+    invalid: list[tuple[int | None, str, int]] = []
+
+    def on_invalid(row):
+        invalid.append((row.number, row.text, row.actual_columns))
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(utf8),
+            read_options=pacsv.ReadOptions(use_threads=False, column_names=names, block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(delimiter=delim, newlines_in_values=True, ignore_empty_lines=False,
+                                             invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowException, ValueError):
+        return None
+    if any(num is None for num, _, _ in invalid):
+        return None
+    total = table.num_rows + len(invalid)
+    bad_numbers = np.array([num for num, _, _ in invalid], dtype=np.int64)
+    numbers = np.setdiff1d(np.arange(1, total + 1, dtype=np.int64), bad_numbers, assume_unique=True)
+    keep = numbers > header_row
+    cols = {i: table.column(i).to_numpy(zero_copy_only=False) for i in range(width)}
+    frame = pd.DataFrame(cols)
+    frame, numbers = frame.loc[keep].reset_index(drop=True), numbers[keep]
+    blank = np.ones(len(frame), dtype=bool)
+    for i in range(width):
+        blank &= (frame[i].to_numpy(dtype=object) == "")
+    # footer: trailing rows whose first non-empty cell reads like one (any width), blank rows between
+    footer: list[str] = []
+    last_data = int(numbers[~blank].max()) if (~blank).any() else header_row
+    tail_idx = np.flatnonzero(~blank)[-10:]
+    cut_number = None
+    for j in reversed(tail_idx):
+        cells = [str(frame.iat[j, i]).strip() for i in range(width) if str(frame.iat[j, i]).strip()]
+        if cells and _FOOTER_RE.match(cells[0]):
+            footer.insert(0, " ".join(cells))
+            cut_number = int(numbers[j])
+            continue
+        break
+    if cut_number is not None:
+        last_data = int(numbers[~blank & (numbers < cut_number)].max()) if (~blank & (numbers < cut_number)).any() else header_row
+    late = sorted((num, txt) for num, txt, _ in invalid if num > last_data)
+    for num, txt in late:
+        cells = [c.strip() for r in csv.reader(io.StringIO(txt), delimiter=delim) for c in r if c.strip()]
+        if not cells or not _FOOTER_RE.match(cells[0]):
+            return None
+        footer.append(" ".join(cells))
+    if any(header_row < num <= last_data for num, _, _ in invalid):
+        return None  # a ragged row inside the data: the exact path reports it
+    rows_mask = ~blank & (numbers <= last_data)
+    frame, numbers = frame.loc[rows_mask].reset_index(drop=True), numbers[rows_mask]
+    # a trailing delimiter gives an unnamed, empty last column
+    while width > 0 and not header[width - 1] and (frame[width - 1] == "").all():
+        frame = frame.drop(columns=[width - 1])
+        width -= 1
+        header = header[:width]
+    if not len(frame):
+        raise _err(file_name, "the file has a header but no data rows", row=header_row)
+    out = RawTable(file_name=file_name, kind="csv", header=header, frame=frame, row_numbers=numbers,
+                   encoding=encoding, delimiter=delim, header_row=header_row, footer=footer)
+    _footer_facts(out)
+    return out
+
+
+def _footer_facts(table: RawTable) -> None:
+    for line in table.footer:
+        m = _RECORDS_RE.search(line)
+        if m and re.match(r"^\s*(grand totals?|gesamtsumme)", line, re.I):
+            try:
+                table.records_declared = int(re.sub(r"[^\d]", "", m.group(1)))
+            except ValueError:
+                pass
+        if _GENERATED_RE.match(line):
+            table.generated_line = line

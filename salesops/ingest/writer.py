@@ -29,6 +29,10 @@ COMPARE_COLUMNS = [c for c in OPP_COLUMNS if c != S.IMPORT_ID]
 #: Kinds of import; undo order is kept per family.
 KINDS = ("opportunities", "stage_history", "roster", "accounts", "targets")
 BATCH = 50_000
+#: Page cache of the import's connection (KiB): big loads touch many index pages.
+CACHE_KIB = 262_144
+#: From this many rows on, secondary indexes are dropped and rebuilt after the load.
+BULK_ROWS = 100_000
 
 Progress = Callable[[float, str], None]
 
@@ -111,6 +115,18 @@ def _insert(conn: sqlite3.Connection, table: str, columns: list[str], frame: pd.
     return n
 
 
+def _drop_indexes(conn: sqlite3.Connection, tables: tuple[str, ...]) -> list[str]:
+    """Drop the secondary indexes of ``tables`` for a bulk load and return the SQL that
+    recreates them exactly (inside the same transaction: a failure rolls both back). Building
+    an index once after the load is cheaper than updating it row by row."""
+    marks = ", ".join("?" * len(tables))
+    rows = conn.execute(f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                        f"AND tbl_name IN ({marks})", tables).fetchall()
+    for name, _ in rows:
+        conn.execute(f'DROP INDEX "{name}"')
+    return [sql for _, sql in rows]
+
+
 def _same(a: pd.Series, b: pd.Series) -> np.ndarray:
     """Element-wise equality where two blanks are equal (floats compared exactly)."""
     an, bn = pd.isna(a).to_numpy(), pd.isna(b).to_numpy()
@@ -178,6 +194,7 @@ def write_deals(conn: sqlite3.Connection, deals: pd.DataFrame, *, file_name: str
     """Write the valid deals, their snapshots as of ``as_of``, the undo data and the import
     record (inside the caller's write transaction)."""
     progress(0.55, "comparing with the database")
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     is_new, is_changed = diff_deals(conn, deals)
     import_id = _start_record(conn, kind="opportunities", file_name=file_name, sha256=sha256, vendor=vendor,
                               mapping=mapping, as_of=as_of)
@@ -191,18 +208,35 @@ def write_deals(conn: sqlite3.Connection, deals: pd.DataFrame, *, file_name: str
     if has_snap:
         conn.execute(f"INSERT INTO import_prior_snapshots (undo_import_id, {', '.join(SNAP_COLUMNS)}) "
                      f"SELECT ?, {', '.join(SNAP_COLUMNS)} FROM snapshots WHERE as_of = ?", (import_id, as_of))
-    write = deals.loc[is_new | is_changed].copy()
-    write[S.IMPORT_ID] = import_id
+    everything = bool((is_new | is_changed).all())
+    write = deals if everything else deals.loc[is_new | is_changed]
+    write = write.assign(**{S.IMPORT_ID: import_id})
     if is_changed.any():
         conn.executemany("DELETE FROM opportunities WHERE opportunity_id = ?", ((i,) for i in changed_ids))
     progress(0.6, "writing deals")
-    _insert(conn, "opportunities", OPP_COLUMNS, write, progress=progress, start=0.6, span=0.2, label="writing deals")
-    snap = deals[[c for c in SNAP_COLUMNS if c in deals.columns]].copy()
-    snap[S.AS_OF] = as_of
-    snap[S.IMPORT_ID] = import_id
-    progress(0.8, "writing snapshots")
-    _insert(conn, "snapshots", SNAP_COLUMNS, snap, verb="INSERT OR REPLACE", progress=progress, start=0.8, span=0.18,
-            label="writing snapshots")
+    rebuild = _drop_indexes(conn, ("opportunities", "snapshots")) if len(deals) >= BULK_ROWS else []
+    # bind only the columns the file fills: the others stay NULL (fewer values to pass to SQLite)
+    cols = [c for c in OPP_COLUMNS if c in write.columns and (c in (S.OPPORTUNITY_ID, S.STATUS, S.IMPORT_ID)
+                                                            or write[c].notna().any())]
+    _insert(conn, "opportunities", cols, write, progress=progress, start=0.6, span=0.25, label="writing deals")
+    progress(0.85, "writing snapshots")
+    # every deal of the file now stands in opportunities as the file shows it: copy inside SQLite
+    snap_cols = [c for c in SNAP_COLUMNS if c not in (S.AS_OF, S.IMPORT_ID)]
+    select = f"SELECT ?, {', '.join('o.' + c for c in snap_cols)}, ? FROM opportunities o"
+    insert = f"INSERT OR REPLACE INTO snapshots ({S.AS_OF}, {', '.join(snap_cols)}, {S.IMPORT_ID}) "
+    if everything:
+        conn.execute(insert + select + " WHERE o.import_id = ?", (as_of, import_id, import_id))
+    else:
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS import_ids (opportunity_id TEXT PRIMARY KEY)")
+        conn.execute("DELETE FROM temp.import_ids")
+        conn.executemany("INSERT INTO temp.import_ids VALUES (?)", ((i,) for i in deals[S.OPPORTUNITY_ID].tolist()))
+        conn.execute(insert + select + " JOIN temp.import_ids t ON t.opportunity_id = o.opportunity_id",
+                     (as_of, import_id))
+        conn.execute("DELETE FROM temp.import_ids")
+    if rebuild:
+        progress(0.95, "indexing")
+        for sql in rebuild:
+            conn.execute(sql)
     result.import_id = import_id
     result.rows_new = int(is_new.sum())
     result.rows_changed = int(is_changed.sum())
