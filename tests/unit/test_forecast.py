@@ -244,3 +244,21 @@ def test_cli_bad_options_exit_2(demo_db, capsys, argv, message):
 def test_cli_forecast_empty_database_says_so(empty_db, capsys):
     assert main(["--db", str(empty_db), "forecast", "--no-prophet"]) == 2
     assert "no won deals" in capsys.readouterr().err
+
+
+# --- Superstore (real data): each order line a won deal on its Order Date -------------------------
+def superstore_deals(datasets_dir):
+    raw = pd.read_csv(datasets_dir / "superstore" / "superstore_tableau_export.csv", encoding="utf-8-sig")
+    day = pd.to_datetime(raw["Order Date"], format="%m/%d/%Y")
+    return pd.DataFrame({"opportunity_id": raw.index.astype(str), "owner": raw["Region"], "status": "won",
+                         "amount": raw["Sales"].astype(str).str.replace(r"[$,]", "", regex=True).astype(float),
+                         "created_date": day, "close_date": day})
+
+
+@pytest.mark.datasets
+def test_auto_no_worse_than_seasonal_naive_on_superstore_baselines(datasets_dir):
+    deals = superstore_deals(datasets_dir)
+    assert deals["amount"].sum() == pytest.approx(2_297_200, rel=0.01)   # Superstore's well-known total sales
+    for cutoff in ("2015-12-31", "2016-05-31", "2017-03-31"):
+        r = B.holdout_scores(deals, cutoff, freq="M", horizon=6, include_prophet=False)
+        assert r["mape"]["auto"] <= r["mape"]["seasonal_naive"] + 1e-12, (cutoff, r)
