@@ -272,7 +272,9 @@ st.caption("Simulates the period many times from each rep's own history (win cou
 w1, w2, w3, w4 = st.columns(4)
 uplift = w1.slider("Win-rate uplift (%)", -30, 50, 0, key="comp_uplift") / 100
 size = w2.slider("Deal-size change (%)", -30, 50, 0, key="comp_size") / 100
-hires = w3.slider("Extra hires", 0, 10, 0, key="comp_hires")
+hires = w3.slider("Headcount change", -5, 10, 0, key="comp_hires",
+                  help="Positive: new hires at the team's average productivity and a new hire's ramp, on the plan's "
+                       "default quota. Negative: that many reps leave (those with the lowest expected bookings).")
 n_sims = w4.select_slider("Simulations", [1000, 2000, 5000, 10000, 20000], value=2000, key="comp_sims")
 sim_key = (ctx.db, ctx.version, data.plan_json(plan.to_json()), pt, reps_key, uplift, size, hires, n_sims)
 if st.button("Run simulation", icon=":material/casino:", key="comp_simulate"):

@@ -886,8 +886,9 @@ def simulate_plan(plan: Plan, model, period: Period, *, n_sims: int = 2000, seed
     :func:`salesops.goals.simulate_bookings`), applies the plan (all measures, threshold,
     tiers, cap; SPIFs by the share of the rep's past won deals that qualified; no clawbacks or
     draws) and sums the cost. What-ifs: ``win_rate_uplift`` (+0.1 = 10% more wins),
-    ``deal_size_change`` (+0.1 = deals 10% larger), ``extra_hires`` (new reps at the team's
-    average productivity and the plan's default quota, ramp factor of a first-quarter hire).
+    ``deal_size_change`` (+0.1 = deals 10% larger), ``extra_hires`` (headcount change: new reps
+    at the team's average productivity, a new hire's ramp and the plan's default quota; negative
+    removes the reps with the lowest expected bookings, see goals.with_what_ifs).
     ``team_samples`` (the forecast's landing samples) calibrate the team total when no
     what-if is set (:func:`salesops.goals.calibrate_to_team`)."""
     from . import goals

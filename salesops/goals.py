@@ -235,16 +235,31 @@ def _rep_shape(hist: pd.DataFrame, names: list, w_start: date, period: Period, k
     return float(np.clip(1.0 / phi, 1.0, 50.0)) if phi > 0 else 50.0
 
 
+def subset_model(model: BookingsModel, keep: list[int]) -> BookingsModel:
+    """The model restricted to the reps at positions ``keep`` (in that order)."""
+    idx = np.array(keep, dtype=int)
+    return replace(model, reps=[model.reps[i] for i in keep], rate=model.rate[idx], full_rate=model.full_rate[idx],
+                   ramp=model.ramp[idx], pool_start=model.pool_start[idx], pool_len=model.pool_len[idx],
+                   own_weight=model.own_weight[idx], new_logo_share=model.new_logo_share[idx],
+                   hist_bookings=model.hist_bookings[idx])
+
+
 def with_what_ifs(model: BookingsModel, *, win_rate_uplift: float = 0.0, deal_size_change: float = 0.0,
                   extra_hires: int = 0) -> BookingsModel:
-    """A copy of the model under what-ifs: more wins (+10% = 0.1), larger deals, new hires
-    (average fully-ramped rate x the ramp of a first-period hire, team deal sizes)."""
+    """A copy of the model under what-ifs: more wins (+10% = 0.1), larger deals, a headcount
+    change. ``extra_hires`` > 0 adds new reps (average fully-ramped rate x the ramp of a
+    first-period hire, team deal sizes); < 0 removes that many reps, those with the lowest
+    expected bookings (attrition usually comes from the bottom of the stack)."""
     if win_rate_uplift <= -1 or deal_size_change <= -1:
         raise InputError("a what-if change must be above -100%")
-    if extra_hires < 0:
-        raise InputError(f"extra hires must be 0 or more, not {extra_hires}")
+    if extra_hires < 0 and -extra_hires >= len(model.reps):
+        raise InputError(f"a headcount change of {extra_hires} would leave no reps (the team has {len(model.reps)})")
     m = replace(model, rate=model.rate * (1 + win_rate_uplift), full_rate=model.full_rate * (1 + win_rate_uplift),
                 size_factor=model.size_factor * (1 + deal_size_change))
+    if extra_hires < 0:
+        order = np.argsort(-m.expected_bookings, kind="stable")
+        keep = sorted(order[:len(m.reps) + int(extra_hires)].tolist())
+        return subset_model(m, keep)
     if extra_hires:
         avg_full = float(np.mean(m.full_rate)) if len(m.full_rate) else 0.0
         n = int(extra_hires)

@@ -64,18 +64,8 @@ def bookings_model(db: str, version: int, period_t: PeriodT, lookback: int, reps
     model = G.fit_bookings_model(ws.deals, ws.reps, period_of(period_t), lookback_periods=lookback)
     if reps_key is not None:
         keep = [i for i, r in enumerate(model.reps) if r in set(reps_key)]
-        model = _subset(model, keep)
+        model = G.subset_model(model, keep)
     return model
-
-
-def _subset(model: G.BookingsModel, keep: list[int]) -> G.BookingsModel:
-    from dataclasses import replace
-
-    idx = np.array(keep, dtype=int)
-    return replace(model, reps=[model.reps[i] for i in keep], rate=model.rate[idx], full_rate=model.full_rate[idx],
-                   ramp=model.ramp[idx], pool_start=model.pool_start[idx], pool_len=model.pool_len[idx],
-                   own_weight=model.own_weight[idx], new_logo_share=model.new_logo_share[idx],
-                   hist_bookings=model.hist_bookings[idx])
 
 
 @st.cache_data(max_entries=16, show_spinner="Simulating bookings…")

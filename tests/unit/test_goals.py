@@ -254,3 +254,12 @@ def test_goal_sheets_workbook_has_a_sheet_per_rep_and_neutralises_formulas():
     values = [c.value for row in wb.worksheets[0].iter_rows() for c in row]
     assert "'=HYPERLINK(\"x\")" in values
     assert all(not (isinstance(v, str) and v.startswith("=")) for ws in wb.worksheets for row in ws.iter_rows() for v in [c.value for c in row])
+
+
+def test_negative_headcount_removes_the_lowest_expected_reps():
+    deals, reps = history()
+    m = G.fit_bookings_model(deals, reps, Q)
+    fewer = G.with_what_ifs(m, extra_hires=-1)
+    assert fewer.reps == ["Ann", "Bob"]          # Cy has the lowest expected bookings
+    with pytest.raises(InputError, match="no reps"):
+        G.with_what_ifs(m, extra_hires=-3)
