@@ -869,6 +869,8 @@ def leaderboard(cube: pd.DataFrame, start, end, as_of, *, reps: pd.DataFrame | N
     team = finish_kpis(team_sums).reset_index().iloc[0].to_dict()
     team["target"] = float(lb["target"].sum()) if lb["target"].notna().any() else np.nan
     team["attainment"] = team["won_amount"] / team["target"] if team["target"] and team["target"] > 0 else np.nan
+    remaining = team["target"] - team["won_amount"] if pd.notna(team["target"]) else np.nan
+    team["coverage"] = float(sums["coverage_pipeline"].sum()) / remaining if pd.notna(remaining) and remaining > 0 else np.nan
     if reps is not None and not reps.empty:  # reps on the team in the period but with no deals
         spans = roster_spans(None, reps)
         on_team = spans[(spans[S.HIRE_DATE].isna() | (spans[S.HIRE_DATE] <= e)) & (spans[S.END_DATE].isna() | (spans[S.END_DATE] >= s))]
@@ -921,7 +923,7 @@ def _peer_teams(owner_sums: pd.DataFrame, reps, lb: pd.DataFrame) -> dict:
 FLAG_CYCLE_LONGER = 0.30   # cycle this much longer than the team's
 FLAG_DEAL_SMALLER = 0.40   # average deal this much smaller than the team's
 FLAG_PACE_BEHIND = 0.60    # attainment below this share of the team's attainment so far
-FLAG_COVERAGE_SHARE = 0.5  # coverage below half of what the team's win rate needs
+FLAG_COVERAGE_SHARE = 0.5  # coverage below what the win rate needs and below half the team's coverage
 FLAG_CV = 1.0              # monthly coefficient of variation above this and 1.5x the team median
 MIN_CLOSED_FOR_FLAG = 5
 
@@ -936,8 +938,8 @@ def coaching_flags(lb: pd.DataFrame, *, elapsed_share: float | None = None, curr
     is flagged only when its whole 80% interval lies below the team's rate, so small
     samples are not blamed for bad luck. "The team" is the rep's own roster team when
     ``lb.attrs["teams"]`` has it (teams of 3+ reps: enterprise reps are not compared with
-    SMB reps on cycle or deal size), else the whole team. Coverage (below half of
-    1 / team win rate) and pace (attainment below 60% of the team's attainment so far: a
+    SMB reps on cycle or deal size), else the whole team. Coverage (below 1 / team win
+    rate and below half of the whole team's coverage) and pace (attainment below 60% of the team's attainment so far: a
     quarter-end-heavy team is not measured against a straight line) are flagged only while
     the period is in progress (``0 < elapsed_share < 1``)."""
     from .formats import money, pct
@@ -961,8 +963,10 @@ def coaching_flags(lb: pd.DataFrame, *, elapsed_share: float | None = None, curr
         if in_progress and pd.notna(r.target) and r.target > 0 and r.won_amount < r.target and pd.notna(t_rate) and t_rate > 0:
             need = 1 / t_rate
             cov = r.coverage if pd.notna(r.coverage) else 0.0
-            if cov < need * FLAG_COVERAGE_SHARE:
-                rows.append((r.owner, "coverage", f"pipeline covers {cov:.1f}x of the remaining target; about {need:.1f}x is needed at the team's {pct(t_rate)} win rate"))
+            t_cov = team.get("coverage")
+            if cov < need and (pd.isna(t_cov) or cov < FLAG_COVERAGE_SHARE * t_cov):
+                vs = f" vs the team's {t_cov:.1f}x" if pd.notna(t_cov) else ""
+                rows.append((r.owner, "coverage", f"pipeline covers {cov:.1f}x of the remaining target{vs}; about {need:.1f}x is needed at the team's {pct(t_rate)} win rate"))
         t_att = team.get("attainment")
         if in_progress and pd.notna(r.attainment) and pd.notna(t_att) and t_att > 0 and r.attainment < t_att * FLAG_PACE_BEHIND:
             rows.append((r.owner, "pace", f"at {pct(r.attainment)} of target vs the team's {pct(t_att)} with {pct(elapsed_share)} of {period_label} gone"))

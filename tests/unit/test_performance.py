@@ -286,7 +286,8 @@ def flag_board(rows, team):
 
 
 def test_coaching_flags_in_words():
-    team = {"win_rate": 0.31, "avg_cycle_days": 50.0, "avg_deal_size": 10000.0, "cv_median": 0.5, "attainment": 0.5}
+    team = {"win_rate": 0.31, "avg_cycle_days": 50.0, "avg_deal_size": 10000.0, "cv_median": 0.5, "attainment": 0.5,
+            "coverage": 2.5}
     lb = flag_board([
         {S.OWNER: "Low", "won_count": 4, "lost_count": 18, "win_rate": 4 / 22, "win_rate_low": 0.1, "win_rate_high": 0.28},
         {S.OWNER: "Unlucky", "won_count": 1, "lost_count": 4, "win_rate": 0.2, "win_rate_low": 0.08, "win_rate_high": 0.5},
@@ -303,9 +304,9 @@ def test_coaching_flags_in_words():
     assert ("Unlucky", "win_rate") not in msgs  # its interval reaches the team's rate
     assert msgs[("Slow", "cycle")] == "cycle 40% longer than the team (70 vs 50 days)"
     assert msgs[("Small", "deal_size")] == "average deal $5K vs team $10K"
-    assert msgs[("Thin", "coverage")].startswith("pipeline covers 1.0x of the remaining target; about 3.2x is needed")
+    assert msgs[("Thin", "coverage")] == "pipeline covers 1.0x of the remaining target vs the team's 2.5x; about 3.2x is needed at the team's 31% win rate"
     assert msgs[("Thin", "pace")] == "at 20% of target vs the team's 50% with 50% of 2017Q2 gone"
-    # 40% against a team at 50% is not behind; 2.0x coverage is over half of the 3.2x needed
+    # 40% against a team at 50% is not behind; 2.0x coverage is short of 3.2x, but so is the team (2.5x)
     assert not any(o == "OnPace" for o, _ in msgs)
     assert msgs[("Lumpy", "consistency")] == "lumpy bookings: monthly variation 1.6 vs team median 0.5"
     assert msgs[("Idle", "pipeline")] == "no new pipeline created in 2017Q2"
