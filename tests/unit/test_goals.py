@@ -263,3 +263,17 @@ def test_negative_headcount_removes_the_lowest_expected_reps():
     assert fewer.reps == ["Ann", "Bob"]          # Cy has the lowest expected bookings
     with pytest.raises(InputError, match="no reps"):
         G.with_what_ifs(m, extra_hires=-3)
+
+
+def test_landing_zone_uses_the_forecast_and_falls_back_to_the_simulation(demo_db):
+    from datetime import date
+
+    with store.connect(demo_db) as conn:
+        deals, snaps, targets = store.load_deals(conn), store.load_snapshots(conn), store.load_targets(conn)
+    period = CAL.parse("2027Q1")
+    res = G.landing_zone(deals, period, as_of=date(2026, 11, 20), snapshots=snaps, targets=targets, calendar=CAL)
+    assert res is not None and res["source"] == "forecast"
+    assert res["p10"] <= res["p50"] <= res["p90"] and len(res["samples"]) > 0
+    totals = np.array([1.0, 2.0, 3.0, 4.0])
+    fallback = G.landing_zone(deals.iloc[0:0], period, as_of=None, model_totals=totals)
+    assert fallback["source"] == "rep simulation" and fallback["p50"] == pytest.approx(2.5)
