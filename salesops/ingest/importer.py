@@ -301,3 +301,26 @@ def stage_counts(prepared: Prepared) -> pd.DataFrame:
 
 __all__ = ["Analysis", "ImportRefused", "analyse", "run_import", "undo_import", "list_imports", "remember_mapping",
            "problems_frame", "as_of_from_name", "as_of_from_footer", "refusal", "stage_counts", "compare"]
+
+
+# --- helpers for the Import page -------------------------------------------------------------------------
+def mapping_table(analysis: Analysis, samples: int = 3) -> pd.DataFrame:
+    """One row per source column: its field (or "extra"), the confidence and a few sample values."""
+    t = analysis.table
+    rows = []
+    for i, h in enumerate(t.header):
+        values = [str(v) for v in t.frame[i].head(200) if str(v).strip()][:samples]
+        rows.append({"column": h, "field": analysis.mapping.columns.get(h, "extra"),
+                     "confidence": float(analysis.mapping.confidence.get(h, 0.0)),
+                     "examples": " | ".join(v[:40] for v in values)})
+    return pd.DataFrame(rows, columns=["column", "field", "confidence", "examples"])
+
+
+def overrides_from_table(analysis: Analysis, edited: pd.DataFrame) -> dict[str, str]:
+    """The user's changes in the mapping table as ``{source: field}`` overrides."""
+    out = {}
+    for r in edited.itertuples(index=False):
+        field = r.field if isinstance(r.field, str) and r.field else "extra"
+        if analysis.mapping.columns.get(r.column) != field:
+            out[r.column] = field
+    return out

@@ -309,3 +309,16 @@ RENDERERS = {
     "canonical": canonical,
     "dynamics": dynamics_xlsx,
 }
+
+
+#: Sample exports offered on the Import page ("try one"), label -> renderer of 60 demo deals.
+SAMPLE_EXPORTS = {
+    "Salesforce report (English)": lambda: salesforce_report(canonical_deals(60, seed=21)),
+    "Salesforce report (German, cp1252, ';')": lambda: salesforce_report(canonical_deals(60, seed=21), lang="de"),
+    "Salesforce Data Loader extract": lambda: salesforce_api(canonical_deals(60, seed=21)),
+    "HubSpot deals": lambda: hubspot(canonical_deals(60, seed=21)),
+    "Pipedrive deals": lambda: pipedrive(canonical_deals(60, seed=21)),
+    "Zoho CRM deals": lambda: zoho(canonical_deals(60, seed=21)),
+    "Dynamics 365 (XLSX)": lambda: dynamics_xlsx(canonical_deals(60, seed=21)),
+    "Close opportunities": lambda: close(canonical_deals(60, seed=21)),
+}
