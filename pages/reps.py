@@ -34,7 +34,7 @@ except SalesopsError as exc:
     widgets.show_error(exc)
     st.stop()
 
-VIEWS = ["Leaderboard", "Compare reps", "Rep profile", "New-hire ramp"]
+VIEWS = ["Leaderboard", "Win rate vs deal size", "Compare reps", "Rep profile", "New-hire ramp"]
 view = st.segmented_control("View", VIEWS, default="Leaderboard", key="reps_view") or "Leaderboard"
 trend_end = min(ctx.as_of, p.end)
 trend_start = (pd.Timestamp(trend_end) - pd.DateOffset(months=12)).to_period("M").start_time.date() + timedelta(days=0)
@@ -105,10 +105,20 @@ if view == "Leaderboard":
     with right:
         st.altair_chart(charts.win_rate_intervals(lb, team.get("win_rate"), p.label), width="stretch")
         st.caption("Long lines mean few closed deals: compare reps by where their lines sit, not by the dots alone.")
+    st.caption("Win rate against deal size, with quadrants, is under the view 'Win rate vs deal size'.")
+
+elif view == "Win rate vs deal size":
     quad = P.quadrants(lb)
-    if not quad.empty:
+    if quad.empty:
+        st.info("No rep has both a win rate and a won deal in this period.")
+    else:
         st.altair_chart(charts.quadrant_scatter(quad, cc, p.label), width="stretch")
         st.caption("Top right wins often and big; bottom left is where coaching pays most.")
+        st.dataframe(quad.sort_values(["quadrant", "won_amount"], ascending=[True, False]), hide_index=True, width="stretch",
+                     column_config={S.OWNER: "Rep", "win_rate": widgets.percent_column("Win rate"),
+                                    "avg_deal_size": widgets.money_column(ctx, "Average deal"),
+                                    "closed": st.column_config.NumberColumn("Closed deals"),
+                                    "won_amount": widgets.money_column(ctx, "Bookings"), "quadrant": "Quadrant"})
 
 elif view == "Compare reps":
     reps = list(lb[S.OWNER])
