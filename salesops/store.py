@@ -382,9 +382,25 @@ def workspace_summary(conn: sqlite3.Connection) -> dict:
         "reps": q("SELECT COUNT(*) FROM reps"),
         "latest_as_of": q("SELECT MAX(as_of) FROM snapshots"),
         "max_close_date": q("SELECT MAX(close_date) FROM opportunities WHERE status != 'open'"),
+        "max_created_date": q("SELECT MAX(created_date) FROM opportunities"),
         "last_import_file": last[0] if last else None,
         "last_import_at": last[1] if last else None,
     }
+
+
+def data_as_of(conn: sqlite3.Connection, summary: dict | None = None) -> str | None:
+    """The as-of date of the data (ISO text), or None for an empty workspace.
+
+    The newest snapshot says when the export was taken, but a historical export imported
+    today would make "today" years after its last deal; so the as-of date is the newest
+    snapshot or the last activity in the data (latest close of a closed deal, latest
+    created date), whichever is earlier."""
+    summary = summary or workspace_summary(conn)
+    activity = max((d for d in (summary["max_close_date"], summary["max_created_date"]) if d), default=None)
+    snapshot = summary["latest_as_of"]
+    if snapshot and activity:
+        return min(str(snapshot)[:10], str(activity)[:10])
+    return str(snapshot or activity)[:10] if (snapshot or activity) else None
 
 
 # --- settings and the stage map ---------------------------------------------------------------

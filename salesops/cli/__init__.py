@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _print_problems(exc: InputError) -> None:
     lines = [f"error: {exc}"]
     errors = [p for p in exc.problems if p.severity == "error"] or exc.problems
+    errors = [p for p in errors if p.describe() != str(exc)]  # the message already says it
     for p in errors[:MAX_PROBLEM_LINES]:
         lines.append(f"error: {p.describe()}")
     if len(errors) > MAX_PROBLEM_LINES:

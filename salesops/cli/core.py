@@ -29,9 +29,8 @@ def run_demo(args) -> Result:
 
 
 def data_as_of(conn) -> str | None:
-    """The as-of date of the data: the latest snapshot, else the latest close or created date."""
-    summary = store.workspace_summary(conn)
-    return summary["latest_as_of"] or summary["max_close_date"]
+    """The as-of date of the data (:func:`salesops.store.data_as_of`)."""
+    return store.data_as_of(conn)
 
 
 def run_kpis(args) -> Result:

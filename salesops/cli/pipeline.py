@@ -52,11 +52,8 @@ def _date(text: str | None, option: str) -> date | None:
 
 
 def _data_as_of(conn) -> date:
-    summary = store.workspace_summary(conn)
-    for key in ("latest_as_of", "max_close_date"):
-        if summary.get(key):
-            return date.fromisoformat(str(summary[key])[:10])
-    return date.today()
+    text = store.data_as_of(conn)
+    return date.fromisoformat(text) if text else date.today()
 
 
 def run_pipeline(args) -> Result:

@@ -74,13 +74,6 @@ def db_path() -> str:
     return str(store.default_db_path())
 
 
-def _data_as_of(summary: dict) -> date:
-    for key in ("latest_as_of", "max_close_date"):
-        if summary.get(key):
-            return date.fromisoformat(str(summary[key])[:10])
-    return date.today()
-
-
 @st.cache_resource(max_entries=2, show_spinner="Loading the workspace…")
 def load_workspace(db: str, version: int) -> Workspace:
     """The whole workspace for ``db`` at ``version`` (the version is only a cache key)."""
@@ -92,10 +85,12 @@ def load_workspace(db: str, version: int) -> Workspace:
         snaps = store.snapshot_dates(conn)
         summary = store.workspace_summary(conn)
         settings = store.get_settings(conn)
+        as_of_text = store.data_as_of(conn, summary)
     deals = metrics.attach_roster(deals, reps)
     options = {col: sorted(str(v) for v in deals[col].dropna().unique() if v != "") for col in K_FILTERS if col in deals}
     first = deals[S.CLOSE_DATE].min() if not deals.empty else pd.NaT
-    return Workspace(deals, reps, targets, accounts, snaps, summary, settings, _data_as_of(summary), options,
+    return Workspace(deals, reps, targets, accounts, snaps, summary, settings,
+                     date.fromisoformat(as_of_text) if as_of_text else date.today(), options,
                      first.date() if pd.notna(first) else None)
 
 

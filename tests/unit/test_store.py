@@ -143,3 +143,23 @@ def test_backup_copies_the_data(tmp_path):
     dest = store.backup(path)
     with store.connect(dest) as conn:
         assert store.get_settings(conn)["currency"] == "CHF"
+
+
+def test_data_as_of_is_the_snapshot_or_the_last_activity_whichever_is_earlier(tmp_path):
+    path = tmp_path / "a.db"
+    deals = pd.DataFrame({"opportunity_id": ["1", "2"], "owner": ["A", "A"], "status": ["won", "open"],
+                          "created_date": ["2017-01-05", "2017-11-20"], "close_date": ["2017-12-01", "2018-02-01"]})
+    with store.connect(path, write=True) as conn:
+        store.insert_frame(conn, "opportunities", deals)
+        assert store.data_as_of(conn) == "2017-12-01"  # no snapshot: the last activity
+        # a historical export imported years later: the data still ends in 2017
+        store.insert_frame(conn, "snapshots", deals.assign(as_of="2026-11-27"))
+        assert store.data_as_of(conn) == "2017-12-01"
+        # a current export: the snapshot date is the as-of date
+        conn.execute("DELETE FROM snapshots")
+        store.insert_frame(conn, "snapshots", deals.assign(as_of="2017-12-10"))
+        store.insert_frame(conn, "opportunities", pd.DataFrame({"opportunity_id": ["3"], "owner": ["A"], "status": ["open"],
+                                                                "created_date": ["2017-12-15"]}))
+        assert store.data_as_of(conn) == "2017-12-10"
+    with store.connect(tmp_path / "empty.db") as conn:
+        assert store.data_as_of(conn) is None
