@@ -103,3 +103,33 @@ def test_reps_page_on_an_empty_database(app_at, empty_db):
     at.button(key="load_demo_the reps page").click().run()
     no_exceptions(at)
     assert "Rank" in leaderboard_table(at).columns
+
+
+def test_both_pages_on_maven_without_targets_or_hire_dates(app_at, datasets_dir, tmp_path):
+    from salesops import store
+
+    from tests.unit.test_metrics_maven import salesops_deals, salesops_reps
+
+    pipe = pd.read_csv(datasets_dir / "maven_crm" / "sales_pipeline.csv", dtype={"opportunity_id": str})
+    teams = pd.read_csv(datasets_dir / "maven_crm" / "sales_teams.csv")
+    db = tmp_path / "maven.db"
+    with store.connect(db, write=True) as conn:
+        store.insert_frame(conn, "opportunities", salesops_deals(pipe))
+        store.insert_frame(conn, "reps", salesops_reps(teams))
+    at = app_at("pages/reps.py", db)
+    no_exceptions(at)
+    assert at.title[0].value == "Reps · 2017Q4"
+    table = leaderboard_table(at).set_index("Rep")
+    q4 = pipe[(pipe["close_date"] >= "2017-10-01") & (pipe["close_date"] <= "2017-12-31") & (pipe["deal_stage"] == "Won")]
+    won = q4.groupby("sales_agent")["close_value"].sum()
+    for agent, amount in won.items():
+        assert table.loc[agent, "Bookings"] == amount
+    assert table["Target"].isna().all()
+    assert list(table["Bookings"]) == sorted(table["Bookings"], reverse=True)  # no targets: ranked by bookings
+    check_charts(at, min_charts=2)
+    at.button_group(key="reps_view").set_value("New-hire ramp").run()
+    no_exceptions(at)
+    assert any("no hire dates" in i.value for i in at.info)
+    at.switch_page("pages/team.py").run()
+    no_exceptions(at)
+    check_charts(at, min_charts=3)
