@@ -98,7 +98,7 @@ def main() -> None:
     reps = deals["owner"].nunique()
     r_par, t_par = timed(B.run_forecast, deals, freq="M", horizon=6, by="owner", n_jobs=2)
     _, t_ser = timed(B.run_forecast, deals, freq="M", horizon=6, by="owner", n_jobs=1)
-    print(f"{reps} rep series, all models, 5 cut-offs: {t_par:.2f} s with 2 processes, {t_ser:.2f} s in one "
+    print(f"{reps} rep series, all models, 5 cut-offs: {t_par:.2f} s with 2 workers, {t_ser:.2f} s with one "
           f"(ratio {t_par / t_ser:.2f})")
 
     # --- held-out accuracy

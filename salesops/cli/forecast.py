@@ -26,7 +26,7 @@ def register(sub, parent) -> None:
     p.add_argument("--measure", default="won_amount", help="won_amount (default) or won_count")
     p.add_argument("--cutoffs", type=int, default=5, help="backtest cut-offs (default 5)")
     p.add_argument("--no-prophet", dest="no_prophet", action="store_true", help="baselines only (fast)")
-    p.add_argument("--jobs", type=int, default=None, help="processes for Prophet fits over many series")
+    p.add_argument("--jobs", type=int, default=None, help="workers for fitting many series (default: CPUs, at most 4)")
     p.add_argument("--save", metavar="NAME", help="also save the run under NAME (forecast_runs) for accuracy tracking")
     p.set_defaults(func=run_forecast_cmd)
 

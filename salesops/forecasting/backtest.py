@@ -147,7 +147,7 @@ def _headline(row) -> float:
     return row["mape"] if np.isfinite(row["mape"]) else row["wape"]
 
 
-# --- one group's fits (runs in worker processes when there are many groups) ---------------------
+# --- one group's fits (run in worker processes or threads when there are many groups) ----------
 def _fit_group(y, ds, tasks, params_dict, freq, level, fiscal_start, want_components, include_prophet, h, m):
     """ETS, Theta and (optionally) Prophet for every (origin, future) task of one group.
 
@@ -170,10 +170,11 @@ def _fit_group(y, ds, tasks, params_dict, freq, level, fiscal_start, want_compon
 
 
 def _executor(n_jobs: int):
-    """Processes (fork) from the main thread, as in the CLI and the benchmarks. Inside a threaded
-    server (Streamlit runs each session in a thread) forking could copy held locks and a fresh
-    interpreter would re-import the server's main module, so threads are used instead: Prophet's
-    optimiser runs as a separate Stan process, which threads overlap well."""
+    """Forked processes from the main thread (the CLI, benchmarks): they run the Python side of
+    Prophet and pandas in parallel too (about 1.6x on 2 cores, against 1.1x for threads).
+    Inside the threaded Streamlit server, threads: forking there could copy held locks and a
+    spawned interpreter would re-import the server's main module; threads still overlap
+    Prophet's Stan optimiser (a separate process) and the compiled ETS/Theta code."""
     if threading.current_thread() is threading.main_thread() and os.name == "posix":
         return ProcessPoolExecutor(max_workers=n_jobs, mp_context=multiprocessing.get_context("fork"))
     return ThreadPoolExecutor(max_workers=n_jobs)
@@ -195,7 +196,7 @@ def run_forecast(deals: pd.DataFrame, *, freq: str = "M", horizon: int = 6, meas
     ``deals``: the deals frame (status, amount, close_date and the ``by`` column).
     ``params``: Prophet's settings (default :func:`models.recommended_params`).
     ``include_prophet=False`` skips Prophet (fast baselines only; ``model`` cannot be prophet).
-    ``n_jobs``: processes for Prophet fits when there are several groups (default: CPUs, max 4).
+    ``n_jobs``: workers when there are several groups (default: CPUs, max 4; see :func:`_executor`).
     Raises :class:`InputError` when there is nothing to forecast."""
     requested = M.check_model(model)
     calendar = calendar or FiscalCalendar()

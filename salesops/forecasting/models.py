@@ -15,7 +15,7 @@ handled as :class:`ProphetParams` ``outliers`` says.
 from __future__ import annotations
 
 import logging
-import math
+import threading
 import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -39,6 +39,11 @@ MODEL_LABELS = {SEASONAL_NAIVE: "Seasonal naive", ETS: "ETS", THETA: "Theta", PR
 MIN_POINTS = {SEASONAL_NAIVE: 2, ETS: 4, THETA: 4, PROPHET: 6}
 OUTLIER_Z = 5.0
 _QUIET = ("prophet", "cmdstanpy", "prophet.plot")
+# Numerical chatter of the fitting libraries (e.g. ETS dividing by zero degrees of freedom on a
+# short series): narrow, permanent filters, because catch_warnings is not thread-safe.
+for _module in ("statsforecast", "prophet", "cmdstanpy"):
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module=_module)
+    warnings.filterwarnings("ignore", category=FutureWarning, module=_module)
 
 
 class ModelSkipped(Exception):
@@ -59,8 +64,11 @@ def quiet_logging():
     for lg in loggers:
         lg.setLevel(logging.CRITICAL)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        if threading.current_thread() is threading.main_thread():
+            with warnings.catch_warnings():  # not thread-safe: only from the main thread
+                warnings.simplefilter("ignore")
+                yield
+        else:
             yield
     finally:
         for lg, lvl in zip(loggers, old):
