@@ -532,6 +532,12 @@ def landing(deals: pd.DataFrame, snapshots: pd.DataFrame | None, period, as_of, 
     notes = []
     if t > book.data_end:
         notes.append(f"the data ends on {book.data_end:%d %b %Y}; anything after that is not in it yet")
+    closed_days = book.close[~book.is_open & (book.close > -_FAR) & (book.close <= _day(t))]
+    if len(closed_days) == 0 or _day(t) - int(closed_days.max()) > 90:
+        last = "no deal closed" if len(closed_days) == 0 else \
+            f"the newest closed deal is from {pd.Timestamp(np.datetime64(int(closed_days.max()), 'D')):%d %b %Y}"
+        notes.append(f"{last}, long before {t:%d %b %Y}: the history is stale for this date; choose an as-of date "
+                     "inside the data")
     comp = components(book, calendar, period, t)
     cal_info = (calibrate(book, calendar, period, t, seed=seed) if calibrate_interval
                 else {"kappa": DEFAULT_KAPPA, "points": 0, "coverage": None, "calibrated": False})

@@ -127,6 +127,11 @@ class ProphetParams:
             problems.append("interval width must be between 0.5 and 0.99")
         if self.yearly_order < 1 or self.quarterly_order < 1:
             problems.append("Fourier orders must be at least 1")
+        if self.holidays_country:
+            import holidays as holidays_pkg
+
+            if self.holidays_country.upper() not in holidays_pkg.list_supported_countries():
+                problems.append(f"no holiday calendar for country {self.holidays_country!r}; use an ISO code such as US, DE, GB")
         if self.cap is not None and not self.cap > 0:
             problems.append("the logistic cap must be positive")
         for ev in self.events:

@@ -87,3 +87,17 @@ def test_empty_workspace_shows_the_empty_state(app_at, empty_db):
     at = app_at(PAGE, empty_db)
     no_exceptions(at)
     assert any("no deals" in i.value for i in at.info)
+
+
+def test_prophet_knobs_reset_and_bad_country(app_at, demo_db, quick_prophet):
+    at = app_at(PAGE, demo_db)
+    at.slider(key="fcp_yearly_order").set_value(8)
+    at.text_input(key="fcp_holidays").set_value("XX")
+    at.button(key="fc_apply").click()
+    at.run()
+    assert any("no holiday calendar for country 'XX'" in e.value for e in at.error)
+    at.button(key="fc_reset").click()
+    at.run()
+    no_exceptions(at)
+    assert at.slider(key="fcp_yearly_order").value == 3 and at.text_input(key="fcp_holidays").value == ""
+    assert not at.error

@@ -262,3 +262,14 @@ def test_auto_no_worse_than_seasonal_naive_on_superstore_baselines(datasets_dir)
     for cutoff in ("2015-12-31", "2016-05-31", "2017-03-31"):
         r = B.holdout_scores(deals, cutoff, freq="M", horizon=6, include_prophet=False)
         assert r["mape"]["auto"] <= r["mape"]["seasonal_naive"] + 1e-12, (cutoff, r)
+
+
+def test_fiscal_quarters_follow_the_fiscal_year_start():
+    from salesops.periods import FiscalCalendar
+
+    deals = deals_from([("2021-02-03", 10), ("2021-04-30", 5), ("2021-05-02", 7), ("2021-07-31", 1), ("2021-08-01", 2)])
+    ss = build_series(deals, freq="Q", train_until="2021-10-31", horizon=2, calendar=FiscalCalendar(2))
+    y, ds = ss.values("all")
+    assert list(ds.strftime("%Y-%m-%d")) == ["2021-02-01", "2021-05-01", "2021-08-01"]
+    assert list(y) == [15.0, 8.0, 2.0]
+    assert [d.strftime("%Y-%m-%d") for d in ss.future] == ["2021-11-01", "2022-02-01"]
