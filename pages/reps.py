@@ -1,8 +1,6 @@
 """Reps: a fair comparison of every rep within the team. The leaderboard (attainment, win rate
 with its uncertainty, consistency, trend), who needs coaching and why, reps side by side, one
 rep's profile against the team median, and the ramp of new hires."""
-from datetime import timedelta
-
 import pandas as pd
 import streamlit as st
 
@@ -37,7 +35,7 @@ except SalesopsError as exc:
 VIEWS = ["Leaderboard", "Win rate vs deal size", "Compare reps", "Rep profile", "New-hire ramp"]
 view = st.segmented_control("View", VIEWS, default="Leaderboard", key="reps_view") or "Leaderboard"
 trend_end = min(ctx.as_of, p.end)
-trend_start = (pd.Timestamp(trend_end) - pd.DateOffset(months=12)).to_period("M").start_time.date() + timedelta(days=0)
+trend_start = (pd.Timestamp(trend_end) - pd.DateOffset(months=12)).to_period("M").start_time.date()
 
 
 def win_rate_text(r) -> str:

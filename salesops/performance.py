@@ -15,7 +15,6 @@ tenure, learned from the workspace's own cohort curves when there is enough hist
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 import numpy as np
 import pandas as pd

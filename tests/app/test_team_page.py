@@ -2,9 +2,7 @@
 independently) and on an empty database; every chart titled, with business-word axes, money
 in the workspace currency and a one-line caption."""
 import json
-import re
 
-import pandas as pd
 
 from salesops import formats, store
 from salesops import schema as S

@@ -468,7 +468,6 @@ def test_flags_compare_a_rep_with_their_own_team():
 
 
 def test_leaderboard_carries_peer_teams_of_three_or_more():
-    d = roster_deals()
     reps = REPS.assign(**{S.TEAM: "East"})
     lb = P.leaderboard(P.rep_day_cube(metrics.attach_roster(DEALS, reps)), Q2.start, Q2.end, "2017-06-30", reps=reps, targets=TARGETS)
     assert set(lb.attrs["teams"]) == {"East"}
