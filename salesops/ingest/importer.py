@@ -213,6 +213,7 @@ def run_import(db, data: bytes, file_name: str, *, as_of: str | None = None, ven
                sheet: str | None = None, progress: Progress = _noop, analysis: Analysis | None = None) -> ImportResult:
     """Import a CRM export into the database at ``db`` (all or nothing)."""
     progress(0.02, "reading the file")
+    own_analysis = analysis is None
     if analysis is None:
         analysis = analyse(data, file_name, db=db, vendor=vendor, overrides=overrides, sheet=sheet, as_of=as_of)
     progress(0.5, "validated")
@@ -241,7 +242,9 @@ def run_import(db, data: bytes, file_name: str, *, as_of: str | None = None, ven
         result.notes.append("dry run: nothing was written")
         progress(1.0, "dry run")
         return result
-    valid_rows = p.deals.loc[p.valid].reset_index(drop=True)
+    valid_rows = p.deals if p.valid.all() else p.deals.loc[p.valid].reset_index(drop=True)
+    if own_analysis:
+        analysis.table.frame = analysis.table.frame.iloc[:0]  # the raw cells are no longer needed: free them
     with store.connect(db, write=True) as conn:
         if writer.find_applied(conn, analysis.sha256, kind) is not None:  # another process was faster
             raise InputError(f"{analysis.file_name}: this file was imported by someone else a moment ago; nothing "

@@ -44,7 +44,7 @@ PLAUSIBLE_YEARS = (1970, 2080)
 def factorize(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """(codes, distinct values as a Series); codes are -1 for missing."""
     codes, uniq = pd.factorize(values, use_na_sentinel=True)
-    return codes, pd.Series(uniq, dtype=object)
+    return np.asarray(codes), pd.Series(np.asarray(uniq, dtype=object), dtype=object)
 
 
 def expand(codes: np.ndarray, uniq_values: np.ndarray, fill) -> np.ndarray:
@@ -66,8 +66,43 @@ class TextResult:
     cleaned: np.ndarray  # bool mask: control characters or invisible marks were removed
 
 
+#: Columns longer than this are normalised with pyarrow compute (C++) instead of per value.
+ARROW_MIN_ROWS = 50_000
+_CONTROL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x{200b}-\x{200f}\x{202a}-\x{202e}\x{2066}-\x{2069}\x{feff}]"
+_NA_LIST = sorted(NA_TOKENS)
+
+
+def to_arrow(values: pd.Series):
+    """The column as a pyarrow string ChunkedArray (zero-copy for pyarrow-backed columns)."""
+    import pyarrow as pa
+
+    if isinstance(values.dtype, pd.ArrowDtype) and pa.types.is_string(values.dtype.pyarrow_dtype):
+        return values.array._pa_array  # noqa: SLF001 - the documented way to reach the ChunkedArray
+    arr = values.to_numpy(dtype=object)
+    return pa.chunked_array([pa.array([None if v is None or (isinstance(v, float) and v != v) else str(v) for v in arr]
+                                      if arr.dtype == object and len(arr) < 1000 else arr, type=pa.string(),
+                                      from_pandas=True)])
+
+
+def _clean_arrow(values: pd.Series) -> TextResult:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = to_arrow(values)
+    has_ctrl = pc.fill_null(pc.match_substring_regex(arr, _CONTROL_RE2), False)
+    if pc.any(has_ctrl).as_py():
+        arr = pc.replace_substring_regex(arr, _CONTROL_RE2, "")
+    trimmed = pc.utf8_trim_whitespace(arr)
+    blank = pc.fill_null(pc.is_in(pc.utf8_lower(trimmed), value_set=pa.array(_NA_LIST)), True)
+    out = pc.if_else(blank, pa.scalar(None, pa.string()), trimmed)
+    return TextResult(pd.Series(out.to_numpy(zero_copy_only=False), index=values.index, dtype=object),
+                      np.asarray(has_ctrl.to_numpy(zero_copy_only=False), dtype=bool))
+
+
 def clean_text(values: pd.Series) -> TextResult:
     """Strip spaces; NA tokens -> None; remove control characters and bidi marks (flagged)."""
+    if len(values) >= ARROW_MIN_ROWS:
+        return _clean_arrow(values)
     codes, uniq = factorize(values)
     s = uniq.astype(str)
     has_ctrl = s.str.contains(_CONTROL_RE, regex=True)
@@ -126,9 +161,39 @@ def decide_decimal(cores: pd.Series, hint: str | None = None) -> tuple[str, bool
     return hint or ".", False
 
 
+def _numbers_arrow(values: pd.Series, decimal_hint: str | None) -> NumberResult | None:
+    """Plain numbers ("1234.5", blanks, NA tokens) in C++; None when the column needs the full
+    parser (separators, symbols, bad values)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pc.utf8_trim_whitespace(to_arrow(values))
+    if pc.any(pc.fill_null(pc.match_substring(arr, ","), False)).as_py():
+        return None
+    if decimal_hint == "," and pc.any(pc.fill_null(pc.match_substring_regex(arr, r"^-?\d{1,3}(\.\d{3})+$"), False)).as_py():
+        return None
+    lower = pc.utf8_lower(arr)
+    blank = pc.fill_null(pc.is_in(lower, value_set=pa.array(_NA_LIST)), True)
+    if pc.any(pc.is_in(lower, value_set=pa.array(sorted(NONFINITE)))).as_py():
+        return None
+    try:
+        nums = pc.cast(pc.if_else(blank, pa.scalar(None, pa.string()), arr), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    out = nums.to_numpy(zero_copy_only=False).astype(float)
+    if not np.isfinite(out[~np.isnan(out)]).all():
+        return None
+    b = np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool)
+    return NumberResult(out, np.zeros(len(out), dtype=bool), b)
+
+
 def parse_numbers(values: pd.Series, decimal_hint: str | None = None) -> NumberResult:
     """Parse a column of number texts (see the module docstring). Percent signs are noted, not
     applied (the caller knows whether the column is a probability)."""
+    if len(values) >= ARROW_MIN_ROWS:
+        fast = _numbers_arrow(values, decimal_hint)
+        if fast is not None:
+            return fast
     codes, uniq = factorize(values)
     s = uniq.astype(str).str.strip()
     folded = s.str.casefold()
@@ -214,7 +279,8 @@ class DateResult:
 def date_order_evidence(values: pd.Series) -> tuple[int, int]:
     """(day-first evidence, month-first evidence): counts of slashed/dotted dates whose first
     or second part is above 12. Dotted dates (DD.MM.YYYY) count as day-first."""
-    uniq = pd.Series(pd.unique(values.dropna().astype(str).str.strip()), dtype=object)
+    _, uniq = factorize(values)
+    uniq = uniq.dropna().astype(str).str.strip()
     m = uniq.str.extract(_NUMERIC_DATE_RE)
     m = m.dropna(subset=[0])
     if m.empty:

@@ -484,15 +484,21 @@ def read_table(data: bytes, file_name: str, *, sheet: str | None = None) -> RawT
         return _table_from_rows(rows, file_name, "xlsx", sheet=name, sheets=names)
     if sheet is not None:
         raise _err(file_name, "a sheet was chosen but the file is CSV text, not a workbook")
+    if len(data) > FAST_PATH_MIN_CHARS and not data.startswith((b"\xff\xfe", b"\xfe\xff")) and b"\x00" not in data:
+        # big UTF-8 text: sniff a prefix, let pyarrow parse (and validate UTF-8) without decoding it all
+        body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+        head = body[:1 << 20]
+        try:
+            prefix = head.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            prefix = head[:exc.start].decode("utf-8") if exc.start >= len(head) - 3 else None
+        if prefix is not None:  # not cp1252 at least in its first megabyte
+            fast = read_csv_fast(body, prefix, file_name, encoding="utf-8-sig" if body is not data else "utf-8")
+            if fast is not None:
+                return fast
     text, enc = decode_text(data, file_name)
-    if len(text) > FAST_PATH_MIN_CHARS:
-        if enc == "utf-8":
-            utf8 = data
-        elif enc == "utf-8-sig":
-            utf8 = data[3:]
-        else:
-            utf8 = text.encode("utf-8")
-        fast = read_csv_fast(utf8, text, file_name, encoding=enc)
+    if len(text) > FAST_PATH_MIN_CHARS and enc not in ("utf-8", "utf-8-sig"):
+        fast = read_csv_fast(text.encode("utf-8"), text[:1 << 20], file_name, encoding=enc)
         if fast is not None:
             return fast
     return read_csv_text(text, file_name, encoding=enc)
@@ -546,12 +552,15 @@ def read_csv_fast(utf8: bytes, text: str, file_name: str, *, encoding: str | Non
     bad_numbers = np.array([num for num, _, _ in invalid], dtype=np.int64)
     numbers = np.setdiff1d(np.arange(1, total + 1, dtype=np.int64), bad_numbers, assume_unique=True)
     keep = numbers > header_row
-    cols = {i: table.column(i).to_numpy(zero_copy_only=False) for i in range(width)}
-    frame = pd.DataFrame(cols)
-    frame, numbers = frame.loc[keep].reset_index(drop=True), numbers[keep]
-    blank = np.ones(len(frame), dtype=bool)
+    import pyarrow.compute as pc
+
+    # columns stay pyarrow-backed (no Python string per cell); normalise works on them in C++
+    frame = pd.DataFrame({i: pd.Series(pd.arrays.ArrowExtensionArray(table.column(i))) for i in range(width)})
+    blank_all = np.ones(table.num_rows, dtype=bool)
     for i in range(width):
-        blank &= (frame[i].to_numpy(dtype=object) == "")
+        blank_all &= np.asarray(pc.equal(table.column(i), "").to_numpy(zero_copy_only=False), dtype=bool)
+    frame, numbers = frame.loc[keep].reset_index(drop=True), numbers[keep]
+    blank = blank_all[keep]
     # footer: trailing rows whose first non-empty cell reads like one (any width), blank rows between
     footer: list[str] = []
     last_data = int(numbers[~blank].max()) if (~blank).any() else header_row

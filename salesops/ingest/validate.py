@@ -185,7 +185,7 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
     fields = mapping.fields()
     hint = decimal_hint(table)
     raw = {f: _column(table, src) for f, src in fields.items()}
-    raw_vals = {f: s.to_numpy(dtype=object) for f, s in raw.items()}
+    raw_vals = raw  # Series with a 0..n-1 index: problems look values up by position
 
     out: dict[str, object] = {}
     # --- text ------------------------------------------------------------------------------
