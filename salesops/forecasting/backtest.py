@@ -218,6 +218,16 @@ def run_forecast(deals: pd.DataFrame, *, freq: str = "M", horizon: int = 6, meas
     notes: list[str] = []
     fallbacks: list[dict] = []
 
+    handling = {"clip": "Prophet clips them", "drop": "Prophet leaves them out", "keep": "Prophet keeps them"}[params.outliers]
+    for g in groups:
+        y, ds = data[g]
+        mask = M.outlier_mask(y)
+        if mask.any():
+            where = ", ".join(f"{d:%b %Y}" if freq != "W" else f"{d:%d %b %Y}" for d in ds[mask][:3])
+            notes.append(f"{'' if g == ALL else f'{g}: '}{int(mask.sum())} outlier period(s) ({where}{', ...' if mask.sum() > 3 else ''}), "
+                         f"more than {M.OUTLIER_Z:.0f} robust standard deviations from the median; {handling}, "
+                         "the baselines see them as they are")
+
     # tasks: (group, origin); origin == n is the final fit on everything
     preds: dict[tuple, dict] = {}
     report(0.05, "Fitting the models")

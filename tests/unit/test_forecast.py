@@ -273,3 +273,11 @@ def test_fiscal_quarters_follow_the_fiscal_year_start():
     assert list(ds.strftime("%Y-%m-%d")) == ["2021-02-01", "2021-05-01", "2021-08-01"]
     assert list(y) == [15.0, 8.0, 2.0]
     assert [d.strftime("%Y-%m-%d") for d in ss.future] == ["2021-11-01", "2022-02-01"]
+
+
+def test_a_huge_outlier_is_reported():
+    vals = seasonal_values(30)
+    vals[20] = 100_000.0
+    res = run_forecast(monthly_deals(vals), freq="M", horizon=3, include_prophet=False)
+    assert any("1 outlier period(s) (Oct 2021" in n for n in res.notes), res.notes
+    assert np.isfinite(res.forecast["yhat"]).all()
