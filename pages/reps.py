@@ -164,12 +164,13 @@ elif view == "Rep profile":
     st.markdown(f"**{owner}** · manager {r[S.MANAGER]} · {r[S.TEAM]} · rank {int(r['rank'])} of {len(lb)}")
     c = st.columns(4)
     med = lb.median(numeric_only=True)
-    widgets.kpi_tile("Attainment", formats.pct(r["attainment"]), f"team median {formats.pct(med['attainment'])}" if pd.notna(med["attainment"]) else None,
-                     delta_color="off", container=c[0])
-    widgets.kpi_tile("Bookings", formats.money(r["won_amount"], cc), f"team median {formats.money(med['won_amount'], cc)}", delta_color="off", container=c[1])
+    widgets.kpi_tile("Attainment", formats.pct(r["attainment"]), help=f"Team median rep: {formats.pct(med['attainment'])}.", container=c[0])
+    widgets.kpi_tile("Bookings", formats.money(r["won_amount"], cc), help=f"Team median rep: {formats.money(med['won_amount'], cc)}.", container=c[1])
     widgets.kpi_tile("Win rate", formats.pct(r["win_rate"]), f"80%: {formats.pct(r['win_rate_low'])}–{formats.pct(r['win_rate_high'])}" if pd.notna(r["win_rate"]) else None,
                      delta_color="off", help=f"Team: {formats.pct(team.get('win_rate'))}. Shrunk toward the team: {formats.pct(r['win_rate_shrunk'])}.", container=c[2])
-    widgets.kpi_tile("Average deal", formats.money(r["avg_deal_size"], cc), f"team median {formats.money(med['avg_deal_size'], cc)}", delta_color="off", container=c[3])
+    widgets.kpi_tile("Average deal", formats.money(r["avg_deal_size"], cc), help=f"Team median rep: {formats.money(med['avg_deal_size'], cc)}.", container=c[3])
+    st.caption(f"Team median rep: attainment {formats.pct(med['attainment'])} · bookings {formats.money(med['won_amount'], cc)} · "
+               f"win rate {formats.pct(med['win_rate'])} · average deal {formats.money(med['avg_deal_size'], cc)}.")
     mine = flags[flags[S.OWNER] == owner]
     if mine.empty:
         st.success(f"{owner} does not stand out against the team this period.")

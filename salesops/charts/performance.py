@@ -15,6 +15,8 @@ from .base import ACCENT, CATEGORY_SCHEME, HEIGHT, SECONDARY, STATUS_COLORS, TAR
 ADDITIVE = {"won_amount", "won_count", "open_pipeline", "pipeline_created_amount"}
 #: Name of the point selection on trend bars (the page reads ``event.selection[BAR_SELECTION]``).
 BAR_SELECTION = "bar"
+#: Colours for up to five compared reps (tableau10 without its grey).
+REP_COLORS = ["#4E79A7", "#F28E2B", "#E15759", "#59A14F", "#B07AA1", "#76B7B2", "#EDC948", "#FF9DA7", "#9C755F"]
 FREQ_WORDS = {"W": "Week", "M": "Month", "Q": "Fiscal quarter", "Y": "Fiscal year"}
 
 
@@ -167,10 +169,13 @@ def rep_trend_chart(trends: pd.DataFrame, metric: str, title: str, kind: str, cu
     """Monthly ``metric`` of the chosen reps against the team median (dashed)."""
     data = trends[["month", "series", metric]].rename(columns={metric: "value"}).dropna(subset=["value"])
     data["is_team"] = np.where(data["series"] == "Team median", "Team median", "Rep")
+    reps = sorted(set(data["series"]) - {"Team median"})
+    domain = reps + ["Team median"]
+    palette = REP_COLORS[: len(reps)] + [TARGET_COLOR]  # the team median is always grey
     chart = alt.Chart(data).mark_line(point=True, strokeWidth=2).encode(
         x=alt.X("month:T", title="Month", axis=alt.Axis(format="%b %Y")),
         y=alt.Y("value:Q", axis=_value_axis(kind, title, currency)),
-        color=alt.Color("series:N", title=None, scale=alt.Scale(scheme=CATEGORY_SCHEME), legend=alt.Legend(orient="top")),
+        color=alt.Color("series:N", title=None, scale=alt.Scale(domain=domain, range=palette), legend=alt.Legend(orient="top")),
         strokeDash=alt.StrokeDash("is_team:N", scale=alt.Scale(domain=["Rep", "Team median"], range=[[1, 0], [5, 4]]), legend=None),
         tooltip=[alt.Tooltip("month:T", title="Month", format="%b %Y"), alt.Tooltip("series:N", title="Rep"),
                  _value_tooltip("value", kind, title, currency)],
@@ -186,9 +191,9 @@ def funnel_chart(funnel: pd.DataFrame, owner: str, period_label: str) -> alt.Cha
     ])
     chart = alt.Chart(long).mark_bar().encode(
         x=alt.X("step:N", title="Funnel step (deals created in the period)", sort=["Created", "Closed", "Won"], axis=alt.Axis(labelAngle=0)),
-        xOffset=alt.XOffset("who:N"),
         y=alt.Y("deals:Q", title="Deals"),
-        color=alt.Color("who:N", title=None, scale=alt.Scale(range=[ACCENT, "#B0BEC5"]), legend=alt.Legend(orient="top")),
+        color=alt.Color("who:N", title=None, scale=alt.Scale(domain=[owner, "Team median rep"], range=[ACCENT, "#B0BEC5"]), legend=alt.Legend(orient="top")),
+        xOffset=alt.XOffset("who:N", sort=[owner, "Team median rep"]),
         tooltip=[alt.Tooltip("step:N", title="Step"), alt.Tooltip("who:N", title="Who"), alt.Tooltip("deals:Q", title="Deals", format=",.1f")],
     )
     return titled(chart.properties(height=HEIGHT - 60), f"{owner}'s funnel, {period_label}", "Beside the median rep of the team.")
