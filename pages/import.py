@@ -131,19 +131,7 @@ if kind != "deals":
 # --- deals: detect, map, validate ----------------------------------------------------------------------------
 o1, o2, o3 = st.columns(3)
 vendor_label = o1.selectbox("Format", list(VENDOR_LABELS), key="imp_vendor")
-sheet = None
-if data[:2] == b"PK":
-    try:
-        import io
-
-        import openpyxl
-
-        names = openpyxl.load_workbook(io.BytesIO(data), read_only=True).sheetnames if len(data) < 50_000_000 else []
-    except Exception:  # noqa: BLE001 - the reader reports broken workbooks properly below
-        names = []
-    if len(names) > 1:
-        sheet = o2.selectbox("Sheet", [None, *names], key="imp_sheet",
-                             format_func=lambda v: "The one that looks like deals" if v is None else v)
+sheet = st.session_state.get(f"imp_sheet_{sha[:12]}")  # chosen below once the workbook's sheets are known
 
 overrides_key = f"imp_overrides_{sha[:12]}"
 overrides = st.session_state.setdefault(overrides_key, {})
@@ -162,6 +150,9 @@ if cached is None or cached[0] != analysis_key:
             if overrides and st.button("Reset my column choices", key="imp_reset"):
                 st.session_state[overrides_key] = {}
                 st.rerun()
+            if sheet is not None and st.button("Back to the automatic sheet choice", key="imp_sheet_reset"):
+                st.session_state.pop(f"imp_sheet_{sha[:12]}", None)
+                st.rerun()
             _history()
             st.stop()
     st.session_state["imp_analysis"] = (analysis_key, analysis)
@@ -177,6 +168,9 @@ if t.encoding:
     detail += f", {t.encoding}, delimiter {'tab' if t.delimiter == chr(9) else repr(t.delimiter)}"
 if t.footer:
     detail += f", {len(t.footer)} report footer lines dropped"
+if len(t.sheets) > 1:
+    o2.selectbox("Sheet", [None, *t.sheets], key=f"imp_sheet_{sha[:12]}",
+                 format_func=lambda v: f"Automatic ({t.sheet})" if v is None else v)
 st.markdown(f"**{file_name}**: {mapping.vendor_label}"
             + (f" (match {mapping.vendor_score:.0%})" if mapping.vendor != "generic" else "") + f" · {detail}")
 default_as_of = date.fromisoformat(analysis.as_of)

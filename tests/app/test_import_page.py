@@ -103,3 +103,21 @@ def test_roster_import(app_at, demo_db):
     at.segmented_control(key="imp_kind").set_value("Rep roster").run()
     no_exceptions(at)
     assert at.selectbox(key="imp_sample").disabled
+
+
+def test_workbook_sheet_choice(app_at, empty_db, monkeypatch):
+    deals = samples.canonical_deals(10, seed=2)
+    data, name = samples.salesforce_report_xlsx(deals)
+    monkeypatch.setitem(samples.SAMPLE_EXPORTS, "Workbook", lambda: (data, name))
+    at = app_at(PAGE, empty_db)
+    at.selectbox(key="imp_sample").set_value("Workbook").run()
+    no_exceptions(at)
+    assert at.session_state["imp_analysis"][1].table.sheet == "Pipeline"
+    import hashlib
+    key = f"imp_sheet_{hashlib.sha256(data).hexdigest()[:12]}"
+    at.selectbox(key=key).set_value("Report info").run()
+    no_exceptions(at)  # the one-cell info sheet holds no deals: refused with a message, no traceback
+    assert at.error and "header but no data rows" in at.error[0].value
+    at.button(key="imp_sheet_reset").click().run()
+    no_exceptions(at)
+    assert not at.error and at.session_state["imp_analysis"][1].table.sheet == "Pipeline"
