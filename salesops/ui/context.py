@@ -59,10 +59,24 @@ class PageContext:
     as_of: date
     filters: dict[str, list[str]]
     workspace: Workspace
-    deals: pd.DataFrame          # filtered by the sidebar filters (not by period)
-    targets: pd.DataFrame        # targets of the reps inside the sidebar filters
     empty: bool
     extra: dict = field(default_factory=dict)
+
+    @property
+    def filter_key(self) -> tuple:
+        """The filters as a hashable cache key."""
+        return tuple((k, tuple(v)) for k, v in self.filters.items())
+
+    @property
+    def deals(self) -> pd.DataFrame:
+        """The deals inside the sidebar filters (not cut by period); computed on first use,
+        cached per (database, data version, filters)."""
+        return self.workspace.deals if self.empty else _filtered(self.db, self.version, self.filter_key)
+
+    @property
+    def targets(self) -> pd.DataFrame:
+        """The targets of the reps inside the sidebar filters."""
+        return self.workspace.targets if self.empty else _filtered_targets(self.db, self.version, self.filter_key)
 
     @property
     def filter_text(self) -> str:
@@ -203,12 +217,9 @@ def page_context() -> PageContext:
     as_of = st.session_state.get(K_AS_OF) or ws.as_of
     period = _selected_period(cal, as_of)
     filters = {col: list(st.session_state.get(key) or []) for col, key in K_FILTERS.items()}
-    key = tuple((k, tuple(v)) for k, v in filters.items())
-    deals = _filtered(db, version, key) if not ws.empty else ws.deals
-    targets = _filtered_targets(db, version, key) if not ws.empty else ws.targets
     return PageContext(db=db, version=version, settings=ws.settings, calendar=cal,
                        currency=str(ws.settings.get("currency") or "USD"), period=period, as_of=as_of,
-                       filters=filters, workspace=ws, deals=deals, targets=targets, empty=ws.empty)
+                       filters=filters, workspace=ws, empty=ws.empty)
 
 
 def db_exists(path: str | Path) -> bool:

@@ -20,5 +20,4 @@ def _standing(db: str, version: int, filters: tuple, period: Period, as_of: date
 
 
 def standing(ctx: PageContext) -> overview.Standing:
-    key = tuple((k, tuple(v)) for k, v in ctx.filters.items())
-    return _standing(ctx.db, ctx.version, key, ctx.period, ctx.as_of, ctx.calendar.start_month)
+    return _standing(ctx.db, ctx.version, ctx.filter_key, ctx.period, ctx.as_of, ctx.calendar.start_month)

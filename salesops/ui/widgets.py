@@ -83,11 +83,12 @@ def freshness(ctx: PageContext) -> None:
 
 
 def download_buttons(frame: pd.DataFrame, stem: str, *, key: str | None = None) -> None:
-    """CSV and XLSX downloads of ``frame`` with formula-looking cells neutralised."""
+    """CSV and XLSX downloads of ``frame`` with formula-looking cells neutralised. The files
+    are built only when a button is clicked, not on every rerun."""
     c1, c2 = st.columns(2)
-    c1.download_button("Download CSV", reports.to_csv_bytes(frame), file_name=f"{stem}.csv", mime="text/csv",
+    c1.download_button("Download CSV", lambda: reports.to_csv_bytes(frame), file_name=f"{stem}.csv", mime="text/csv",
                        key=f"{key or stem}_csv", icon=":material/download:")
-    c2.download_button("Download Excel", reports.to_xlsx_bytes(frame), file_name=f"{stem}.xlsx",
+    c2.download_button("Download Excel", lambda: reports.to_xlsx_bytes(frame), file_name=f"{stem}.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        key=f"{key or stem}_xlsx", icon=":material/download:")
 
