@@ -337,6 +337,25 @@ def test_two_imports_at_once(db, tmp_path):
         assert conn.execute("SELECT COUNT(*) FROM opportunities").fetchone()[0] == 3 + 2000 + 2000
 
 
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores folder permissions")
+def test_read_only_folder(capsys, tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    db = folder / "x.db"
+    with store.connect(db):
+        pass
+    before = dump(db)
+    folder.chmod(0o555)
+    db.chmod(0o444)
+    try:
+        rc, _, err = run(capsys, db, "import", write(tmp_path, "ok.csv", GOOD))
+    finally:
+        folder.chmod(0o755)
+        db.chmod(0o644)
+    assert rc == 2 and "read-only" in err or "cannot" in err
+    assert dump(db) == before
+
+
 def test_corrupt_database_is_reported(capsys, tmp_path):
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"this is not a database" * 100)
