@@ -162,14 +162,23 @@ elif view == ui.VIEWS[1]:
                  key=ui.K + "landing_deals", column_config={
                      "id": "Deal", "owner": "Rep", "stage_key": "Stage", "age_days": st.column_config.NumberColumn("Age (days)"),
                      "amount_used": widgets.money_column(ctx, "Amount"), "p_win": widgets.percent_column("Chance in period")})
+    with st.form(ui.K + "save_landing_form", border=True):
+        st.markdown("**Save this landing zone** to see later where the quarter really landed")
+        lname = st.text_input("Name", value=f"{which} landing", key=ui.K + "landing_name")
+        if st.form_submit_button("Save landing zone", icon=":material/save:"):
+            try:
+                _, version = ui.save_landing_zone(ctx, lname, res)
+                st.success(f"Saved {lname!r} (version {version}).")
+            except SalesopsError as exc:
+                widgets.show_error(exc)
 
 # --- accuracy of saved forecasts ------------------------------------------------------------------
 else:
-    hist, by_model = ui.history(ctx)
-    if hist.empty:
-        st.info("No saved forecasts yet. Save one from the time-series view; once its periods are over, "
-                "its accuracy shows here.", icon=":material/history:")
-    else:
+    hist, by_model, landings = ui.history(ctx)
+    if hist.empty and landings.empty:
+        st.info("No saved forecasts yet. Save one from the time-series view or the landing zone; once its "
+                "periods are over, its accuracy shows here.", icon=":material/history:")
+    if not hist.empty:
         st.subheader("Accuracy and bias per model")
         st.dataframe(by_model.assign(model=by_model["model"].map(MODEL_LABELS)), hide_index=True, key=ui.K + "acc_model",
                      column_config={"model": "Model", "runs": "Saved runs scored", "mape": widgets.percent_column("MAPE"),
@@ -179,3 +188,14 @@ else:
                      column_config={"run": "Saved forecast", "saved": "Saved at", "model": "Model", "used": "Used",
                                     "periods": "Periods scored", "mape": widgets.percent_column("MAPE"),
                                     "bias": widgets.percent_column("Bias"), "coverage": widgets.percent_column("Coverage")})
+    if not landings.empty:
+        st.subheader("Saved landing zones against where the period landed")
+        done = landings.dropna(subset=["actual"])
+        if len(done):
+            st.caption(f"{int(done['inside'].sum())} of {len(done)} finished periods landed inside their P10–P90; "
+                       f"P50 was off by {done['error'].abs().mean():.0%} on average.")
+        st.dataframe(landings, hide_index=True, key=ui.K + "acc_landing", column_config={
+            "run": "Saved landing zone", "saved": "Saved at", "period": "Period", "as_of": "As of",
+            "p10": widgets.money_column(ctx, "P10"), "p50": widgets.money_column(ctx, "P50"),
+            "p90": widgets.money_column(ctx, "P90"), "actual": widgets.money_column(ctx, "Actual"),
+            "error": widgets.percent_column("P50 error"), "inside": "Inside P10–P90"})

@@ -8,7 +8,7 @@ import pandas as pd
 
 from .. import formats, metrics, store
 from ..errors import InputError
-from ..forecasting import MODEL_LABELS, MODELS, landing, landing_doc, run_forecast, save_run
+from ..forecasting import MODEL_LABELS, MODELS, landing, landing_doc, run_forecast, save_landing, save_run
 from ..periods import FiscalCalendar
 from . import Result, db_path
 
@@ -35,6 +35,7 @@ def register(sub, parent) -> None:
     p.add_argument("--as-of", dest="as_of", help="use only the data as of this date (default: the data's own as-of date)")
     p.add_argument("--samples", type=int, default=4000, help="Monte Carlo draws (default 4000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--save", metavar="NAME", help="also save the landing zone under NAME to compare with the actual later")
     p.set_defaults(func=run_landing_cmd)
 
 
@@ -122,6 +123,10 @@ def run_landing_cmd(args) -> Result:
     res = landing(deals, snapshots, period, as_of, targets=targets, calendar=cal, n_samples=args.samples,
                   seed=args.seed, stage_history=history)
     doc = landing_doc(res)
+    if args.save:
+        with store.connect(path, write=True) as conn:
+            run_id, version = save_landing(conn, args.save, res)
+        doc["saved"] = {"name": args.save, "id": run_id, "version": version}
     cur = settings.get("currency", "USD")
     m = lambda x: formats.money(x, cur)  # noqa: E731
     lines = [f"{period.label} as of {as_of}: likely {m(res['p50'])} (80% range {m(res['p10'])} – {m(res['p90'])})"
@@ -136,4 +141,6 @@ def run_landing_cmd(args) -> Result:
     if cal_info.get("calibrated"):
         lines.append(f"  range calibrated on {cal_info['points']} earlier points: held the actual {cal_info['coverage']:.0%} of the time")
     lines += [f"note: {n}" for n in res["notes"]]
+    if args.save:
+        lines.append(f"Saved as {args.save!r} version {doc['saved']['version']}.")
     return Result(doc=doc, text="\n".join(lines))

@@ -17,11 +17,12 @@ Theta, ensemble; guards), ``backtest`` (metrics, rolling origin, recommendation)
 """
 from .backtest import ForecastResult, describe_backtest, holdout_scores, run_forecast
 from .models import MODEL_LABELS, MODELS, ProphetParams, recommended_params
-from .history import accuracy_by_model, accuracy_history, load_runs, save_run
+from .history import accuracy_by_model, accuracy_history, landing_accuracy, load_runs, save_landing, save_run
 from .landing_zone import deals_as_of, landing, landing_backtest, landing_doc
 from .series import build_series
 
 __all__ = ["ForecastResult", "run_forecast", "holdout_scores", "describe_backtest", "ProphetParams",
            "recommended_params", "MODELS", "MODEL_LABELS", "build_series", "landing", "landing_doc",
-           "landing_backtest", "deals_as_of", "save_run", "load_runs", "accuracy_history", "accuracy_by_model"]
+           "landing_backtest", "deals_as_of", "save_run", "load_runs", "accuracy_history", "accuracy_by_model",
+           "save_landing", "landing_accuracy"]
 

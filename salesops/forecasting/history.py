@@ -19,6 +19,7 @@ from .series import GROUP, PERIOD_START, actuals, default_train_until
 
 TABLE = "forecast_runs"
 KIND = "forecast"
+LANDING_KIND = "landing"
 
 
 def run_payload(result: ForecastResult, *, filters: dict | None = None) -> dict:
@@ -42,9 +43,43 @@ def save_run(conn: sqlite3.Connection, name: str, result: ForecastResult, *, fil
     return store.save_document(conn, TABLE, name, run_payload(result, filters=filters), kind=KIND)
 
 
-def load_runs(conn: sqlite3.Connection) -> list[dict]:
-    """Every saved forecast run: {id, name, version, created_at, created_by, payload}."""
-    listing = store.list_documents(conn, TABLE, kind=KIND)
+def landing_payload(result: dict, *, filters: dict | None = None) -> dict:
+    """What a saved landing zone keeps: the period, the as-of date and its numbers."""
+    keys = ("period", "closed_won", "open_expected", "new_expected", "p10", "p50", "p90", "target", "kappa")
+    out = {k: (None if result.get(k) is None else (result[k] if isinstance(result[k], str) else float(result[k]))) for k in keys}
+    out.update(created_at=store.now_iso(), as_of=str(result["as_of"]), period_start=str(result["period_start"]),
+               period_end=str(result["period_end"]), filters={k: list(v) for k, v in (filters or {}).items() if v})
+    return out
+
+
+def save_landing(conn: sqlite3.Connection, name: str, result: dict, *, filters: dict | None = None) -> tuple[int, int]:
+    """Save a :func:`landing` result as the next version of ``name`` (kind ``landing``)."""
+    return store.save_document(conn, TABLE, name, landing_payload(result, filters=filters), kind=LANDING_KIND)
+
+
+def landing_accuracy(runs: list[dict], deals: pd.DataFrame) -> pd.DataFrame:
+    """Saved landing zones against what the period booked, once it is over in the data."""
+    data_end = default_train_until(deals)
+    won = deals[deals["status"] == "won"]
+    rows = []
+    for run in runs:
+        p = run["payload"]
+        start, end = pd.Timestamp(p["period_start"]), pd.Timestamp(p["period_end"])
+        over = data_end is not None and end <= data_end
+        actual = np.nan
+        if over:
+            mine = _filtered(won, p.get("filters") or {})
+            actual = float(mine.loc[mine["close_date"].between(start, end), "amount"].sum())
+        rows.append({"run": f"{run['name']} v{run['version']}", "saved": run["created_at"], "period": p["period"],
+                     "as_of": p["as_of"], "p10": p["p10"], "p50": p["p50"], "p90": p["p90"], "actual": actual,
+                     "error": (p["p50"] / actual - 1) if over and actual else np.nan,
+                     "inside": bool(p["p10"] <= actual <= p["p90"]) if over else None})
+    return pd.DataFrame(rows, columns=["run", "saved", "period", "as_of", "p10", "p50", "p90", "actual", "error", "inside"])
+
+
+def load_runs(conn: sqlite3.Connection, kind: str = KIND) -> list[dict]:
+    """Every saved run of ``kind`` (forecast or landing): {id, name, version, created_at, created_by, payload}."""
+    listing = store.list_documents(conn, TABLE, kind=kind)
     out = []
     for r in listing.itertuples(index=False):
         payload = store.load_document(conn, TABLE, r.name, r.version)

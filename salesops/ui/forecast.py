@@ -13,7 +13,7 @@ import streamlit as st
 
 from .. import store
 from ..errors import InputError
-from ..forecasting import (ProphetParams, accuracy_by_model, accuracy_history, landing, load_runs,
+from ..forecasting import (ProphetParams, accuracy_by_model, accuracy_history, landing, landing_accuracy, load_runs,
                            recommended_params, run_forecast)
 from ..periods import FiscalCalendar
 from .context import PageContext, _filtered, load_workspace
@@ -163,14 +163,17 @@ def landing_for(ctx: PageContext, period_label: str) -> dict:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _history(db: str, version: int, fy_start: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _history(db: str, version: int, fy_start: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     with store.connect(db) as conn:
         runs = load_runs(conn)
-    hist = accuracy_history(runs, load_workspace(db, version).deals, FiscalCalendar(fy_start))
-    return hist, accuracy_by_model(hist)
+        landings = load_runs(conn, kind="landing")
+    deals = load_workspace(db, version).deals
+    hist = accuracy_history(runs, deals, FiscalCalendar(fy_start))
+    return hist, accuracy_by_model(hist), landing_accuracy(landings, deals)
 
 
-def history(ctx: PageContext) -> tuple[pd.DataFrame, pd.DataFrame]:
+def history(ctx: PageContext) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(per saved forecast and model, per model, per saved landing zone)."""
     return _history(ctx.db, ctx.version, ctx.calendar.start_month)
 
 
@@ -179,3 +182,10 @@ def save(ctx: PageContext, name: str, result) -> tuple[int, int]:
 
     with store.connect(ctx.db, write=True) as conn:
         return save_run(conn, name, result, filters=ctx.filters)
+
+
+def save_landing_zone(ctx: PageContext, name: str, result: dict) -> tuple[int, int]:
+    from ..forecasting import save_landing
+
+    with store.connect(ctx.db, write=True) as conn:
+        return save_landing(conn, name, result, filters=ctx.filters)

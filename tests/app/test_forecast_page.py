@@ -78,9 +78,15 @@ def test_landing_view_and_saved_history(app_at, demo_db, quick_prophet):
     at.run()
     no_exceptions(at)
     assert any("will likely land at" in i.value for i in at.info)
+    at.button(key="FormSubmitter:fc_save_landing_form-Save landing zone").click()
+    at.run()
+    no_exceptions(at)
+    assert any("Saved" in s.value for s in at.success)
     at.segmented_control(key="fc_view").set_value("Accuracy of saved forecasts")
     at.run()
     no_exceptions(at)
+    assert [h.value for h in at.subheader] == ["Accuracy and bias per model", "Every saved forecast",
+                                              "Saved landing zones against where the period landed"]
 
 
 def test_empty_workspace_shows_the_empty_state(app_at, empty_db):

@@ -35,3 +35,24 @@ def test_saved_run_is_scored_on_complete_periods_only(empty_db):
     assert bool(hist.loc[hist["model"] == res.model, "used"].iloc[0])
     summary = accuracy_by_model(hist)
     assert set(summary["model"]) == set(hist["model"]) and (summary["runs"] == 1).all()
+
+
+def test_saved_landing_zone_scored_once_the_period_is_over(demo_db, capsys):
+    import json
+
+    from salesops.cli import main
+    from salesops.forecasting import landing_accuracy
+
+    assert main(["--db", str(demo_db), "landing", "--period", "2026Q3", "--as-of", "2026-08-01", "--samples", "500",
+                 "--save", "Q3 call", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["saved"]["version"] == 1
+    with store.connect(demo_db) as conn:
+        runs = load_runs(conn, kind="landing")
+        deals = store.load_deals(conn)
+    acc = landing_accuracy(runs, deals)
+    row = acc.iloc[0]
+    actual = deals[(deals.status == "won") & deals.close_date.between("2026-07-01", "2026-09-30")].amount.sum()
+    assert row["period"] == "2026Q3" and row["actual"] == pytest.approx(actual)
+    assert row["error"] == pytest.approx(doc["p50"] / actual - 1)
+    assert row["inside"] == (doc["p10"] <= actual <= doc["p90"])
