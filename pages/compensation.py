@@ -68,11 +68,11 @@ plan_period = c2.selectbox("Quota period", ["quarter", "month", "year", NO_PERIO
 measure = c3.selectbox("Measure", list(C.MEASURES), format_func=C.MEASURES.get,
                        index=list(C.MEASURES).index(base_doc.get("measure") or "won_amount"), key=k("measure"))
 c1, c2, c3, c4 = st.columns(4)
-quota = c1.number_input("Quota per rep", min_value=0.0, value=float(quota_default or 100_000), step=10_000.0, key=k("quota"),
+quota = c1.number_input("Quota per rep", min_value=0.0, value=float(quota_default or 100_000), step=10_000.0, key=k("quota"), format="%.0f",
                         help="A zero quota is refused: attainment would be undefined.")
-ti = c2.number_input(f"Target incentive ({cc})", min_value=0.0, value=float(ti_default or 10_000), step=1_000.0, key=k("ti"),
+ti = c2.number_input(f"Target incentive ({cc})", min_value=0.0, value=float(ti_default or 10_000), step=1_000.0, key=k("ti"), format="%.0f",
                      help="Variable pay at 100% attainment (OTE minus base), per quota period.")
-threshold = c3.number_input("Threshold (% of quota)", min_value=0.0, value=float(base_doc.get("threshold") or 0) * 100, step=5.0,
+threshold = c3.number_input("Threshold (% of quota)", min_value=0.0, value=float(base_doc.get("threshold") or 0) * 100, step=5.0, format="%.0f",
                             key=k("threshold"), help="Below it nothing is paid; once reached, pays from the first dollar.") / 100
 cap = c4.number_input("Cap (x target incentive, 0 = none)", min_value=0.0, value=float(base_doc.get("cap") or 0), step=0.5,
                       key=k("cap")) or None

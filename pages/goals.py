@@ -50,7 +50,7 @@ default_amount = float(round(default_amount / 1000) * 1000) or 1000.0
 if basis == "Amount":
     # a new period or team filter starts from its own suggested amount
     amount_key = "goals_amount_" + hashlib.sha1(repr((period.label, reps_key)).encode()).hexdigest()[:8]
-    target = c1.number_input(f"Team target ({cc})", min_value=0.0, value=default_amount, step=10_000.0, key=amount_key)
+    target = c1.number_input(f"Team target ({cc})", min_value=0.0, value=default_amount, step=10_000.0, key=amount_key, format="%.0f")
     basis_text = "amount"
 elif basis == "Growth over last year":
     growth = c1.number_input("Growth over the same period last year (%)", value=10.0, step=1.0, key="goals_growth") / 100

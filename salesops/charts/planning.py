@@ -20,7 +20,7 @@ def target_comparison(frame: pd.DataFrame, currency: str) -> alt.Chart:
     base = alt.Chart(data)
     bars = base.mark_bar(color=ACCENT, opacity=0.85).encode(
         x=alt.X("value:Q", axis=money_axis(currency, f"Team bookings for the period ({currency})")),
-        y=alt.Y("label:N", title=None, sort=None),
+        y=alt.Y("label:N", title=None, sort=None, axis=alt.Axis(labelOverlap=False, labelLimit=320)),
         tooltip=[alt.Tooltip("label:N", title="What"), money_tooltip("value:Q", "Amount", currency),
                  money_tooltip("low:Q", "P10", currency), money_tooltip("high:Q", "P90", currency)])
     band = base.transform_filter("isValid(datum.low)").mark_rule(color="black", strokeWidth=2).encode(

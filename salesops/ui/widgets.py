@@ -17,7 +17,10 @@ def kpi_tile(label: str, value: str, delta: str | None = None, *, help: str | No
              delta_color: str = "normal", delta_arrow: str = "auto", container=None) -> None:
     """One KPI as a bordered metric tile. A ``delta`` starting with + or - gets an up or down
     arrow; informational notes (no change behind them) pass ``delta_arrow="off"`` and
-    ``delta_color="off"`` so nothing suggests a direction that is not there."""
+    ``delta_color="off"`` so nothing suggests a direction that is not there. A grey delta
+    that is not signed ("541 deals") is always such a note and never gets an arrow."""
+    if delta_color == "off" and delta_arrow == "auto" and not str(delta or "").startswith(("+", "-")):
+        delta_arrow = "off"
     (container or st).metric(label, value, delta=delta, help=help, delta_color=delta_color,
                              delta_arrow=delta_arrow, border=True)
 
