@@ -352,7 +352,7 @@ def test_read_only_folder(capsys, tmp_path):
     finally:
         folder.chmod(0o755)
         db.chmod(0o644)
-    assert rc == 2 and "read-only" in err or "cannot" in err
+    assert rc == 2 and ("read-only" in err or "cannot" in err)
     assert dump(db) == before
 
 
@@ -362,3 +362,47 @@ def test_corrupt_database_is_reported(capsys, tmp_path):
     rc, _, err = run(capsys, bad, "import", write(tmp_path, "ok.csv", GOOD))
     assert rc == 2 and "not a readable salesops database" in err
     assert gzip  # (gzip'd CSVs are covered in the reader tests)
+
+
+@pytest.mark.filterwarnings("ignore:pandas only supports SQLAlchemy")
+def test_nth_write_fails_leaves_database_unchanged(capsys, db, tmp_path, monkeypatch):
+    """I/O error injection: the Nth statement of the import's transaction fails, for every N."""
+    path = write(tmp_path, "inject.csv", GOOD.replace("Al", "Alice") + "004,Di,Closed Won,9,2024-03-09,2024-01-09\n")
+    before = dump(db)
+    real_open = store._open
+
+    class Failing:
+        def __init__(self, conn, n):
+            self._c, self._n, self._seen, self._armed = conn, n, 0, False
+
+        def __getattr__(self, name):
+            return getattr(self._c, name)
+
+        def _tick(self, sql):
+            if sql.startswith("BEGIN IMMEDIATE"):
+                self._armed = True
+            elif self._armed and not sql.startswith(("ROLLBACK", "PRAGMA")):
+                self._seen += 1
+                if self._seen == self._n:
+                    raise sqlite3.OperationalError("disk I/O error")
+
+        def execute(self, sql, *a):
+            self._tick(sql)
+            return self._c.execute(sql, *a)
+
+        def executemany(self, sql, *a):
+            self._tick(sql)
+            return self._c.executemany(sql, *a)
+
+    failed_at = []
+    for n in range(1, 30):
+        monkeypatch.setattr(store, "_open", lambda p, n=n: Failing(real_open(p), n))
+        rc, _, err = run(capsys, db, "import", path)
+        monkeypatch.setattr(store, "_open", real_open)
+        if rc == 0:
+            break  # n is past the last statement: the import went through
+        failed_at.append(n)
+        assert rc == 2 and "disk I/O error" in err and "Traceback" not in err, err
+        assert dump(db) == before, n
+    assert len(failed_at) >= 5  # the import really has that many statements to break
+    assert dump(db) != before
