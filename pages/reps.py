@@ -86,7 +86,7 @@ if view == "Leaderboard":
     })
     st.caption(f"Ranked by {'attainment' if with_target.any() else 'bookings'}; 'few deals' marks fewer than {P.SMALL_SAMPLE} closed deals, "
                "whose win rate says little on its own.")
-    data.download_buttons(lb.drop(columns=["spark"]), f"leaderboard_{p.label}", key="reps_lb_dl")
+    widgets.download_buttons(lb.drop(columns=["spark"]), f"leaderboard_{p.label}", key="reps_lb_dl")
 
     st.subheader("Who needs coaching")
     if flags.empty:
@@ -191,7 +191,7 @@ elif view == "Rep profile":
         S.AMOUNT: widgets.money_column(ctx, "Amount"),
         S.CREATED_DATE: st.column_config.DateColumn("Created", format="DD MMM YYYY"),
         S.CLOSE_DATE: st.column_config.DateColumn("Close date", format="DD MMM YYYY")})
-    data.download_buttons(deals, f"deals_{owner}_{p.label}", key="reps_profile_dl")
+    widgets.download_buttons(deals, f"deals_{owner}_{p.label}", key="reps_profile_dl")
 
 else:  # New-hire ramp
     history_start = (pd.Timestamp(ctx.as_of) - pd.DateOffset(years=1)).date()

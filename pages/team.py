@@ -162,7 +162,7 @@ else:
             S.AMOUNT: widgets.money_column(ctx, "Amount"),
             S.CREATED_DATE: st.column_config.DateColumn("Created", format="DD MMM YYYY"),
             S.CLOSE_DATE: st.column_config.DateColumn("Close date", format="DD MMM YYYY")})
-        data.download_buttons(behind, f"deals_{kpi}_{which}", key="team_drill_dl")
+        widgets.download_buttons(behind, f"deals_{kpi}_{which}", key="team_drill_dl")
 
 # --- roll-up --------------------------------------------------------------------------------
 st.subheader("Roll-up: team → manager → rep")
@@ -187,4 +187,4 @@ st.dataframe(view[["name", "won_amount", "target", "attainment", "won_count", "w
     "avg_cycle_days": st.column_config.NumberColumn("Cycle (days)", format="%.0f"),
     "open_pipeline": widgets.money_column(ctx, "Open pipeline"),
     "coverage": st.column_config.NumberColumn("Coverage", format="%.1fx")})
-data.download_buttons(h.drop(columns=["path"]), f"rollup_{ctx.period.label}", key="team_rollup_dl")
+widgets.download_buttons(h.drop(columns=["path"]), f"rollup_{ctx.period.label}", key="team_rollup_dl")

@@ -183,18 +183,5 @@ def deals_behind(db: str, version: int, filters: Filters, fiscal_start: int, fre
                           kpi=kpi, by=by, group=group)
 
 
-def download_buttons(frame: pd.DataFrame, stem: str, *, key: str) -> None:
-    """CSV and XLSX downloads of ``frame``, cells neutralised (reports.to_*_bytes), built only
-    when clicked (``data`` is a callable), so a rerun does not pay for an Excel file."""
-    from .. import reports
-
-    c1, c2 = st.columns(2)
-    c1.download_button("Download CSV", lambda: reports.to_csv_bytes(frame), file_name=f"{stem}.csv", mime="text/csv",
-                       key=f"{key}_csv", icon=":material/download:")
-    c2.download_button("Download Excel", lambda: reports.to_xlsx_bytes(frame), file_name=f"{stem}.xlsx",
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                       key=f"{key}_xlsx", icon=":material/download:")
-
-
 def period_tuple(p: Period) -> tuple:
     return (p.start, p.end, p.label, p.kind)
