@@ -200,7 +200,7 @@ class _Checker:
             return None if v is None else RepAmounts(v, {})
         unknown = set(value) - {"default", "by_rep"}
         for k in sorted(unknown):
-            self.add(f"{key}.{k}", value[k], f"unknown key (allowed: default, by_rep)")
+            self.add(f"{key}.{k}", value[k], "unknown key (allowed: default, by_rep)")
         default = value.get("default")
         by_rep = value.get("by_rep") or {}
         ok = True

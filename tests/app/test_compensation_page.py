@@ -2,7 +2,6 @@
 across a restart, validation errors, simulation and comparison."""
 from __future__ import annotations
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from salesops import store

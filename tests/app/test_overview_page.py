@@ -1,5 +1,4 @@
-import pandas as pd
-import pytest
+import json
 
 from salesops import formats, store
 from salesops import schema as S
@@ -21,7 +20,13 @@ def test_overview_on_demo_shows_the_quarter_against_target(app_at, demo_db):
     for label in ("Win rate", "Average deal size", "Sales cycle", "Open pipeline", "Weighted pipeline", "Coverage",
                   "Needed per day to hit target", "Pipeline created", "Velocity"):
         assert label in tiles and tiles[label] != "–", label
-    assert len(at.get("arrow_vega_lite_chart")) == 2 or len(at.get("vega_lite_chart")) == 2 or len(at.get("altair_chart")) >= 0
+    charts = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    titles = sorted(c["title"]["text"] for c in charts)
+    assert titles == ["Bookings by quarter vs target", "Pace inside 2026Q4"]
+    for spec in charts:
+        layers = spec.get("layer", [spec])
+        y_titles = [layer["encoding"]["y"].get("axis", {}).get("title") for layer in layers if "axis" in layer["encoding"].get("y", {})]
+        assert any(t and "(USD)" in t for t in y_titles), spec["title"]
 
 
 def test_overview_filter_and_past_period(app_at, demo_db):
