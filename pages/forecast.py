@@ -65,18 +65,20 @@ if view == ui.VIEWS[0]:
     fc_g = result.forecast[result.forecast["group"] == group]
     hist_g = result.series.frame[result.series.frame["group"] == group]
     total = fc_g["yhat"].sum()
-    t = st.columns(4)
+    t = st.columns(3)
     fmt = (lambda x: widgets.money(ctx, x)) if money else (lambda x: f"{x:,.0f}")
     widgets.kpi_tile(f"Next {unit}", fmt(fc_g["yhat"].iloc[0]) if len(fc_g) else "–",
                      help=f"{result.level:.0%} range {fmt(fc_g['yhat_lower'].iloc[0])} – {fmt(fc_g['yhat_upper'].iloc[0])}" if len(fc_g) else None,
                      container=t[0])
     widgets.kpi_tile(f"Next {int(horizon)} {unit}s", fmt(total), container=t[1])
-    widgets.note_tile("Model used", MODEL_LABELS.get(result.model, result.model),
-                      "recommended" if result.model == result.recommended else (f"recommended: {MODEL_LABELS.get(result.recommended, '–')}" if result.recommended else None),
-                      container=t[2])
     bt = result.backtest.set_index("model") if not result.backtest.empty else None
     err = bt.loc[result.model, "mape"] if bt is not None and result.model in bt.index else None
-    widgets.note_tile("Backtest error (MAPE)", formats.pct(err), "average miss per period", container=t[3])
+    used = MODEL_LABELS.get(result.model, result.model)
+    widgets.note_tile("Backtest error (MAPE)", formats.pct(err),
+                      f"{used}, recommended" if result.model == result.recommended else used,
+                      help="The average miss per period of the model used, over the rolling backtest."
+                           + (f" Recommended: {MODEL_LABELS.get(result.recommended)}." if result.recommended else ""),
+                      container=t[2])
 
     frame = charts.forecast_frame(hist_g, fc_g)
     st.altair_chart(charts.forecast_chart(frame, currency=ctx.currency, money=money, freq=freq,
@@ -139,11 +141,11 @@ elif view == ui.VIEWS[1]:
         words += f"; target {m(tgt)} ({chance:.0%} chance of reaching it)."
     st.info(words, icon=":material/flag:")
     t = st.columns(4)
-    widgets.note_tile("Closed won so far", m(res["closed_won"]), f"as of {res['as_of']:%d %b}", container=t[0])
-    widgets.note_tile("Expected from open pipeline", m(res["open_expected"]), f"{res['open_count']:,} open deals",
+    widgets.note_tile("Closed won", m(res["closed_won"]), f"as of {res['as_of']:%d %b}", container=t[0])
+    widgets.note_tile("From open deals", m(res["open_expected"]), f"{res['open_count']:,} open deals",
                       help="Each open deal's amount x its chance of closing won in the period, learned from this workspace's "
                            "history at the same point of earlier quarters (by stage and age), not the CRM's probability.", container=t[1])
-    widgets.note_tile("Expected new business", m(res["new_expected"]), "deals not created yet",
+    widgets.note_tile("New business", m(res["new_expected"]), "not created yet",
                       help="What deals created after this point won in the same part of the last four quarters.", container=t[2])
     widgets.note_tile("Time-series view", m(res["time_series_view"]), f"blend weight {1 - res['pipeline_weight']:.0%}",
                       help="Last year's same months x recent growth, less the share usually booked by now.", container=t[3])
@@ -158,9 +160,9 @@ elif view == ui.VIEWS[1]:
         st.caption(note)
     od = res["open_deals"].sort_values("p_win", ascending=False)
     st.subheader("Open deals by learned chance of closing won in the period")
-    st.dataframe(od[["id", "owner", "stage_key", "age_days", "amount_used", "p_win"]].head(200), hide_index=True,
+    st.dataframe(od[["id", "owner", "stage", "age_days", "amount_used", "p_win"]].head(200), hide_index=True,
                  key=ui.K + "landing_deals", column_config={
-                     "id": "Deal", "owner": "Rep", "stage_key": "Stage", "age_days": st.column_config.NumberColumn("Age (days)"),
+                     "id": "Deal", "owner": "Rep", "stage": "Stage (as of then)", "age_days": st.column_config.NumberColumn("Age (days)"),
                      "amount_used": widgets.money_column(ctx, "Amount"), "p_win": widgets.percent_column("Chance in period")})
     with st.form(ui.K + "save_landing_form", border=True):
         st.markdown("**Save this landing zone** to see later where the quarter really landed")

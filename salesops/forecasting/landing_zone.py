@@ -113,6 +113,11 @@ class Book:
         self.amount = d["_amount"].to_numpy(dtype=float)
         self.won_amount = np.where(self.is_won, np.nan_to_num(self.amount), 0.0)
         self.stage_now = _stage_keys(d[S.STAGE])
+        # a readable stage text per key, for display (the first text seen for it)
+        texts = pd.concat([d[S.STAGE].astype(str), self.events["stage"].astype(str)], ignore_index=True).drop_duplicates()
+        self.stage_label = {}
+        for key, text in zip(_stage_keys(texts), texts.to_numpy()):
+            self.stage_label.setdefault(key, text)
         self.owner = d[S.OWNER].to_numpy(dtype=object)
         cd = d["_close"]
         self.close_month = (cd.dt.year.fillna(0) * 12 + cd.dt.month.fillna(1) - 1).astype(np.int64).to_numpy()
@@ -214,6 +219,7 @@ class Book:
         else:
             out = self._rebuilt(np.flatnonzero(self.open_mask(t)), t)
             rule = "open deals rebuilt from the current data (created by then and not closed by then)"
+        out["stage"] = pd.Series(out["stage_key"], dtype=object).map(self.stage_label).to_numpy(dtype=object)
         out["age_days"] = (t - pd.to_datetime(out["created"])).dt.days
         med = float(np.nanmedian(out["age_days"])) if out["age_days"].notna().any() else 30.0
         out["age_days"] = out["age_days"].fillna(med).clip(lower=0)
