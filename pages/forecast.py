@@ -152,7 +152,7 @@ elif view == ui.VIEWS[1]:
     st.altair_chart(charts.landing_chart(res["samples"], res["p10"], res["p50"], res["p90"], tgt,
                                          currency=ctx.currency, period_label=which), width="stretch")
     cal = res["calibration"]
-    st.caption(f"{res['rule']}. "
+    st.caption(f"{res['rule'][:1].upper()}{res['rule'][1:]}. "
                + (f"The range's width is calibrated on {cal['points']} earlier forecasts made at the same point of a quarter: "
                   f"their P10–P90 held the actual {cal['coverage']:.0%} of the time." if cal.get("calibrated")
                   else "Too little history to calibrate the range; it uses a default model error."))
