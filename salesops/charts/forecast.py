@@ -93,7 +93,7 @@ def components_chart(components: pd.DataFrame, *, currency: str, money: bool, mu
         y=alt.Y("value:Q", title=y_title, axis=alt.Axis(format=",.0f" if not multiplicative else ",.2~f")),
         tooltip=[alt.Tooltip("component:N", title="Component"), alt.Tooltip("ds:T", title="Period", format="%b %Y"),
                  alt.Tooltip("value:Q", title="Effect", format=",.2f")],
-    ).properties(height=140, width="container").facet(
+    ).properties(height=140, width=620).facet(
         row=alt.Row("component:N", title=None, sort=list(dict.fromkeys(COMPONENT_LABELS.values())))
     ).resolve_scale(y="independent")
     return titled(chart, "What Prophet sees: trend and seasonality",

@@ -116,7 +116,7 @@ def prophet_controls(freq: str, money_unit: str) -> None:
                     placeholder="2025-03-01, price change, step\n2024-11-15, big conference, once",
                     help="once: a one-off effect in that period. step: a lasting change from that date (a price change).")
     c2[2].radio("Outliers", list(OUTLIER_LABELS), key=P + "outliers")
-    b = st.columns([1, 1, 3])
+    b = st.columns([1.6, 1, 2.4])
     b[0].button("Reset to recommended", on_click=reset_prophet, args=(freq,), key=K + "reset", icon=":material/restart_alt:")
     if b[1].button("Apply", type="primary", key=K + "apply", icon=":material/play_arrow:"):
         st.rerun(scope="app")
