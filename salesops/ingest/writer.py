@@ -119,13 +119,12 @@ def _insert_via_temp(conn: sqlite3.Connection, table: str, columns: list[str], f
                      constants: dict | None = None, progress: Progress = _noop, start: float = 0.0,
                      span: float = 0.0, label: str = "") -> int:
     """Insert ``frame[columns]`` plus ``constants`` (the same value in every row). Big loads
-    bind the rows into a constraint-free in-memory temp table and copy them with one
+    bind the rows into a constraint-free temp table and copy them with one
     INSERT ... SELECT (measured ~35% less CPU than binding into the real table)."""
     constants = constants or {}
     if len(frame) < BULK_ROWS:
         return _insert(conn, table, columns + list(constants), frame.assign(**constants), progress=progress,
                        start=start, span=span, label=label)
-    conn.execute("PRAGMA temp_store = MEMORY")
     conn.execute("DROP TABLE IF EXISTS temp.import_rows")
     conn.execute(f"CREATE TEMP TABLE import_rows ({', '.join(columns)})")
     try:
@@ -258,6 +257,8 @@ def write_deals(conn: sqlite3.Connection, deals: pd.DataFrame, *, file_name: str
         conn.execute("DELETE FROM temp.import_ids")
     if rebuild:
         progress(0.95, "indexing")
+        # measured: SQLite's external merge sort builds these indexes faster with a small cache
+        conn.execute("PRAGMA cache_size = -2000")
         for sql in rebuild:
             conn.execute(sql)
     result.import_id = import_id
