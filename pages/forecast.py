@@ -21,7 +21,8 @@ view = st.segmented_control("Show", ui.VIEWS, default=ui.VIEWS[0], key=ui.K + "v
 if view == ui.VIEWS[0]:
     c = st.columns([1.3, 1, 1, 1.2, 1.4])
     measure_label = c[0].selectbox("Forecast", list(ui.MEASURES), key=ui.K + "measure")
-    freq_label = c[1].selectbox("Every", list(ui.FREQS), key=ui.K + "freq")
+    freq_label = c[1].selectbox("Every", list(ui.FREQS), key=ui.K + "freq", on_change=ui.on_freq_change,
+                                help="Changing it resets Prophet's settings to those recommended for that frequency.")
     horizon = c[2].number_input("Periods ahead", 1, 52, value=6, key=ui.K + "horizon")
     by_label = c[3].selectbox("Series for", list(ui.BY), key=ui.K + "by",
                               help="One series per region, manager, team, rep or segment (all fitted at once).")

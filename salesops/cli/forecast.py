@@ -2,13 +2,15 @@
 (where a period will land, from the data as of a date). See docs/forecasting.md."""
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pandas as pd
 
 from .. import formats, metrics, store
 from ..errors import InputError
-from ..forecasting import MODEL_LABELS, MODELS, landing, landing_doc, run_forecast, save_landing, save_run
+from ..forecasting import (MODEL_LABELS, MODELS, ProphetParams, landing, landing_doc, recommended_params, run_forecast,
+                           save_landing, save_run)
 from ..periods import FiscalCalendar
 from . import Result, db_path
 
@@ -25,6 +27,10 @@ def register(sub, parent) -> None:
     p.add_argument("--by", help=f"one series per value of: {', '.join(BY_FIELDS)}")
     p.add_argument("--measure", default="won_amount", help="won_amount (default) or won_count")
     p.add_argument("--cutoffs", type=int, default=5, help="backtest cut-offs (default 5)")
+    p.add_argument("--level", type=float, default=0.8, help="interval coverage for every model (default 0.8)")
+    p.add_argument("--prophet-params", dest="prophet_params", metavar="JSON",
+                   help='Prophet settings as JSON, e.g. \'{"yearly_order": 5, "holidays_country": "US"}\' '
+                        "(keys of ProphetParams; the rest stay at the recommended values for --freq)")
     p.add_argument("--no-prophet", dest="no_prophet", action="store_true", help="baselines only (fast)")
     p.add_argument("--jobs", type=int, default=None, help="workers for fitting many series (default: CPUs, at most 4)")
     p.add_argument("--save", metavar="NAME", help="also save the run under NAME (forecast_runs) for accuracy tracking")
@@ -56,6 +62,29 @@ def run_forecast_cmd(args) -> Result:
     if not 0 <= args.cutoffs <= 24:
         raise InputError(f"--cutoffs must be between 0 and 24, not {args.cutoffs}")
     train_until = _date(args.train_until, "--train-until")
+    if not 0.5 <= args.level < 1:
+        raise InputError(f"--level must be between 0.5 and 0.99, not {args.level}")
+    params = None
+    if args.prophet_params:
+        try:
+            given = json.loads(args.prophet_params)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"--prophet-params is not valid JSON ({exc.msg})") from None
+        if not isinstance(given, dict):
+            raise InputError("--prophet-params must be a JSON object")
+        known = set(ProphetParams.__dataclass_fields__)
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise InputError(f"--prophet-params: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        base = recommended_params(str(args.freq).upper() if str(args.freq).upper() in ("W", "M", "Q") else "M").to_dict()
+        base.update(given, interval_width=args.level)
+        try:
+            params = ProphetParams.from_dict(base)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"--prophet-params: {exc}") from None
+    elif args.level != 0.8:
+        params = ProphetParams.from_dict({**recommended_params(str(args.freq).upper() if str(args.freq).upper() in ("W", "M", "Q") else "M").to_dict(),
+                                          "interval_width": args.level})
     path = db_path(args)
     with store.connect(path) as conn:
         settings = store.get_settings(conn)
@@ -63,7 +92,7 @@ def run_forecast_cmd(args) -> Result:
     cal = FiscalCalendar(int(settings["fiscal_year_start_month"]))
     res = run_forecast(deals, freq=args.freq, horizon=args.horizon, measure=args.measure, by=args.by,
                        train_until=train_until, model=args.model, calendar=cal, n_cutoffs=args.cutoffs,
-                       include_prophet=not args.no_prophet, n_jobs=args.jobs)
+                       include_prophet=not args.no_prophet, n_jobs=args.jobs, params=params, level=args.level)
     doc = res.to_doc()
     if args.save:
         with store.connect(path, write=True) as conn:

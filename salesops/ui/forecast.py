@@ -55,6 +55,11 @@ def reset_prophet(freq: str) -> None:
         st.session_state[P + k] = v
 
 
+def on_freq_change() -> None:
+    """The frequency changed: Prophet's recommended settings differ by frequency, so reset them."""
+    reset_prophet(FREQS.get(st.session_state.get(K + "freq"), "M"))
+
+
 def ensure_prophet_state(freq: str) -> None:
     if any(P + k not in st.session_state for k in PROPHET_KEYS):
         reset_prophet(freq)

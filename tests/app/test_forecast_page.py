@@ -36,15 +36,16 @@ def test_page_renders_with_backtest_and_summary(app_at, demo_db, quick_prophet):
     assert table["Recommended"].sum() == 1
 
 
-def test_page_backtest_equals_cli(app_at, demo_db, quick_prophet, capsys):
+def test_page_backtest_equals_cli(app_at, demo_db, capsys):
+    """Real fits, Prophet included (quarterly: a handful of fast fits)."""
     at = app_at(PAGE, demo_db)
     at.selectbox(key="fc_freq").set_value("Quarter")
     at.number_input(key="fc_horizon").set_value(2)
-    at.toggle(key="fc_prophet").set_value(False)
     at.run()
     no_exceptions(at)
     table = at.dataframe[0].value
-    assert main(["--db", str(demo_db), "forecast", "--freq", "Q", "--horizon", "2", "--no-prophet", "--json"]) == 0
+    assert "Prophet" in set(table["Model"])
+    assert main(["--db", str(demo_db), "forecast", "--freq", "Q", "--horizon", "2", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     cli = {r["model"]: r for r in doc["backtest"]}
     labels = {v: k for k, v in M.MODEL_LABELS.items()}

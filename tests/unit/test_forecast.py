@@ -281,3 +281,16 @@ def test_a_huge_outlier_is_reported():
     res = run_forecast(monthly_deals(vals), freq="M", horizon=3, include_prophet=False)
     assert any("1 outlier period(s) (Oct 2021" in n for n in res.notes), res.notes
     assert np.isfinite(res.forecast["yhat"]).all()
+
+
+def test_cli_level_widens_the_range_and_prophet_params_are_checked(demo_db, capsys):
+    widths = {}
+    for level in ("0.8", "0.95"):
+        assert main(["--db", str(demo_db), "forecast", "--freq", "Q", "--horizon", "1", "--no-prophet",
+                     "--model", "seasonal_naive", "--level", level, "--json"]) == 0
+        r = json.loads(capsys.readouterr().out)["forecast"][0]
+        widths[level] = r["yhat_upper"] - r["yhat_lower"]
+    z80, z95 = M.z_value(0.8), M.z_value(0.95)
+    assert widths["0.95"] / widths["0.8"] == pytest.approx(z95 / z80, rel=1e-6) or widths["0.8"] == 0
+    assert main(["--db", str(demo_db), "forecast", "--prophet-params", '{"yearly_orders": 3}']) == 2
+    assert "unknown key(s) yearly_orders" in capsys.readouterr().err
