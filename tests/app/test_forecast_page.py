@@ -108,3 +108,16 @@ def test_prophet_knobs_reset_and_bad_country(app_at, demo_db, quick_prophet):
     no_exceptions(at)
     assert at.slider(key="fcp_yearly_order").value == 3 and at.text_input(key="fcp_holidays").value == ""
     assert not at.error
+
+
+def test_sidebar_filter_narrows_forecast_and_landing(app_at, demo_db, quick_prophet):
+    at = app_at(PAGE, demo_db)
+    team_next = at.metric[0].value
+    at.multiselect(key="sb_f_region").set_value(["EMEA"])
+    at.run()
+    no_exceptions(at)
+    assert at.metric[0].value != team_next            # EMEA alone forecasts less than the team
+    at.segmented_control(key="fc_view").set_value("Quarter landing zone")
+    at.run()
+    no_exceptions(at)
+    assert any("will likely land at" in i.value for i in at.info)
