@@ -10,7 +10,7 @@ import streamlit as st
 from salesops import ingest, store, workspace
 from salesops import schema as S
 from salesops.errors import SalesopsError
-from salesops.ingest import samples
+from salesops.ingest import samples, writer
 from salesops.ingest.importer import mapping_table, overrides_from_table
 from salesops.ingest.vendors import ALL_FIELDS, VENDORS
 from salesops.ui import context, widgets
@@ -220,10 +220,12 @@ already = None
 if prepared.kind == "opportunities" and prepared.rows_valid:
     try:
         with store.connect(ctx.db) as conn:
-            from salesops.ingest import writer
-
             already = writer.find_applied(conn, analysis.sha256, "opportunities")
-        new, changed, unchanged = ingest.compare(ctx.db, analysis)
+        counts = st.session_state.get("imp_counts")
+        if counts is None or counts[0] != analysis_key:  # reading the whole table once per file and data version
+            counts = (analysis_key, ingest.compare(ctx.db, analysis))
+            st.session_state["imp_counts"] = counts
+        new, changed, unchanged = counts[1]
     except SalesopsError as exc:
         widgets.show_error(exc)
         new = changed = unchanged = 0

@@ -559,7 +559,7 @@ def read_csv_fast(utf8: bytes, text: str, file_name: str, *, encoding: str | Non
     blank_all = np.ones(table.num_rows, dtype=bool)
     for i in range(width):
         blank_all &= np.asarray(pc.equal(table.column(i), "").to_numpy(zero_copy_only=False), dtype=bool)
-    frame, numbers = frame.loc[keep].reset_index(drop=True), numbers[keep]
+    frame, numbers = _rows(frame, keep), numbers[keep]
     blank = blank_all[keep]
     # footer: trailing rows whose first non-empty cell reads like one (any width), blank rows between
     footer: list[str] = []
@@ -584,7 +584,7 @@ def read_csv_fast(utf8: bytes, text: str, file_name: str, *, encoding: str | Non
     if any(header_row < num <= last_data for num, _, _ in invalid):
         return None  # a ragged row inside the data: the exact path reports it
     rows_mask = ~blank & (numbers <= last_data)
-    frame, numbers = frame.loc[rows_mask].reset_index(drop=True), numbers[rows_mask]
+    frame, numbers = _rows(frame, rows_mask), numbers[rows_mask]
     # a trailing delimiter gives an unnamed, empty last column
     while width > 0 and not header[width - 1] and (frame[width - 1] == "").all():
         frame = frame.drop(columns=[width - 1])
@@ -596,6 +596,14 @@ def read_csv_fast(utf8: bytes, text: str, file_name: str, *, encoding: str | Non
                    encoding=encoding, delimiter=delim, header_row=header_row, footer=footer)
     _footer_facts(out)
     return out
+
+
+def _rows(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    """``frame[mask]`` with a fresh 0..n-1 index; a contiguous mask is a (zero-copy) slice."""
+    idx = np.flatnonzero(mask)
+    if len(idx) and idx[-1] - idx[0] + 1 == len(idx):
+        return frame.iloc[idx[0]: idx[-1] + 1].reset_index(drop=True)
+    return frame.loc[mask].reset_index(drop=True)
 
 
 def _footer_facts(table: RawTable) -> None:

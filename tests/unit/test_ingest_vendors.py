@@ -28,9 +28,19 @@ def _imported(db) -> pd.DataFrame:
         return store.load_deals(conn)
 
 
+@pytest.fixture(params=["exact", "fast"])
+def parser_path(request, monkeypatch):
+    """Run a test on the exact Python parser and on the pyarrow paths big files take."""
+    if request.param == "fast":
+        from salesops.ingest import normalise, reader
+        monkeypatch.setattr(reader, "FAST_PATH_MIN_CHARS", 0)
+        monkeypatch.setattr(normalise, "ARROW_MIN_ROWS", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("vendor", ["salesforce_report", "salesforce_api", "hubspot", "pipedrive", "zoho", "close",
                                     "canonical", "dynamics"])
-def test_vendor_detected_and_kpis_match_source(vendor, source, empty_db):
+def test_vendor_detected_and_kpis_match_source(vendor, source, empty_db, parser_path):
     data, name = samples.RENDERERS[vendor](source)
     analysis = analyse(data, name)
     assert analysis.mapping.vendor == vendor
