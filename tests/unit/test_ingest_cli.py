@@ -307,21 +307,26 @@ def test_kill_9_mid_import_leaves_old_or_new_state(db, tmp_path):
     import signal
     import time
 
-    deals = samples.canonical_deals(40_000, seed=5)
+    deals = samples.canonical_deals(120_000, seed=5)  # above writer.BULK_ROWS: the index drop/rebuild path
     path = write(tmp_path, "big.csv", samples.canonical(deals)[0])
     old = dump(db)
     rng = random.Random(1)
     for attempt in range(3):
         proc = _cli(db, "import", path, "--as-of", f"2024-0{attempt + 2}-01")
-        time.sleep(rng.uniform(0.3, 2.5))
+        time.sleep(rng.uniform(1.5, 6.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert store.integrity_problems(db) == []
+        conn = sqlite3.connect(str(db))
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        conn.close()
+        assert {"idx_opportunities_close", "idx_opportunities_owner", "idx_snapshots_opp"} <= indexes
         now = dump(db)
         if now == old:
             continue
         # the new state: every deal and its snapshot are there
-        assert len(now["opportunities"]) == len(old["opportunities"]) + 40_000
+        assert len(now["opportunities"]) == len(old["opportunities"]) + 120_000
+        assert len(now["snapshots"]) == len(old["snapshots"]) + 120_000
         break
 
 
