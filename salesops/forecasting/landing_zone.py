@@ -4,21 +4,22 @@ Everything is computed from the data *as of* a date, never from what happened af
 
 **The as-of rule.** Deals open on the as-of date are read from the latest snapshot taken on or
 before it (when that snapshot is at most 45 days old), minus the deals the current data shows
-closing between the snapshot and the as-of date, plus deals created after the snapshot. Without
-such a snapshot they are rebuilt from the current table: a deal created on or before the as-of
-date was open then unless it closed (won or lost) on or before it; its stage then comes from
-the stage history (or a snapshot) where one records it, and is unknown otherwise; its amount
-is today's. Closed-won to date = deals won with a close date from the period start to the as-of
-date.
+closing between the snapshot and the as-of date, plus deals created after the snapshot; a stage
+the stage history records later than the snapshot (but by the as-of date) wins. Without such a
+snapshot they are rebuilt from the current table: a deal created on or before the as-of date was
+open then unless it closed (won or lost) on or before it; its stage then comes from the stage
+history (or a snapshot) where one records it, and is unknown otherwise (today's stage is used
+only when the as-of date is the data's own latest date); its amount is today's. Closed-won to
+date = deals won with a close date from the period start to the as-of date.
 
 **Win probabilities** are learned from the workspace's own history, not the CRM's probability
-field: at reference dates every 14 days over the two years before the as-of date, every deal
-then open is one observation with its stage (where known) and age, and the outcome "won with a
-close date inside the same window relative to the reference date" (e.g. the next 40 days). Only
-windows that have fully elapsed by the as-of date are used, so a deal still open at the end of
-its window is a genuine "not yet", and deals still open today are never counted as losses.
-The rate per (stage, age band) is shrunk toward the age band's rate, and that toward the overall
-rate (10 pseudo-deals each).
+field: at the same point of each of the eight earlier periods (and a week either side), every
+deal then open is one observation with its stage (where known) and age band, and the outcome
+"won with a close date inside the same window" (e.g. the 41 days to the quarter's end: the
+quarter-end rush makes that unlike any 41 days). Only windows that have fully elapsed by the
+as-of date are used, so a deal still open at the end of its window is a genuine "not yet", and
+deals still open today are never counted as losses. The rate per (stage, age band) is shrunk
+toward the age band's rate, and that toward the overall rate (10 pseudo-deals each).
 
 **Not-yet-created pipeline**: the amount won, in each of the last four comparable periods, from
 deals created after the same point of that period (the run rate of new business).
