@@ -285,6 +285,7 @@ def run_forecast(deals: pd.DataFrame, *, freq: str = "M", horizon: int = 6, meas
     report(0.92, "Scoring the backtests")
     rows = []
     failed_tasks = {k: 0 for k in model_names}
+    failed_why: dict[str, str] = {}
     for g in groups:
         y, ds = data[g]
         for o in origins[g]:
@@ -293,6 +294,7 @@ def run_forecast(deals: pd.DataFrame, *, freq: str = "M", horizon: int = 6, meas
                 p = preds[(g, o)].get(name)
                 if not isinstance(p, M.Prediction):
                     failed_tasks[name] += 1
+                    failed_why.setdefault(name, p if isinstance(p, str) else "not run")
                     continue
                 k = min(h, len(y) - o)
                 rows.append(pd.DataFrame({GROUP: g, "model": name, "cutoff": ds[o - 1], PERIOD_START: ds[o:o + k],
@@ -317,6 +319,11 @@ def run_forecast(deals: pd.DataFrame, *, freq: str = "M", horizon: int = 6, meas
     backtest = pd.DataFrame(summary_rows, columns=cols)
     by_cutoff = pd.DataFrame(cut_rows, columns=["model", "cutoff", "mape", "wape", "mase", "bias", "coverage", "points"])
 
+    n_tasks = sum(len(o) for o in origins.values())
+    for name, k in failed_tasks.items():
+        if k:
+            notes.append(f"{M.MODEL_LABELS[name]} is left out of the recommendation: it could not be fitted at {k} of "
+                         f"{n_tasks} backtest cut-offs ({failed_why.get(name)})")
     recommended = None
     eligible = backtest[backtest["complete"]].copy()
     if not eligible.empty:
