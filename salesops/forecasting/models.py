@@ -38,6 +38,8 @@ MODEL_LABELS = {SEASONAL_NAIVE: "Seasonal naive", ETS: "ETS", THETA: "Theta", PR
 #: Fewest complete periods each model needs.
 MIN_POINTS = {SEASONAL_NAIVE: 2, ETS: 4, THETA: 4, PROPHET: 6}
 OUTLIER_Z = 5.0
+#: Seconds one Prophet fit may take before it is stopped and a baseline used instead.
+FIT_TIMEOUT = 20.0
 _QUIET = ("prophet", "cmdstanpy", "prophet.plot")
 # Numerical chatter of the fitting libraries (e.g. ETS dividing by zero degrees of freedom on a
 # short series): narrow, permanent filters, because catch_warnings is not thread-safe.
@@ -385,12 +387,15 @@ def prophet_predict(y: np.ndarray, ds: pd.DatetimeIndex, future: list, params: P
                 df[col] = (df["ds"] >= when).astype(float)
                 fut[col] = (fut["ds"] >= when).astype(float)
         try:
-            # BFGS reaches the same optimum as Prophet's default L-BFGS on these short series in a
-            # third of the time; Prophet itself retries with Newton if it fails
-            model.fit(df, algorithm="BFGS")
+            # BFGS reaches the same optimum as Prophet's default (Newton below 100 points, else
+            # L-BFGS) on these short series in about half the time; Prophet retries with Newton
+            # if it fails. A fit that runs past FIT_TIMEOUT seconds is stopped (a slow fit).
+            model.fit(df, algorithm="BFGS", timeout=FIT_TIMEOUT)
             pred = model.predict(fut)
         except InputError:
             raise
+        except TimeoutError:
+            raise ModelSkipped(f"Prophet took longer than {FIT_TIMEOUT:.0f} s to fit") from None
         except Exception as exc:  # noqa: BLE001 - optimiser failures fall back to a baseline
             raise ModelSkipped(f"Prophet's optimiser failed ({type(exc).__name__}: {str(exc)[:120]})") from None
     yhat_all = pred["yhat"].to_numpy(dtype=float)

@@ -294,3 +294,10 @@ def test_cli_level_widens_the_range_and_prophet_params_are_checked(demo_db, caps
     assert widths["0.95"] / widths["0.8"] == pytest.approx(z95 / z80, rel=1e-6) or widths["0.8"] == 0
     assert main(["--db", str(demo_db), "forecast", "--prophet-params", '{"yearly_orders": 3}']) == 2
     assert "unknown key(s) yearly_orders" in capsys.readouterr().err
+
+
+def test_a_slow_prophet_fit_is_stopped_and_a_baseline_used(monkeypatch):
+    monkeypatch.setattr(M, "FIT_TIMEOUT", 0.001)
+    res = run_forecast(monthly_deals(seasonal_values(30)), freq="M", horizon=3, model="prophet", n_cutoffs=1, n_jobs=1)
+    assert res.forecast["model"].iloc[0] != M.PROPHET
+    assert any("took longer than" in f["reason"] for f in res.fallbacks)
