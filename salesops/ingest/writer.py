@@ -29,6 +29,9 @@ COMPARE_COLUMNS = [c for c in OPP_COLUMNS if c != S.IMPORT_ID]
 #: Kinds of import; undo order is kept per family.
 KINDS = ("opportunities", "stage_history", "roster", "accounts", "targets")
 BATCH = 50_000
+#: Rows per multi-row INSERT statement, within SQLite's limit of bound variables (32766 since 3.32).
+ROWS_PER_STATEMENT = 500
+MAX_VARIABLES = 32_000
 #: Page cache of the import's connection (KiB): big loads touch many index pages.
 CACHE_KIB = 262_144
 #: From this many rows on, secondary indexes are dropped and rebuilt after the load.
@@ -103,38 +106,37 @@ def column_lists(frame: pd.DataFrame, columns: list[str]) -> list[list]:
 
 
 def _insert(conn: sqlite3.Connection, table: str, columns: list[str], frame: pd.DataFrame, *, verb: str = "INSERT",
-            progress: Progress = _noop, start: float = 0.0, span: float = 0.0, label: str = "") -> int:
-    n = len(frame)
+            constants: dict | None = None, progress: Progress = _noop, start: float = 0.0, span: float = 0.0,
+            label: str = "") -> int:
+    """Insert ``frame[columns]`` plus ``constants`` (one value for every row) with multi-row
+    ``VALUES (...), (...), ...`` statements: one SQLite step per few hundred rows instead of
+    one per row (measured about twice as fast as a plain executemany, and faster than binding
+    into a temp table and copying)."""
+    constants = constants or {}
+    columns = [c for c in columns if c not in constants]
+    n, k = len(frame), len(columns) + len(constants)
     if not n:
         return 0
-    sql = f"{verb} INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    for lo in range(0, n, BATCH * 4):
-        part = frame.iloc[lo: lo + BATCH * 4]
-        conn.executemany(sql, zip(*column_lists(part, columns)))
-        progress(start + span * min(1.0, (lo + len(part)) / n), label)
+    per = max(1, min(ROWS_PER_STATEMENT, MAX_VARIABLES // k))
+    one = "(" + ", ".join("?" * k) + ")"
+    head = f"{verb} INTO {table} ({', '.join([*columns, *constants])}) VALUES "
+    many = head + ", ".join([one] * per)
+    chunk = BATCH * 4
+    for lo in range(0, n, chunk):
+        part = frame.iloc[lo: lo + chunk]
+        m = len(part)
+        flat: list = [None] * (m * k)
+        lists = column_lists(part, columns) + [[v] * m for v in constants.values()]
+        for j, values in enumerate(lists):
+            flat[j::k] = values
+        full = m // per * per
+        step = per * k
+        if full:
+            conn.executemany(many, (flat[i: i + step] for i in range(0, full * k, step)))
+        if m > full:
+            conn.executemany(head + one, (flat[i: i + k] for i in range(full * k, m * k, k)))
+        progress(start + span * min(1.0, (lo + m) / n), label)
     return n
-
-
-def _insert_via_temp(conn: sqlite3.Connection, table: str, columns: list[str], frame: pd.DataFrame, *,
-                     constants: dict | None = None, progress: Progress = _noop, start: float = 0.0,
-                     span: float = 0.0, label: str = "") -> int:
-    """Insert ``frame[columns]`` plus ``constants`` (the same value in every row). Big loads
-    bind the rows into a constraint-free temp table and copy them with one
-    INSERT ... SELECT (measured ~35% less CPU than binding into the real table)."""
-    constants = constants or {}
-    if len(frame) < BULK_ROWS:
-        return _insert(conn, table, columns + list(constants), frame.assign(**constants), progress=progress,
-                       start=start, span=span, label=label)
-    conn.execute("DROP TABLE IF EXISTS temp.import_rows")
-    conn.execute(f"CREATE TEMP TABLE import_rows ({', '.join(columns)})")
-    try:
-        _insert(conn, "temp.import_rows", columns, frame, progress=progress, start=start, span=span * 0.6, label=label)
-        progress(start + span * 0.6, label)
-        conn.execute(f"INSERT INTO {table} ({', '.join([*columns, *constants])}) SELECT "
-                     f"{', '.join([*columns, *('?' * len(constants))])} FROM temp.import_rows", tuple(constants.values()))
-    finally:
-        conn.execute("DROP TABLE IF EXISTS temp.import_rows")
-    return len(frame)
 
 
 def _drop_indexes(conn: sqlite3.Connection, tables: tuple[str, ...]) -> list[str]:
@@ -239,8 +241,8 @@ def write_deals(conn: sqlite3.Connection, deals: pd.DataFrame, *, file_name: str
     # bind only the columns the file fills: the others stay NULL (fewer values to pass to SQLite)
     cols = [c for c in OPP_COLUMNS if c in write.columns and c != S.IMPORT_ID
             and (c in (S.OPPORTUNITY_ID, S.STATUS) or write[c].notna().any())]
-    _insert_via_temp(conn, "opportunities", cols, write, constants={S.IMPORT_ID: import_id}, progress=progress,
-                     start=0.6, span=0.25, label="writing deals")
+    _insert(conn, "opportunities", cols, write, constants={S.IMPORT_ID: import_id}, progress=progress,
+            start=0.6, span=0.25, label="writing deals")
     progress(0.85, "writing snapshots")
     # every deal of the file now stands in opportunities as the file shows it: copy inside SQLite
     snap_cols = [c for c in SNAP_COLUMNS if c not in (S.AS_OF, S.IMPORT_ID)]
@@ -251,7 +253,7 @@ def write_deals(conn: sqlite3.Connection, deals: pd.DataFrame, *, file_name: str
     else:
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS import_ids (opportunity_id TEXT PRIMARY KEY)")
         conn.execute("DELETE FROM temp.import_ids")
-        conn.executemany("INSERT INTO temp.import_ids VALUES (?)", ((i,) for i in deals[S.OPPORTUNITY_ID].tolist()))
+        _insert(conn, "temp.import_ids", [S.OPPORTUNITY_ID], deals, verb="INSERT OR IGNORE")
         conn.execute(insert + select + " JOIN temp.import_ids t ON t.opportunity_id = o.opportunity_id",
                      (as_of, import_id))
         conn.execute("DELETE FROM temp.import_ids")
