@@ -100,9 +100,22 @@ def _clean_arrow(values: pd.Series) -> TextResult:
 
 
 def clean_text(values: pd.Series) -> TextResult:
-    """Strip spaces; NA tokens -> None; remove control characters and bidi marks (flagged)."""
-    if len(values) >= ARROW_MIN_ROWS:
-        return _clean_arrow(values)
+    """Strip spaces; NA tokens -> None; remove control characters and bidi marks (flagged).
+
+    Big columns with few distinct values (owners, stages) are cleaned once per distinct value
+    and share the resulting strings; big columns of mostly distinct values go through pyarrow."""
+    if len(values) >= max(ARROW_MIN_ROWS, 1):
+        import pyarrow.compute as pc
+
+        enc = pc.dictionary_encode(to_arrow(values)).combine_chunks()
+        if len(enc.dictionary) > len(values) // 4:
+            return _clean_arrow(values)
+        codes = np.asarray(enc.indices.to_numpy(zero_copy_only=False))
+        codes = np.where(np.isnan(codes), -1, codes).astype(np.int64) if codes.dtype.kind == "f" else codes.astype(np.int64)
+        small = clean_text(pd.Series(enc.dictionary.to_numpy(zero_copy_only=False), dtype=object))
+        vals = expand(codes, small.values.to_numpy(dtype=object), None)
+        cleaned = expand(codes, small.cleaned, False).astype(bool)
+        return TextResult(pd.Series(vals, index=values.index, dtype=object), cleaned)
     codes, uniq = factorize(values)
     s = uniq.astype(str)
     has_ctrl = s.str.contains(_CONTROL_RE, regex=True)

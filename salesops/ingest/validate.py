@@ -422,7 +422,7 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
                                         column=fields.get(S.OPPORTUNITY_ID), value=ids[i], file=table.file_name))
 
     # --- assemble ---------------------------------------------------------------------------------------
-    deals = pd.DataFrame({
+    deals = _frame({
         S.OPPORTUNITY_ID: ids,
         S.NAME: out[S.NAME], S.ACCOUNT: out[S.ACCOUNT], S.OWNER: owner, S.STAGE: out[S.STAGE],
         S.STATUS: status.astype(object), S.AMOUNT: amount, S.CURRENCY: out[S.CURRENCY],
@@ -430,9 +430,19 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
         S.FORECAST_CATEGORY: out[S.FORECAST_CATEGORY],
         **{f: out[f] for f in (S.TYPE, S.LEAD_SOURCE, S.REGION, S.SEGMENT, S.INDUSTRY, S.PRODUCT, S.PIPELINE,
                                 S.LOSS_REASON)},
-    })
+    }, len(table.frame))
     deals[S.EXTRA] = extra_json(table, mapping)
     return _finalise(table, mapping, col, deals, unknown_stages, used_order or file_order, hint)
+
+
+def _frame(columns: dict, n: int) -> pd.DataFrame:
+    """A DataFrame of the given arrays without pandas scanning object columns for dates
+    (which costs a full pass over every all-blank column)."""
+    out = {}
+    for name, values in columns.items():
+        arr = np.asarray(values)
+        out[name] = pd.Series(arr, dtype=object if arr.dtype == object else arr.dtype, copy=False)
+    return pd.DataFrame(out, copy=False) if n else pd.DataFrame(out)
 
 
 def _upper(values: np.ndarray) -> np.ndarray:
