@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema as S
-from .errors import InputError
+from .errors import InputError, SalesopsError
 from .periods import FiscalCalendar, Period
 
 METHODS = ("equal", "history", "capacity", "territory")
@@ -397,28 +397,19 @@ def bottom_up_target(deals: pd.DataFrame, reps: pd.DataFrame | None, period: Per
 def landing_zone(deals: pd.DataFrame, period: Period, *, as_of: date | None = None,
                  snapshots: pd.DataFrame | None = None, targets: pd.DataFrame | None = None,
                  calendar: FiscalCalendar | None = None, owners: list | None = None,
-                 model_totals: np.ndarray | None = None) -> dict | None:
+                 model_totals: np.ndarray | None = None, stage_history: pd.DataFrame | None = None) -> dict | None:
     """Where the period is expected to land: p10/p50/p90 (and ``samples``) from
-    :func:`salesops.forecasting.landing` when that module is available and succeeds, else from
-    the rep simulation's team totals (``model_totals``); ``source`` says which ("forecast" or
-    "rep simulation"). None when neither is there. (Adapter: issue 5's module is optional.)"""
-    fn = None
-    for where in ("salesops.forecasting.landing", "salesops.forecasting"):
-        try:
-            import importlib
+    :func:`salesops.forecasting.landing`, else (when the forecast cannot be made, e.g. too
+    little history) from the rep simulation's team totals (``model_totals``); ``source`` says
+    which ("forecast" or "rep simulation"). None when neither is there."""
+    from .forecasting import landing  # imported here: Prophet and statsforecast load slowly
 
-            candidate = getattr(importlib.import_module(where), "landing", None)
-        except ImportError:
-            continue
-        if callable(candidate):
-            fn = candidate
-            break
-    if fn is not None and as_of is not None and not deals.empty:
+    if as_of is not None and not deals.empty:
         try:
-            res = fn(deals, snapshots, period, as_of, targets=targets, calendar=calendar, owners=owners)
-            if all(k in res for k in ("p10", "p50", "p90")):
-                return dict(res, source="forecast")
-        except Exception:  # noqa: BLE001 - a colleague's model failing must not break goal setting; fall back
+            res = landing(deals, snapshots, period, as_of, targets=targets, calendar=calendar, owners=owners,
+                          stage_history=stage_history)
+            return dict(res, source="forecast")
+        except SalesopsError:
             pass
     if model_totals is not None and len(model_totals):
         q = np.quantile(model_totals, [0.1, 0.5, 0.9])

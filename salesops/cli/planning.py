@@ -70,6 +70,7 @@ def run_goals(args) -> Result:
         accounts = store.load_accounts(conn)
         snaps = store.load_snapshots(conn)
         targets = store.load_targets(conn)
+        history = store.load_stage_history(conn)
         as_of = data_as_of(conn)
     cal = FiscalCalendar(int(settings["fiscal_year_start_month"]))
     period = cal.parse(args.period)
@@ -79,7 +80,8 @@ def run_goals(args) -> Result:
     else:
         top = goals.top_down_target(deals, period, cal, growth=_share(args.growth, "--growth"))
     target = top["target"]
-    landing = goals.landing_zone(deals, period, as_of=date.fromisoformat(str(as_of)[:10]) if as_of else None, snapshots=snaps, targets=targets, calendar=cal)
+    landing = goals.landing_zone(deals, period, as_of=date.fromisoformat(str(as_of)[:10]) if as_of else None, snapshots=snaps, targets=targets, calendar=cal,
+                                 stage_history=history)
     table, team, _ = goals.plan_goals(deals, reps, period, target, method=args.method, over_assignment=over,
                                       accounts=accounts, n_sims=args.sims, seed=args.seed,
                                       team_samples=landing.get("samples") if landing else None)

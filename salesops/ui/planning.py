@@ -105,8 +105,9 @@ def forecast_landing(db: str, version: int, period_t: PeriodT) -> dict | None:
     ws = _ws(db, version)
     with store.connect(db) as conn:
         snaps = store.load_snapshots(conn)
+        history = store.load_stage_history(conn)
     res = G.landing_zone(ws.deals, period_of(period_t), as_of=ws.as_of, snapshots=snaps, targets=ws.targets,
-                         calendar=FiscalCalendar(int(ws.settings["fiscal_year_start_month"])))
+                         calendar=FiscalCalendar(int(ws.settings["fiscal_year_start_month"])), stage_history=history)
     if res is None or res.get("source") != "forecast":
         return None
     out = {k: res[k] for k in ("p10", "p50", "p90") if k in res}
