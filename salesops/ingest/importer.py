@@ -193,7 +193,16 @@ def refusal(analysis: Analysis, *, skip_invalid: bool) -> ImportRefused | None:
 
 def _result(analysis: Analysis, *, dry_run: bool) -> ImportResult:
     p = analysis.prepared
-    return ImportResult(
+    notes = []
+    declared = analysis.table.records_declared
+    if declared is not None and declared == p.rows_read:
+        notes.append(f"the report footer's count ({declared} records) matches the rows read")
+    return ImportResult(notes=notes, **_result_fields(analysis, dry_run))
+
+
+def _result_fields(analysis: Analysis, dry_run: bool) -> dict:
+    p = analysis.prepared
+    return dict(
         import_id=None, kind=p.kind, file_name=analysis.file_name, vendor=analysis.mapping.vendor,
         as_of=analysis.as_of if p.kind == "opportunities" else None, rows_read=p.rows_read,
         rows_imported=p.rows_valid, rows_rejected=p.rows_rejected, mapping=analysis.mapping.as_contract(),
