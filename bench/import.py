@@ -35,7 +35,6 @@ OWNERS = np.array([f"{name} {i:03d}" for i, name in enumerate(["Müller", "Okafo
 STAGES = np.array(["Prospecting", "Qualification", "Needs Analysis", "Proposal/Price Quote", "Negotiation/Review",
                    "Closed Won", "Closed Lost", "Closed Won", "Closed Lost"])
 SOURCES = np.array(["Web", "Partner", "Phone Inquiry", "Trade Show", "Employee Referral"])
-TYPES = np.array(["New Business", "Existing Business", "Renewal"])
 
 
 def generate(path: Path, rows: int, seed: int = 1) -> None:

@@ -256,8 +256,6 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
     stage = out[S.STAGE]
     status = np.full(n, None, dtype=object)
     unknown_stage_mask = np.zeros(n, dtype=bool)
-    stage_known = np.zeros(n, dtype=bool)
-    stage_prob = np.full(n, np.nan)
     if S.STAGE in raw:
         codes, uniq = pd.factorize(pd.Series(stage, dtype=object), use_na_sentinel=True)
         st_u = np.full(len(uniq), None, dtype=object)
@@ -268,7 +266,6 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
                 st_u[i], known_u[i] = rule.status, True
         st_rows = N.expand(codes, st_u, None)
         known = N.expand(codes, known_u, False).astype(bool)
-        stage_known = known
         status = np.where(known, st_rows, None)
         unknown_stage_mask = ~known & (codes >= 0)
     explicit = None
