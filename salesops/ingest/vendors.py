@@ -193,7 +193,7 @@ ZOHO = Vendor(
         ("Pipeline", S.PIPELINE), ("Reason For Loss", S.LOSS_REASON), ("Reason_For_Loss__s", S.LOSS_REASON),
     ),
     signatures=(_sig("Record Id", "Deal Owner", "Deal Name", "Closing Date", "Stage", "Amount", "Deal Owner.id"),
-                _sig("Deal_Name", "Closing_Date", "Stage", "Amount", "Owner")),
+                _sig("Deal_Name", "Closing_Date", "Account_Name", "Stage", "Amount")),
     twin_suffix=".id",
 )
 

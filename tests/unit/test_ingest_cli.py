@@ -145,8 +145,9 @@ def test_blank_sql_keyword_long_and_case_variant_headers_import(capsys, db, tmp_
     rc, out, err = run(capsys, db, "import", write(tmp_path, "odd.csv", text), "--json")
     assert rc == 0, err
     doc = json.loads(out)
-    assert doc["mapping"] == {" id ": "opportunity_id", "OWNER": "owner", "stage": "stage", "AMOUNT": "amount",
-                              "close date": "close_date"} or doc["mapping"]["OWNER"] == "owner"
+    assert doc["mapping"] == {"id": "opportunity_id", "OWNER": "owner", "stage": "stage", "AMOUNT": "amount",
+                              "close date": "close_date"}
+    assert doc["vendor"] == "generic"  # too few names for a known format: the fuzzy mapper mapped it
     with store.connect(db) as conn:
         extra = json.loads(conn.execute("SELECT extra FROM opportunities WHERE opportunity_id = '9'").fetchone()[0])
     assert extra == {"(column F)": "b", "select": "c", long: "d"}
@@ -253,7 +254,9 @@ def test_json_contract(capsys, empty_db, tmp_path):
     for key in ("import_id", "vendor", "as_of", "rows_read", "rows_imported", "rows_rejected", "mapping",
                 "unknown_stages", "problems"):
         assert key in doc
-    assert doc["as_of"] == "2024-05-31" and doc["rows_imported"] == 3 and doc["vendor"] == "canonical" or doc["vendor"]
+    assert doc["as_of"] == "2024-05-31" and doc["rows_imported"] == 3 and doc["rows_read"] == 3
+    assert doc["vendor"] == "canonical" and doc["rows_rejected"] == 0 and doc["unknown_stages"] == []
+    assert doc["mapping"]["Owner"] == "owner" and isinstance(doc["import_id"], int)
     rc, out, _ = run(capsys, empty_db, "imports", "--json")
     assert json.loads(out)["imports"][0]["file_name"] == "deals-2024-05-31.csv"
     rc, out, _ = run(capsys, empty_db, "undo-import", doc["import_id"], "--json")
@@ -271,7 +274,8 @@ def test_undo_unknown_import(capsys, db):
 def test_reference_commands(capsys, empty_db, tmp_path):
     rc, out, err = run(capsys, empty_db, "roster", write(tmp_path, "r.csv", "sales_agent,manager,regional_office\nAl,Mo,West\n"),
                        "--json")
-    assert rc == 0, err and json.loads(out)["rows_imported"] == 1
+    assert rc == 0, err
+    assert json.loads(out)["rows_imported"] == 1
     rc, _, err = run(capsys, empty_db, "targets", write(tmp_path, "t.csv", "owner,period,amount\nAl,2017Q5,5\n"))
     assert rc == 2 and "t.csv, row 2, column 'period', value '2017Q5'" in err
 
