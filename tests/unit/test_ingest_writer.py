@@ -134,7 +134,7 @@ def test_dry_run_writes_nothing(deals, empty_db):
 
 def test_missing_ids_derive_stable_ids_with_warning(empty_db):
     text = "Name,Account,Owner,Stage,Amount,Created\nA,X,Al,Won,5,2024-01-01\nA,X,Al,Won,5,2024-01-01\nB,Y,Bo,Lost,6,2024-01-02\n"
-    a1 = analyse(text.replace("2024-01-01", "2024-01-01", 1).encode(), "x.csv")
+    a1 = analyse(text.encode(), "x.csv")
     ids = a1.prepared.deals[S.OPPORTUNITY_ID].tolist()
     assert len(set(ids)) == 3 and all(i.startswith("h-") for i in ids)
     assert any("ids were derived" in p.problem for p in a1.problems)
