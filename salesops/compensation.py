@@ -40,7 +40,6 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from . import schema as S
 from .errors import InputError, Problem
@@ -937,6 +936,8 @@ def pay_for_performance(payouts: pd.DataFrame) -> float | None:
     p = payouts.dropna(subset=["attainment", "total"])
     if len(p) < 3 or p["attainment"].nunique() < 2 or p["total"].nunique() < 2:
         return None
+    from scipy import stats  # imported on use: scipy.stats costs about a second at start-up
+
     return float(stats.spearmanr(p["attainment"], p["total"]).statistic)
 
 

@@ -353,9 +353,10 @@ def load_demo(path, seed: int = SEED, scale: float = 1.0, with_snapshots: bool =
     ws = generate(seed=seed, scale=scale, with_snapshots=with_snapshots)
     counts = {}
     with store.connect(path, write=True) as conn:
+        for table in store.WORKSPACE_DATA_TABLES:
+            conn.execute(f"DELETE FROM {table}")
         for table in ("opportunities", "snapshots", "stage_history", "reps", "accounts", "targets"):
-            counts[table] = store.replace_table(conn, table, getattr(ws, table))
-        conn.execute("DELETE FROM imports")
+            counts[table] = store.insert_frame(conn, table, getattr(ws, table))
         conn.execute("DELETE FROM stage_map")
         conn.execute("DELETE FROM settings")
         store.set_settings(conn, **ws.settings)

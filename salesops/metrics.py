@@ -11,7 +11,6 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from . import schema as S
 
@@ -65,6 +64,8 @@ def win_rate_interval(won: np.ndarray | float, lost: np.ndarray | float, level: 
     """Equal-tailed Beta(won + 1, lost + 1) posterior interval for a win rate (uniform prior).
 
     Returns (low, high); NaN where won + lost == 0."""
+    from scipy import stats  # imported on use: scipy.stats costs about a second at start-up
+
     won = np.asarray(won, dtype=float)
     lost = np.asarray(lost, dtype=float)
     tail = (1 - level) / 2

@@ -109,9 +109,30 @@ def _migration_1(conn: sqlite3.Connection) -> None:
         conn.execute(stmt)
 
 
+def _migration_import_undo(conn: sqlite3.Connection) -> None:
+    """Undo data for imports (issue #3): the prior state of every row an import replaced, so
+    that undoing it restores the database exactly; plus details and rejected rows per import."""
+    conn.execute(f"CREATE TABLE import_prior_opportunities (undo_import_id INTEGER NOT NULL, "
+                 f"{_columns_sql(S.OPPORTUNITY_COLUMNS)})")
+    conn.execute("CREATE INDEX idx_import_prior_opportunities ON import_prior_opportunities (undo_import_id)")
+    conn.execute(f"CREATE TABLE import_prior_snapshots (undo_import_id INTEGER NOT NULL, "
+                 f"{_columns_sql(S.SNAPSHOT_COLUMNS)})")
+    conn.execute("CREATE INDEX idx_import_prior_snapshots ON import_prior_snapshots (undo_import_id)")
+    conn.execute("""CREATE TABLE import_prior_rows (
+        import_id INTEGER NOT NULL, table_name TEXT NOT NULL, row_key TEXT NOT NULL, row TEXT)""")
+    conn.execute("CREATE INDEX idx_import_prior_rows ON import_prior_rows (import_id)")
+    conn.execute("ALTER TABLE imports ADD COLUMN details TEXT")
+    conn.execute("ALTER TABLE imports ADD COLUMN rejected_rows TEXT")
+
+
 #: Numbered migrations: MIGRATIONS[i] takes the schema from version i to i + 1. Append only.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_import_undo]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+#: The tables that hold a workspace's data (as opposed to settings and saved work): what
+#: "load the demo" and "start empty" replace, including the undo data of past imports.
+WORKSPACE_DATA_TABLES = ("opportunities", "snapshots", "stage_history", "imports", "reps", "accounts", "targets",
+                         "import_prior_opportunities", "import_prior_snapshots", "import_prior_rows")
 
 
 # --- connections -----------------------------------------------------------------------------
@@ -513,24 +534,3 @@ def load_document(conn: sqlite3.Connection, table: str, name: str, version: int 
     else:
         row = conn.execute(f"SELECT payload FROM {table} WHERE name = ? AND version = ?", (name, int(version))).fetchone()
     return json.loads(row[0]) if row else None
-
-
-# --- imports -------------------------------------------------------------------------------------
-def _migration_import_undo(conn: sqlite3.Connection) -> None:
-    """Undo data for imports (issue #3): the prior state of every row an import replaced, so
-    that undoing it restores the database exactly; plus details and rejected rows per import."""
-    conn.execute(f"CREATE TABLE import_prior_opportunities (undo_import_id INTEGER NOT NULL, "
-                 f"{_columns_sql(S.OPPORTUNITY_COLUMNS)})")
-    conn.execute("CREATE INDEX idx_import_prior_opportunities ON import_prior_opportunities (undo_import_id)")
-    conn.execute(f"CREATE TABLE import_prior_snapshots (undo_import_id INTEGER NOT NULL, "
-                 f"{_columns_sql(S.SNAPSHOT_COLUMNS)})")
-    conn.execute("CREATE INDEX idx_import_prior_snapshots ON import_prior_snapshots (undo_import_id)")
-    conn.execute("""CREATE TABLE import_prior_rows (
-        import_id INTEGER NOT NULL, table_name TEXT NOT NULL, row_key TEXT NOT NULL, row TEXT)""")
-    conn.execute("CREATE INDEX idx_import_prior_rows ON import_prior_rows (import_id)")
-    conn.execute("ALTER TABLE imports ADD COLUMN details TEXT")
-    conn.execute("ALTER TABLE imports ADD COLUMN rejected_rows TEXT")
-
-
-MIGRATIONS.append(_migration_import_undo)
-SCHEMA_VERSION = len(MIGRATIONS)

@@ -74,5 +74,5 @@ def clear_workspace(path) -> None:
     plans stay). A backup is written first to PATH.bak."""
     store.backup(path)
     with store.connect(path, write=True) as conn:
-        for table in ("opportunities", "snapshots", "stage_history", "imports", "reps", "accounts", "targets"):
+        for table in store.WORKSPACE_DATA_TABLES:
             conn.execute(f"DELETE FROM {table}")

@@ -33,3 +33,24 @@ def test_roster_save_marks_leavers_inactive(tmp_path):
 def test_unknown_currency_refused(tmp_path):
     with pytest.raises(InputError):
         workspace.save_settings(tmp_path / "a.db", currency="XYZ")
+
+
+def test_clearing_and_loading_the_demo_leave_no_import_undo_rows(tmp_path):
+    from salesops import demo
+    from salesops.cli import main
+
+    path = tmp_path / "a.db"
+    demo.load_demo(path)
+    csv = tmp_path / "deals.csv"
+    csv.write_text("opportunity_id,name,owner,stage,amount,close_date\n006D0000001,X,Ann,Closed Won,100,2026-01-05\n")
+    assert main(["--db", str(path), "import", str(csv), "--as-of", "2026-11-21"]) == 0
+    with store.connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM import_prior_opportunities").fetchone()[0] == 1
+    demo.load_demo(path)
+    with store.connect(path) as conn:
+        for table in store.WORKSPACE_DATA_TABLES:
+            if table.startswith("import"):
+                assert conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0, table
+    workspace.clear_workspace(path)
+    with store.connect(path) as conn:
+        assert all(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] == 0 for t in store.WORKSPACE_DATA_TABLES)
