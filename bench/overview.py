@@ -20,14 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from salesops import demo, store  # noqa: E402
-
-# see tests/conftest.py: keep AppTest on the st.navigation (v2) path for every rerun
-_init = PagesManager.__init__
-PagesManager.__init__ = lambda self, *a, **k: (_init(self, *a, **k), setattr(PagesManager, "uses_pages_directory", False))[0]
 
 
 def build(path: Path, deals: int) -> int:

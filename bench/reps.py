@@ -4,7 +4,7 @@
     python bench/reps.py --deals 200000
     python bench/reps.py --db /tmp/big.db     # reuse a database built before (any size)
 
-What is measured (wall-clock, one process, AppTest running app.py switched to pages/reps.py,
+What is measured (wall-clock, one process, AppTest running app.py switched to views/reps.py,
 so the shared sidebar, the workspace loader and the page all run exactly as in the app):
 
 * first load: cold caches, i.e. reading the workspace from SQLite, summing the rep/day cube
@@ -33,17 +33,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from salesops import demo, metrics, store  # noqa: E402
 from salesops import performance as P  # noqa: E402
 from salesops import schema as S  # noqa: E402
 from salesops.periods import FiscalCalendar  # noqa: E402
-
-# see tests/conftest.py: keep AppTest on the st.navigation (v2) path for every rerun
-_init = PagesManager.__init__
-PagesManager.__init__ = lambda self, *a, **k: (_init(self, *a, **k), setattr(PagesManager, "uses_pages_directory", False))[0]
 
 
 def build(path: Path, deals: int) -> int:
@@ -108,7 +103,7 @@ def measure(path: Path, label: str) -> None:
     baseline = timed(read)
     os.environ["SALESOPS_DB"] = str(path)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=900)
-    at.switch_page("pages/reps.py")
+    at.switch_page("views/reps.py")
     first = timed(at.run)
     assert not at.exception, [e.value for e in at.exception]
     reruns = [timed(at.run) for _ in range(3)]

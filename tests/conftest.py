@@ -6,25 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from streamlit.runtime.pages_manager import PagesManager
-
 from salesops import demo, store
 
 PROJECT = Path(__file__).resolve().parent.parent
 
-# AppTest resets PagesManager.uses_pages_directory before every run and re-derives it from the
-# existence of a pages/ folder beside app.py, so every rerun after the first would execute only
-# the page script (Streamlit's legacy MPA v1 path) and skip app.py: no sidebar, no navigation.
-# app.py always calls st.navigation, which is v2, so the legacy flag is never wanted here.
-_pages_manager_init = PagesManager.__init__
-
-
-def _v2_only_init(self, *args, **kwargs):
-    _pages_manager_init(self, *args, **kwargs)
-    PagesManager.uses_pages_directory = False
-
-
-PagesManager.__init__ = _v2_only_init
 DATASETS = PROJECT.parent / "shared" / "datasets"
 
 

@@ -1,2 +1,2 @@
 """The Streamlit glue: session keys, cached loaders, shared widgets. Only this package (and
-pages/) imports streamlit."""
+views/) imports streamlit."""

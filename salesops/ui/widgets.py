@@ -68,7 +68,7 @@ def empty_state(ctx: PageContext, what: str = "this page") -> bool:
     with c1:
         st.markdown("**Use your own data**  \nUpload the CRM export you already have (Salesforce, HubSpot, "
                     "Pipedrive, Zoho, Dynamics, Close, or any CSV/XLSX).")
-        st.page_link("pages/import.py", label="Go to Import", icon=":material/upload_file:")
+        st.page_link("views/import.py", label="Go to Import", icon=":material/upload_file:")
     with c2:
         st.markdown("**Look around first**  \nA realistic demo company: 30 reps, three years of deals, "
                     "targets and pipeline snapshots.")

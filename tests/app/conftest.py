@@ -10,11 +10,11 @@ APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
 def run_page(page: str, db: Path, monkeypatch, timeout: float = 120) -> AppTest:
-    """A run AppTest of app.py on ``db`` switched to ``page`` (e.g. "pages/team.py")."""
+    """A run AppTest of app.py on ``db`` switched to ``page`` (e.g. "views/team.py")."""
     monkeypatch.setenv("SALESOPS_DB", str(db))
     at = AppTest.from_file(APP, default_timeout=timeout)
     at.run()
-    if page != "pages/overview.py":
+    if page != "views/overview.py":
         at.switch_page(page)
         at.run()
     return at

@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 from salesops import store
 from tests.app.conftest import APP, no_exceptions
 
-PAGE = "pages/compensation.py"
+PAGE = "views/compensation.py"
 
 
 def _metric(at, label):

@@ -12,7 +12,7 @@ from salesops.forecasting import models as M
 
 from .conftest import no_exceptions
 
-PAGE = "pages/forecast.py"
+PAGE = "views/forecast.py"
 
 
 @pytest.fixture

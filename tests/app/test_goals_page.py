@@ -8,7 +8,7 @@ from salesops import store
 from salesops import schema as S
 from tests.app.conftest import no_exceptions
 
-PAGE = "pages/goals.py"
+PAGE = "views/goals.py"
 
 
 def _metric(at, label):

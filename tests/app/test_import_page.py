@@ -9,7 +9,7 @@ from salesops.ingest import samples
 
 from .conftest import no_exceptions
 
-PAGE = "pages/import.py"
+PAGE = "views/import.py"
 
 
 def _count(db, table="opportunities") -> int:

@@ -7,7 +7,7 @@ from .conftest import no_exceptions
 
 
 def test_overview_on_demo_shows_the_quarter_against_target(app_at, demo_db):
-    at = app_at("pages/overview.py", demo_db)
+    at = app_at("views/overview.py", demo_db)
     no_exceptions(at)
     assert at.title[0].value == "Overview · 2026Q4"
     tiles = {m.label: m.value for m in at.metric}
@@ -30,7 +30,7 @@ def test_overview_on_demo_shows_the_quarter_against_target(app_at, demo_db):
 
 
 def test_overview_filter_and_past_period(app_at, demo_db):
-    at = app_at("pages/overview.py", demo_db)
+    at = app_at("views/overview.py", demo_db)
     at.sidebar.multiselect(key="sb_f_region").set_value(["EMEA"]).run()
     no_exceptions(at)
     with store.connect(demo_db) as conn:
@@ -52,7 +52,7 @@ def test_overview_filter_and_past_period(app_at, demo_db):
 
 
 def test_overview_on_an_empty_database_offers_the_demo(app_at, empty_db):
-    at = app_at("pages/overview.py", empty_db)
+    at = app_at("views/overview.py", empty_db)
     no_exceptions(at)
     assert any("no deals" in i.value for i in at.info)
     at.button(key="load_demo_the overview").click().run()

@@ -9,7 +9,7 @@ from salesops import schema as S
 
 from .conftest import no_exceptions
 
-PAGE = "pages/pipeline.py"
+PAGE = "views/pipeline.py"
 
 
 def tiles(at) -> dict:

@@ -18,7 +18,7 @@ def leaderboard_table(at):
 
 
 def test_leaderboard_on_demo_matches_the_database(app_at, demo_db):
-    at = app_at("pages/reps.py", demo_db)
+    at = app_at("views/reps.py", demo_db)
     no_exceptions(at)
     assert at.title[0].value == "Reps · 2026Q4"
     deals, reps, targets = demo_frames(demo_db)
@@ -47,7 +47,7 @@ def test_leaderboard_on_demo_matches_the_database(app_at, demo_db):
 
 
 def test_region_filter_limits_the_leaderboard(app_at, demo_db):
-    at = app_at("pages/reps.py", demo_db)
+    at = app_at("views/reps.py", demo_db)
     at.sidebar.multiselect(key="sb_f_region").set_value(["EMEA"]).run()
     no_exceptions(at)
     deals, reps, _ = demo_frames(demo_db)
@@ -64,7 +64,7 @@ def test_region_filter_limits_the_leaderboard(app_at, demo_db):
 
 
 def test_compare_profile_and_ramp_views(app_at, demo_db):
-    at = app_at("pages/reps.py", demo_db)
+    at = app_at("views/reps.py", demo_db)
     table = leaderboard_table(at)
     first_two = list(table["Rep"][:2])
     at.button_group(key="reps_view").set_value("Win rate vs deal size").run()
@@ -96,7 +96,7 @@ def test_compare_profile_and_ramp_views(app_at, demo_db):
 
 
 def test_reps_page_on_an_empty_database(app_at, empty_db):
-    at = app_at("pages/reps.py", empty_db)
+    at = app_at("views/reps.py", empty_db)
     no_exceptions(at)
     assert any("no deals" in i.value for i in at.info)
     assert not chart_specs_with_next(at)
@@ -116,7 +116,7 @@ def test_both_pages_on_maven_without_targets_or_hire_dates(app_at, datasets_dir,
     with store.connect(db, write=True) as conn:
         store.insert_frame(conn, "opportunities", salesops_deals(pipe))
         store.insert_frame(conn, "reps", salesops_reps(teams))
-    at = app_at("pages/reps.py", db)
+    at = app_at("views/reps.py", db)
     no_exceptions(at)
     assert at.title[0].value == "Reps · 2017Q4"
     table = leaderboard_table(at).set_index("Rep")
@@ -130,6 +130,6 @@ def test_both_pages_on_maven_without_targets_or_hire_dates(app_at, datasets_dir,
     at.button_group(key="reps_view").set_value("New-hire ramp").run()
     no_exceptions(at)
     assert any("no hire dates" in i.value for i in at.info)
-    at.switch_page("pages/team.py").run()
+    at.switch_page("views/team.py").run()
     no_exceptions(at)
     check_charts(at, min_charts=3)

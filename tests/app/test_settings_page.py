@@ -4,7 +4,7 @@ from .conftest import no_exceptions
 
 
 def test_settings_save_currency_and_fiscal_year(app_at, demo_db):
-    at = app_at("pages/settings.py", demo_db)
+    at = app_at("views/settings.py", demo_db)
     no_exceptions(at)
     at.selectbox[0].set_value("April")  # fiscal year start
     at.selectbox[1].set_value("EUR")
@@ -16,13 +16,13 @@ def test_settings_save_currency_and_fiscal_year(app_at, demo_db):
 
 
 def test_settings_on_empty_database(app_at, empty_db):
-    at = app_at("pages/settings.py", empty_db)
+    at = app_at("views/settings.py", empty_db)
     no_exceptions(at)
     assert at.title[0].value == "Settings"
 
 
 def test_clear_workspace_needs_confirmation_and_keeps_a_backup(app_at, demo_db):
-    at = app_at("pages/settings.py", demo_db)
+    at = app_at("views/settings.py", demo_db)
     assert at.button(key="clear_ws").disabled
     at.checkbox(key="confirm_clear").check().run()
     at.button(key="clear_ws").click().run()

@@ -79,7 +79,7 @@ def demo_frames(db):
 
 
 def test_team_page_on_demo(app_at, demo_db):
-    at = app_at("pages/team.py", demo_db)
+    at = app_at("views/team.py", demo_db)
     no_exceptions(at)
     assert at.title[0].value == "Team · 2026Q4"
     deals, reps, targets = demo_frames(demo_db)
@@ -101,7 +101,7 @@ def test_team_page_on_demo(app_at, demo_db):
 
 
 def test_team_page_split_kpi_and_grain(app_at, demo_db):
-    at = app_at("pages/team.py", demo_db)
+    at = app_at("views/team.py", demo_db)
     at.selectbox(key="team_split").set_value("Region").run()
     at.selectbox(key="team_kpi").set_value("Win rate").run()
     no_exceptions(at)
@@ -122,7 +122,7 @@ def test_team_page_split_kpi_and_grain(app_at, demo_db):
 
 
 def test_team_page_roll_up_levels(app_at, demo_db):
-    at = app_at("pages/team.py", demo_db)
+    at = app_at("views/team.py", demo_db)
     deals, reps, targets = demo_frames(demo_db)
     at.button_group(key="team_rollup_level").set_value("Manager").run()
     no_exceptions(at)
@@ -138,7 +138,7 @@ def test_team_page_roll_up_levels(app_at, demo_db):
 
 
 def test_team_page_with_a_region_filter(app_at, demo_db):
-    at = app_at("pages/team.py", demo_db)
+    at = app_at("views/team.py", demo_db)
     at.sidebar.multiselect(key="sb_f_region").set_value(["EMEA"]).run()
     no_exceptions(at)
     deals, _, _ = demo_frames(demo_db)
@@ -147,7 +147,7 @@ def test_team_page_with_a_region_filter(app_at, demo_db):
 
 
 def test_team_page_on_an_empty_database(app_at, empty_db):
-    at = app_at("pages/team.py", empty_db)
+    at = app_at("views/team.py", empty_db)
     no_exceptions(at)
     assert any("no deals" in i.value for i in at.info)
     assert not chart_specs_with_next(at)
@@ -160,7 +160,7 @@ def test_team_page_on_an_empty_database(app_at, empty_db):
 def test_money_follows_the_workspace_currency(app_at, demo_db):
     with store.connect(demo_db, write=True) as conn:
         store.set_settings(conn, currency="EUR")
-    at = app_at("pages/team.py", demo_db)
+    at = app_at("views/team.py", demo_db)
     no_exceptions(at)
     deals, _, _ = demo_frames(demo_db)
     won = deals[(deals[S.STATUS] == S.WON) & deals[S.CLOSE_DATE].between("2026-10-01", "2026-11-20")]

@@ -34,5 +34,5 @@ def test_no_module_outside_ui_names_streamlit():
 
 def test_no_page_renders_html_from_data():
     root = PACKAGE.parent
-    for p in list((root / "pages").glob("*.py")) + [root / "app.py"] + list((PACKAGE / "ui").glob("*.py")):
+    for p in list((root / "views").glob("*.py")) + [root / "app.py"] + list((PACKAGE / "ui").glob("*.py")):
         assert "unsafe_allow_html=True" not in p.read_text(), p
