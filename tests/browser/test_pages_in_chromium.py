@@ -30,8 +30,7 @@ def _free_port() -> int:
     return port
 
 
-@pytest.fixture(scope="module")
-def server(_demo_template, tmp_path_factory):
+def _start_server(_demo_template, tmp_path_factory):
     db = tmp_path_factory.mktemp("browser") / "app.db"
     shutil.copyfile(_demo_template, db)
     port = _free_port()
@@ -49,6 +48,12 @@ def server(_demo_template, tmp_path_factory):
     else:
         proc.kill()
         pytest.fail("the app did not start: " + proc.stderr.read().decode()[-2000:])
+    return proc, url
+
+
+@pytest.fixture(scope="module")
+def server(_demo_template, tmp_path_factory):
+    proc, url = _start_server(_demo_template, tmp_path_factory)
     yield url
     proc.terminate()
     proc.wait(10)
@@ -110,3 +115,23 @@ def test_sidebar_filter_changes_the_overview(server, browser):
         assert page.inner_text('[data-testid="stMetric"]') != before
     finally:
         page.close()
+
+
+@pytest.mark.slow
+def test_a_deep_link_as_the_first_request_gets_the_whole_app(_demo_template, tmp_path_factory, browser):
+    """A bookmarked page opened right after the server starts: the app's own navigation
+    (sections, page titles) and the shared sidebar, not a bare page with a file-name menu."""
+    proc, url = _start_server(_demo_template, tmp_path_factory)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{url}/reps")
+        _settle(page)
+        sidebar = page.inner_text('[data-testid="stSidebar"]')
+        for text in ("Performance", "Planning", "Overview", "Compensation", "As of", "Period"):
+            assert text in sidebar, text
+        assert "compensation" not in sidebar.split()  # no lower-case file names
+        assert page.inner_text("h1").startswith("Reps")
+    finally:
+        page.close()
+        proc.terminate()
+        proc.wait(10)
