@@ -107,12 +107,27 @@ def test_sidebar_filter_changes_the_overview(server, browser):
         _settle(page)
         before = page.inner_text('[data-testid="stMetric"]')
         page.get_by_text("Filters").click()
-        page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first.locator("input").click()
-        page.get_by_role("option", name="EMEA").click()
+        region = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first
+        region.wait_for(state="visible")
+        option = page.get_by_role("option", name="EMEA")
+        timeout_error = pytest.importorskip("playwright.sync_api").TimeoutError
+        for _ in range(5):  # the expander animates open; a click during it may not open the list
+            region.locator("input").click()
+            try:
+                option.wait_for(state="visible", timeout=3000)
+                break
+            except timeout_error:
+                page.keyboard.press("Escape")
+        option.click()
         page.keyboard.press("Escape")
+        # wait for the rerun's result itself: the caption names the filter, the first tile changes
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=\"stMain\"]').innerText.includes('Region: EMEA')", timeout=90_000)
+        page.wait_for_function(
+            "(before) => { const m = document.querySelector('[data-testid=\"stMetric\"]'); return m && m.innerText !== before; }",
+            arg=before, timeout=90_000)
         _settle(page)
         assert page.inner_text('[data-testid="stMain"]').count("Region: EMEA") == 1
-        assert page.inner_text('[data-testid="stMetric"]') != before
     finally:
         page.close()
 
