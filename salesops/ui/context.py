@@ -110,7 +110,11 @@ def load_workspace(db: str, version: int) -> Workspace:
 
 @st.cache_resource(max_entries=8)
 def _filtered(db: str, version: int, filters: tuple) -> pd.DataFrame:
+    """The deals inside ``filters`` ((field, values) pairs; empty values = no filter). With no
+    filter this is the workspace's own frame, not a copy."""
     deals = load_workspace(db, version).deals
+    if not any(values for _, values in filters):
+        return deals
     mask = pd.Series(True, index=deals.index)
     for col, values in filters:
         if values:

@@ -23,8 +23,8 @@ Filters = tuple  # ((column, (value, ...)), ...)
 
 
 def filters_key(ctx: context.PageContext) -> Filters:
-    """The sidebar filters as a hashable cache-key part."""
-    return tuple((k, tuple(v)) for k, v in sorted(ctx.filters.items()))
+    """The sidebar filters as a hashable cache-key part (the same key the page context uses)."""
+    return ctx.filter_key
 
 
 def _workspace(db: str, version: int) -> context.Workspace:
@@ -40,11 +40,9 @@ def _mask(frame: pd.DataFrame, filters: Filters) -> pd.Series:
 
 
 def filtered_deals(db: str, version: int, filters: Filters) -> pd.DataFrame:
-    """The workspace's deals (roster fields attached) limited by the sidebar filters."""
-    deals = _workspace(db, version).deals
-    if not any(v for _, v in filters):
-        return deals
-    return deals[_mask(deals, filters)]
+    """The workspace's deals (roster fields attached) limited by the sidebar filters: the
+    page context's own cached frame, so one filtered copy serves every page."""
+    return context._filtered(db, version, filters)
 
 
 @st.cache_data(max_entries=4, show_spinner="Summing deals per rep and day…")
