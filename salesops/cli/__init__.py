@@ -88,15 +88,47 @@ def common_parent() -> argparse.ArgumentParser:
     return parent
 
 
+def filter_parent() -> argparse.ArgumentParser:
+    """The slice options every reporting command takes: --region, --team, --rep, --segment
+    (repeat or comma-separate values), the same filters as the sidebar."""
+    from ..filters import FIELDS, LABELS
+
+    parent = argparse.ArgumentParser(add_help=False)
+    for name in FIELDS:
+        parent.add_argument(f"--{name}", action="append", metavar="NAME",
+                            help=f"only this {LABELS[name].lower()} (repeat, or separate with commas)")
+    return parent
+
+
+def workspace_and_filters(args, *, period: str | None = None, as_of=None):
+    """(workspace, Filters) for a command: the database of --db, the period of ``period``
+    (default --period, else the quarter of the as-of date), the as-of date of ``as_of``
+    (default --as-of, else the data's) and the slice of --region/--team/--rep/--segment.
+    Unknown values are refused (exit 2)."""
+    from .. import workspace
+    from ..filters import FIELDS, Filters
+
+    ws = workspace.load(db_path(args))
+    fields = {}
+    for name in FIELDS:
+        given = getattr(args, name, None) or []
+        fields[name] = [v.strip() for g in given for v in str(g).split(",") if v.strip()]
+    f = Filters.make(ws, period=period if period is not None else getattr(args, "period", None),
+                     as_of=as_of if as_of is not None else getattr(args, "as_of", None), **fields)
+    f.check(ws)
+    return ws, f
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m salesops", description="salesops: the sales-operations workbench, from the command line.")
     parser.add_argument("--db", help="database file (default: SALESOPS_DB or data/salesops.db)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     parent = common_parent()
+    report = argparse.ArgumentParser(add_help=False, parents=[parent, filter_parent()])
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"{__name__}.{name}")
-        module.register(sub, parent)
+        module.register(sub, parent, report)
     return parser
 
 

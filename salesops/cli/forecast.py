@@ -17,7 +17,7 @@ from . import Result, db_path
 BY_FIELDS = ("owner", "manager", "team", "region", "segment", "product", "type", "lead_source", "industry", "pipeline")
 
 
-def register(sub, parent) -> None:
+def register(sub, parent, report) -> None:
     """Add ``forecast`` and ``landing`` to the parser."""
     p = sub.add_parser("forecast", parents=[parent], help="forecast bookings with Prophet and baselines, backtested")
     p.add_argument("--freq", default="M", help="W, M or Q (default M)")

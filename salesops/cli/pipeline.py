@@ -22,7 +22,7 @@ DEAL_FIELDS = [S.OPPORTUNITY_ID, S.NAME, S.OWNER, "entry", "exit", "stage_from",
                "entering_amount", "amount_to", "amount_change"]
 
 
-def register(sub, parent) -> None:
+def register(sub, parent, report) -> None:
     p = sub.add_parser("pipeline", parents=[parent],
                        help="pipeline movement of a period between two snapshots (waterfall)")
     p.add_argument("--period", help="2017 (fiscal year), 2017Q2, 2017-05 or 2017-04-01..2017-06-30 "

@@ -10,10 +10,13 @@ from .. import formats, goals, metrics, store
 from ..errors import InputError
 from ..periods import FiscalCalendar
 from . import Result, db_path
-from .core import data_as_of
 
 
-def register(sub, parent) -> None:
+def data_as_of(conn) -> str | None:
+    return store.data_as_of(conn)
+
+
+def register(sub, parent, report) -> None:
     """Add ``goals`` and ``comp`` to the parser."""
     p = sub.add_parser("goals", parents=[parent], help="per-rep quotas for a team target, with each rep's probability of attainment")
     p.add_argument("--period", required=True, help="2017 (fiscal year), 2017Q2, 2017-05 or 2017-04-01..2017-06-30")

@@ -509,13 +509,13 @@ def calibrate(book: Book, cal: FiscalCalendar, period: Period, t: pd.Timestamp, 
 
 
 def _target(targets: pd.DataFrame | None, period: Period, owners: list | None) -> float | None:
-    if targets is None or targets.empty:
-        return None
-    own = metrics.target_for_period(targets, period.start, period.end, scope="all")
-    if not own.empty and owners is None:
-        return float(own.sum())
-    by_owner = metrics.target_for_period(targets, period.start, period.end, scope="owner", names=owners)
-    return float(by_owner.sum()) if not by_owner.empty else None
+    """The company target (or, for a list of reps, the sum of their targets); callers with a
+    slice pass the target of the one rule (salesops.outlook) instead."""
+    from ..targets import TargetBook
+
+    book = TargetBook(targets, period.start, period.end)
+    view = book.view(("all", ()) if owners is None else None, owners)
+    return view.amount
 
 
 def landing(deals: pd.DataFrame, snapshots: pd.DataFrame | None, period, as_of, targets: pd.DataFrame | None = None,
