@@ -83,7 +83,7 @@ class BookingsModel:
 def _ramp_tools(deals: pd.DataFrame, reps: pd.DataFrame | None, as_of):
     """(roster_spans, ramp curve) from the performance module; a flat fallback without it."""
     try:
-        from . import performance
+        from . import ramp as performance
         return performance.roster_spans(deals, reps), performance.ramp_curve(deals, reps, as_of), None
     except (ImportError, AttributeError) as exc:  # adapter: the colleague's module is missing
         owners = sorted(set(deals[S.OWNER].dropna())) if not deals.empty else []
@@ -378,7 +378,7 @@ def bottom_up_target(deals: pd.DataFrame, reps: pd.DataFrame | None, period: Per
     productivity per ramped rep per quarter over the trailing ``history_quarters`` quarters x
     the period's length in quarters. Returns {target, ramped_reps, productivity, quarters}."""
     try:
-        from .performance import productivity_per_ramped_rep, ramped_rep_equivalents
+        from .ramp import productivity_per_ramped_rep, ramped_rep_equivalents
     except ImportError:
         raise InputError("the capacity target needs salesops.performance, which is not installed") from None
     end = period.start - timedelta(days=1)
