@@ -27,6 +27,7 @@ import pandas as pd
 
 from . import formats
 from . import schema as S
+from .workspace import attach_roster  # noqa: F401  (re-exported for callers being moved to workspace)
 
 GROUP = "group"
 ALL = "all"
@@ -407,6 +408,14 @@ def finish(sums_frame: pd.DataFrame, targets=None, interval_level: float = 0.8) 
 # =============================================================================================
 # Entry points
 # =============================================================================================
+def _period_rows(s: pd.DataFrame, i: int) -> pd.DataFrame:
+    """The sums of period ``i`` indexed by group (empty when no group has rows)."""
+    if s.empty:
+        return pd.DataFrame({c: pd.Series(dtype=np.int64 if c in _COUNTS else float) for c in SUM_COLUMNS},
+                            index=pd.Index([], name=GROUP, dtype=object))
+    return s.xs(i, level="period")
+
+
 def _active(g: pd.DataFrame) -> pd.Series:
     closed = g["won_count"] + g["lost_count"]
     return (closed + g["open_count"] + g["pipeline_created_count"] > 0) | g["target"].notna()
@@ -446,7 +455,7 @@ def kpis(ws, f, by: str | None = None, *, period=None, as_of=None) -> pd.DataFra
     p = period or f.period
     d = f.as_of if as_of is None else as_of
     facts = f.facts(ws)
-    s = sums(facts, [(p.start, p.end)], d, by).xs(0, level="period")
+    s = _period_rows(sums(facts, [(p.start, p.end)], d, by), 0)
     if by is None:
         targets = {ALL: f.target(ws, p)}
     else:
@@ -485,7 +494,7 @@ def series(ws, f, freq: str, start, end, *, by: str | None = None, as_of=None) -
     s = sums(f.facts(ws), [(p.start, p.end) for p in periods], d, by)
     frames = []
     for i, p in enumerate(periods):  # one small step per period for the (pro-rated) targets
-        chunk = s.xs(i, level="period")
+        chunk = _period_rows(s, i)
         if by is None:
             targets = {ALL: f.target(ws, p, TargetBook(ws.targets, p.start, p.end))}
         else:

@@ -386,18 +386,19 @@ def load_deal_facts(path: Path | str) -> pd.DataFrame:
                 + f"IFNULL(CAST(probability AS REAL), {_NO_NUMBER}) AS probability, "
                 + "IFNULL(CAST(created_date AS TEXT), '') AS created_date, IFNULL(CAST(close_date AS TEXT), '') AS close_date "
                 + "FROM opportunities")
-    uri = Path(path).resolve().as_uri() + "?mode=ro"
+    uri = Path(path).resolve().as_uri()
 
     def read(sql: str):
         with adbc.connect(uri) as conn:
             cur = conn.cursor()
             try:
+                cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
                 cur.execute(sql)
                 return cur.fetch_arrow_table()
             finally:
                 cur.close()
 
-    with ThreadPoolExecutor(2) as pool:
+    with connect(path), ThreadPoolExecutor(2) as pool:  # the open connection keeps the WAL index in place
         texts, rest = pool.map(read, (text_sql, rest_sql))
     rowid = texts.column("rowid").to_numpy().astype(np.int64)
     if not np.array_equal(rowid, rest.column("rowid").to_numpy().astype(np.int64)):  # both scan in rowid order

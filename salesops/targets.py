@@ -10,8 +10,10 @@ For a slice of the business (the sidebar's filters, or one group of ``--by``):
   roster places them inside it (roster region, team, manager; a rep filter names them). With no
   filter, every rep target counts. A slice cut by a deal-only field (segment) holds no reps.
 * **the slice's own target**: when the slice is cut by exactly one field (region, team,
-  manager or segment; none at all for the company), the targets set for that field's chosen
-  values, when every chosen value has one.
+  manager or segment), the targets set for that field's chosen values, when every chosen value
+  has one. For the whole company: the company target, or else the sum of the region targets
+  when every region on the roster has one, or else the sum of the team targets when every team
+  has one.
 * **the target** (what attainment and coverage use) is the slice's own target when there is
   one, otherwise the reps' targets. When both exist, both are shown and named; they are never
   added together.
@@ -101,33 +103,41 @@ class TargetBook:
         """Pro-rated target per name of ``scope`` (empty Series when none)."""
         return self._by.get(scope, pd.Series(dtype=float))
 
-    def view(self, own_scope: tuple[str, tuple[str, ...]] | None, reps: list[str] | None) -> TargetView:
+    def view(self, own_scope: tuple[str, tuple[str, ...]] | None, reps: list[str] | None,
+             rollups: list[tuple[str, tuple[str, ...]]] = ()) -> TargetView:
         """The slice's target.
 
         ``own_scope``: (scope, values) of the slice's own target, ("all", ()) for the
         company, None when the slice has none (cut by several fields). ``reps``: the reps
-        inside the slice (None = every rep, for the company; [] = none)."""
+        inside the slice (None = every rep, for the company; [] = none). ``rollups``: for
+        the company, (scope, every name of that scope) to sum when no company target is set,
+        in order of preference (regions, then teams)."""
         rep_t = self.scope("owner")
         if reps is None:
             chosen = rep_t
         else:
             chosen = rep_t[rep_t.index.isin([str(r) for r in reps])]
         rep_sum = float(chosen.sum()) if len(chosen) else None
-        own = None
-        scope_word = ""
+        own, source, label = None, None, ""
         if own_scope is not None:
             scope, values = own_scope
             series = self.scope(scope)
             if scope == "all":
-                own = float(series.sum()) if len(series) else None
+                if len(series):
+                    own, source, label = float(series.sum()), "all", SCOPE_WORDS["all"]
+                else:
+                    for r_scope, names in rollups:
+                        part = self.scope(r_scope)
+                        if names and len(part) and all(str(n) in part.index for n in names):
+                            own, source = float(part[[str(n) for n in names]].sum()), r_scope
+                            label = f"sum of {len(names)} {SCOPE_WORDS[r_scope]}s"
+                            break
             elif values and len(series) and all(str(v) in series.index for v in values):
-                own = float(series[[str(v) for v in values]].sum())
-            scope_word = SCOPE_WORDS.get(scope, "target")
-            if own is not None and scope != "all":
+                own, source = float(series[[str(v) for v in values]].sum()), scope
                 shown = ", ".join(values[:3]) + (f" and {len(values) - 3} more" if len(values) > 3 else "")
-                scope_word = f"{scope_word} of {shown}"
+                label = f"{SCOPE_WORDS.get(scope, 'target')} of {shown}"
         if own is not None:
-            return TargetView(own, own_scope[0], scope_word, rep_sum, own, int(len(chosen)))
+            return TargetView(own, source, label, rep_sum, own, int(len(chosen)))
         if rep_sum is not None:
             return TargetView(rep_sum, "reps", f"sum of {len(chosen)} rep target{'s' if len(chosen) != 1 else ''}",
                               rep_sum, None, int(len(chosen)))
