@@ -41,17 +41,17 @@ def prorate(targets: pd.DataFrame | None, start, end) -> pd.DataFrame:
     cols = [S.SCOPE, S.SCOPE_NAME, S.AMOUNT]
     if targets is None or targets.empty:
         return pd.DataFrame(columns=cols)
-    s, e = pd.Timestamp(start), pd.Timestamp(end)
-    t_start = pd.to_datetime(targets[S.PERIOD_START])
-    t_end = pd.to_datetime(targets[S.PERIOD_END])
-    overlap = (t_end.clip(upper=e) - t_start.clip(lower=s)).dt.days + 1
-    length = (t_end - t_start).dt.days + 1
-    share = (overlap.clip(lower=0) / length).where(length > 0, 0.0)
+    day = np.timedelta64(1, "D")
+    s, e = np.datetime64(pd.Timestamp(start), "ns"), np.datetime64(pd.Timestamp(end), "ns")
+    t_start = pd.to_datetime(targets[S.PERIOD_START]).to_numpy()
+    t_end = pd.to_datetime(targets[S.PERIOD_END]).to_numpy()
+    overlap = (np.minimum(t_end, e) - np.maximum(t_start, s)) / day + 1
+    length = (t_end - t_start) / day + 1
+    share = np.where(length > 0, np.clip(overlap, 0, None) / np.where(length > 0, length, 1), 0.0)
     keep = share > 0
-    out = targets.loc[keep, [S.SCOPE, S.SCOPE_NAME]].copy()
-    out[S.AMOUNT] = (targets.loc[keep, S.AMOUNT].astype(float) * share[keep]).to_numpy()
-    out[S.SCOPE_NAME] = out[S.SCOPE_NAME].astype(str)
-    return out.reset_index(drop=True)
+    return pd.DataFrame({S.SCOPE: targets[S.SCOPE].to_numpy()[keep],
+                         S.SCOPE_NAME: targets[S.SCOPE_NAME].astype(str).to_numpy()[keep],
+                         S.AMOUNT: targets[S.AMOUNT].to_numpy(dtype=float)[keep] * share[keep]})
 
 
 @dataclass(frozen=True)
