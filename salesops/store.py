@@ -400,6 +400,17 @@ def load_deal_facts(path: Path | str) -> pd.DataFrame:
 
     with connect(path), ThreadPoolExecutor(2) as pool:  # the open connection keeps the WAL index in place
         texts, rest = pool.map(read, (text_sql, rest_sql))
+    if rest.num_rows == 0:  # no rows: the driver cannot tell the column types; give them
+        frame = pd.DataFrame({"rowid": np.array([], dtype=np.int64)})
+        for c in FACT_COLUMNS:
+            if c in (S.AMOUNT, S.PROBABILITY):
+                frame[c] = np.array([], dtype=float)
+            elif c in S.DATE_FIELDS:
+                frame[c] = np.array([], dtype="datetime64[ns]")
+            else:
+                cats = list(S.STATUSES) if c == S.STATUS else (list(S.FORECAST_CATEGORIES) if c == S.FORECAST_CATEGORY else [])
+                frame[c] = pd.Categorical([], categories=cats)
+        return frame
     rowid = texts.column("rowid").to_numpy().astype(np.int64)
     if not np.array_equal(rowid, rest.column("rowid").to_numpy().astype(np.int64)):  # both scan in rowid order
         raise StoreError(f"{path}: the deal table changed while it was read; reload the page")
