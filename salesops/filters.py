@@ -244,11 +244,17 @@ def reps_inside(reps: pd.DataFrame | None, cuts: dict[str, tuple[str, ...]]) -> 
 
 def resolve_target(book: TargetBook, reps: pd.DataFrame | None, cuts: dict[str, tuple[str, ...]]) -> TargetView:
     """The one target rule for a slice given by ``cuts`` (see salesops.targets)."""
+    rollups = []
     if not cuts:
         own = ("all", ())
+        if reps is not None and not reps.empty:
+            for col, scope in ((S.REGION, "region"), (S.TEAM, "team")):
+                if col in reps.columns:
+                    names = tuple(sorted({str(v) for v in reps[col].dropna() if str(v) != ""}))
+                    rollups.append((scope, names))
     elif len(cuts) == 1:
         (col, values), = cuts.items()
         own = None if col == S.OWNER else (SCOPE_OF.get(col, col), tuple(values))
     else:
         own = None
-    return book.view(own, reps_inside(reps, cuts))
+    return book.view(own, reps_inside(reps, cuts), rollups)
