@@ -57,6 +57,8 @@ IMPLAUSIBLE_P = 0.10
 STRETCH_P = 0.30
 #: Share of reps at or above quota that sales organisations usually see.
 INDUSTRY_HIT_RANGE = (0.5, 0.7)
+#: Over-assignment choices (0% to 30%).
+OVER_ASSIGNMENT_STEPS = tuple(round(i / 100, 2) for i in range(0, 31))
 #: Ways to set the team target, by key.
 BASES = {"published": "Published target", "amount": "Amount", "growth": "Growth over last year",
          "capacity": "Bottom-up from capacity"}
@@ -790,9 +792,13 @@ def target_options(ws, f) -> dict:
             "suggested": suggested}
 
 
-def choose_target(options: dict, basis: str, *, amount: float | None = None, growth: float | None = None) -> dict:
+def choose_target(options: dict, basis: str, *, amount: float | None = None, growth: float | None = None,
+                  growth_pct: float | None = None) -> dict:
     """The team target for ``basis`` (a key of :data:`BASES`): {target (None when there is
-    none), basis (in words), problem (why there is none, or None)}."""
+    none), basis (in words), problem (why there is none, or None)}. ``growth`` is a share
+    (0.1), ``growth_pct`` the same in percent (10)."""
+    if growth_pct is not None:
+        growth = float(growth_pct) / 100
     if basis not in BASES:
         raise InputError(f"basis {basis!r}: use one of {', '.join(BASES)}")
     pub = options["published"]
@@ -901,6 +907,36 @@ class GoalPlan:
                 "reps_flagged": self.team["reps_flagged"], "reps": self.table[cols].to_dict(orient="records")}
 
 
+def parse_overrides(pairs) -> tuple:
+    """Hand-typed quotas [(rep, text)] -> ((rep, amount), ...): "150000", "150,000" or
+    "150 000" (a currency sign is ignored); InputError naming the rep and the value otherwise."""
+    out = []
+    for rep, text in pairs:
+        t = str(text).strip()
+        if not t:
+            continue
+        clean = "".join(ch for ch in t if ch not in ",_ $€£¥₹'")
+        try:
+            v = float(clean)
+        except ValueError:
+            raise InputError(f"manual quota for {rep} = {t!r}: type an amount such as 150000") from None
+        if not math.isfinite(v) or v < 0:
+            raise InputError(f"manual quota for {rep} = {t!r}: a quota must be 0 or more")
+        out.append((str(rep), v))
+    return tuple(out)
+
+
+def scenario_name(typed: str | None, period: Period, basis: str, method: str, f=None) -> str:
+    """The name a goal scenario is saved under: what was typed, else a name made of what is on
+    screen ("2026Q4 · published company target · Equal split · Region: EMEA")."""
+    if typed and typed.strip():
+        return typed.strip()
+    parts = [period.label, basis, METHOD_LABELS.get(method, method)]
+    if f is not None and f.filtered:
+        parts.append(f.describe())
+    return " · ".join(parts)
+
+
 def goal_plan(ws, f, target: float, method: str = "capacity", over_assignment: float = 0.0, overrides: tuple = (),
               n_sims: int = 2000, seed: int = 0, team_samples=None) -> GoalPlan:
     """Quotas for ``target`` split by ``method`` over the reps inside the filters' slice, with
@@ -917,6 +953,8 @@ def goal_plan(ws, f, target: float, method: str = "capacity", over_assignment: f
                                     over_assignment=over_assignment, overrides=dict(overrides),
                                     accounts=ws.accounts, n_sims=n_sims, seed=seed, team_samples=team_samples,
                                     model=model)
+    table["realism"] = table["flag"].replace("", "ok")
+    table["set_by"] = np.where(table["overridden"], "set by hand", METHOD_LABELS.get(method, method).lower())
     return GoalPlan(f.period, float(target), table, team, model.window, model.rep_shape, list(model.notes))
 
 

@@ -102,14 +102,16 @@ def run_goals(args) -> Result:
     if args.sims < 1:
         raise InputError(f"--sims {args.sims}: use at least 1 simulation")
     over = share(args.over_assign, "--over-assign")
+    target = amount(args.target, "--target") if args.target is not None else None
+    growth = share(args.growth, "--growth") if args.growth is not None else None
     ws, f = workspace_and_filters(args)
     if ws.empty:
         raise InputError("there are no deals in this workspace; import an export or load the demo first")
     options = goals.target_options(ws, f)
-    if args.target is not None:
-        chosen = goals.choose_target(options, "amount", amount=amount(args.target, "--target"))
-    elif args.growth is not None:
-        chosen = goals.choose_target(options, "growth", growth=share(args.growth, "--growth"))
+    if target is not None:
+        chosen = goals.choose_target(options, "amount", amount=target)
+    elif growth is not None:
+        chosen = goals.choose_target(options, "growth", growth=growth)
     elif args.capacity:
         chosen = goals.choose_target(options, "capacity")
     else:

@@ -16,7 +16,8 @@ from .payout import (FROM_FALLBACK, FROM_PLAN, FROM_PLAN_REP, FROM_TARGET, FROM_
 from .plan import (DEFAULT_CANCEL_STAGES, EPS, MEASURES, NO_PERIOD, PERIOD_CHOICES, PLAN_KEYS, PLAN_PERIOD_MONTHS,
                    PLANS_DIR, SPIF_FIELDS, TIER_MODES, Clawback, Component, Draw, Plan, RepAmounts, Spif, Tier, as_plan,
                    component_multiple, curve_cliffs, curve_table, curve_view, form_values, from_form, load_plan_file,
-                   parse_json_text, parse_plan, payout_multiple, plan_json, problems_table, sample_plans, spif_mask)
-from .simulation import SimulationResult, simulate, simulate_period
+                   parse_json_text, parse_plan, payout_multiple, plan_json, plan_sources, problems_table, sample_plans,
+                   source_doc, spif_mask)
+from .simulation import HEADCOUNT_STEPS, WHAT_IF_STEPS, SimulationResult, simulate, simulate_period
 
 __all__ = [name for name in dir() if not name.startswith("_") and name not in ("payout", "plan", "simulation")]

@@ -594,6 +594,24 @@ def spif_mask(deals: pd.DataFrame, spif: Spif) -> pd.Series:
 PLANS_DIR = Path(__file__).resolve().parents[2] / "data" / "plans"
 
 
+def plan_sources(ws) -> dict[str, dict]:
+    """Where a plan can start from: {"Sample: <name>": {kind, name, doc}, "Saved: <name>":
+    {kind, name, versions (newest first)}}."""
+    out = {f"Sample: {n}": {"kind": "sample", "name": n, "doc": d} for n, d in sample_plans().items()}
+    saved = ws.saved("comp_plans")
+    for name in dict.fromkeys(saved["name"]) if not saved.empty else []:
+        versions = sorted((int(v) for v in saved.loc[saved["name"] == name, "version"]), reverse=True)
+        out[f"Saved: {name}"] = {"kind": "saved", "name": name, "versions": versions}
+    return out
+
+
+def source_doc(ws, source: dict, version: int | None = None) -> dict:
+    """The plan document of a :func:`plan_sources` entry (a saved plan's ``version``, default the newest)."""
+    if source["kind"] == "sample":
+        return dict(source["doc"])
+    return ws.load_saved("comp_plans", source["name"], version) or {}
+
+
 def sample_plans() -> dict[str, dict]:
     """The sample plans in data/plans, by plan name (files that do not read are skipped)."""
     out = {}
@@ -685,7 +703,8 @@ def form_values(doc: dict) -> dict:
         "quota": _num(quota, 100_000), "by_rep": by_rep, "target_incentive": _num(ti, 10_000),
         "threshold_pct": _num(doc.get("threshold"), 0) * 100, "cap": _num(doc.get("cap"), 0),
         "tier_mode": doc.get("tier_mode") if doc.get("tier_mode") in TIER_MODES else "marginal",
-        "tiers": [{"from_pct": _num(t.get("from"), 0) * 100, "to_pct": None if t.get("to") is None else _num(t.get("to"), 0) * 100,
+        "tiers": [{"from_pct": _num(t.get("from"), 0) * 100,
+                   "to_pct": "" if t.get("to") is None else f"{_num(t.get('to'), 0) * 100:g}",
                    "rate": _num(t.get("rate"), 1.0)} for t in tiers if isinstance(t, dict)],
         "spifs": spifs, "spif_in_cap": bool(doc.get("spif_in_cap")),
         "use_logos": logos is not None and measure != "new_logos",
@@ -709,18 +728,30 @@ def _spif_value(text):
         return text
 
 
+def _pct_number(v) -> float:
+    """A percentage typed in a cell ("120", "120%", 120.0) as a number (120.0); InputError otherwise."""
+    if isinstance(v, str):
+        t = v.strip().rstrip("%").strip()
+        try:
+            return float(t)
+        except ValueError:
+            raise InputError(f"tier end {v!r}: type a percentage of quota such as 120, or leave it empty for no end") from None
+    return float(v)
+
+
 def from_form(v: dict) -> dict:
     """The plan document the designer's values describe (the inverse of :func:`form_values`).
 
     ``v`` has the keys :func:`form_values` returns; ``tiers`` and ``spifs`` are lists of row
-    dicts as the editors give them (blank rows are skipped). Percentages become fractions, a
+    dicts as the editors give them (blank rows are skipped; a tier's ``to_pct`` may be text,
+    empty = no end). Percentages become fractions, a
     cap or draw of 0 means none, a clawback of 0% means none."""
     tiers = []
     for r in v.get("tiers") or []:
         if _blank(r.get("from_pct")) and _blank(r.get("rate")):
             continue
         tiers.append({"from": 0.0 if _blank(r.get("from_pct")) else float(r["from_pct"]) / 100,
-                      "to": None if _blank(r.get("to_pct")) else float(r["to_pct"]) / 100,
+                      "to": None if _blank(r.get("to_pct")) else _pct_number(r["to_pct"]) / 100,
                       "rate": None if _blank(r.get("rate")) else float(r["rate"])})
     spifs = [{"name": r.get("name") if not _blank(r.get("name")) else f"SPIF {i + 1}",
               "filter": {r["field"]: _spif_value(r.get("value"))}, "amount": float(r["amount"])}

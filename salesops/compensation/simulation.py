@@ -25,6 +25,11 @@ from ..periods import Period
 from .payout import QUOTA_SOURCES, plan_periods, plan_reps, published_quotas, rep_quotas
 from .plan import EPS, Plan, as_plan, component_multiple, spif_mask
 
+#: What-if steps of the page's sliders: -30% to +50%.
+WHAT_IF_STEPS = tuple(round(i / 100, 2) for i in range(-30, 51))
+#: Headcount what-ifs: five leavers to ten hires.
+HEADCOUNT_STEPS = tuple(range(-5, 11))
+
 
 @dataclass
 class SimulationResult:
