@@ -590,8 +590,9 @@ def spif_mask(deals: pd.DataFrame, spif: Spif) -> pd.Series:
 
 
 # --- plans as text, samples ------------------------------------------------------------------------
-#: The sample plans shipped with salesops.
+#: The sample plans shipped with salesops; the designer opens on the first, the standard plan.
 PLANS_DIR = Path(__file__).resolve().parents[2] / "data" / "plans"
+DEFAULT_SAMPLE = "standard.json"
 
 
 def plan_sources(ws) -> dict[str, dict]:
@@ -613,9 +614,10 @@ def source_doc(ws, source: dict, version: int | None = None) -> dict:
 
 
 def sample_plans() -> dict[str, dict]:
-    """The sample plans in data/plans, by plan name (files that do not read are skipped)."""
+    """The sample plans in data/plans, by plan name, the standard plan first (files that do
+    not read are skipped)."""
     out = {}
-    for f in sorted(PLANS_DIR.glob("*.json")):
+    for f in sorted(PLANS_DIR.glob("*.json"), key=lambda f: (f.name != DEFAULT_SAMPLE, f.name)):
         try:
             doc = json.loads(f.read_text(encoding="utf-8"))
         except (OSError, ValueError):
