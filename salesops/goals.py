@@ -786,10 +786,22 @@ def target_options(ws, f) -> dict:
         suggested = _round_amount(last_year)
     else:
         suggested = _round_amount(float(model.expected_bookings.sum()))
-    return {"period": period.label, "published": dict(view.as_dict(), has_target=view.has_target,
-                                                      note=view.note(ws.settings.currency)),
+    return {"period": period.label, "published": dict(view.as_dict(), has_target=view.has_target, note=_target_note(view, ws)),
             "last_year": last_year, "last_year_label": last.label, "bottom_up": bottom, "reps": list(model.reps),
             "suggested": suggested}
+
+
+def _target_note(view, ws) -> str | None:
+    """Both published targets of the slice, named (never mixed), or None when there is one."""
+    from .formats import money
+
+    if view.own is None or view.rep_sum is None:
+        return None
+    cur = ws.settings.currency
+    if abs(view.own - view.rep_sum) < 0.5:
+        return f"The {view.label} ({money(view.own, cur)}) equals the sum of the {view.reps} reps' own targets."
+    return (f"The published target is the {view.label} ({money(view.own, cur)}); the {view.reps} reps' own targets add up "
+            f"to {money(view.rep_sum, cur)}.")
 
 
 def choose_target(options: dict, basis: str, *, amount: float | None = None, growth: float | None = None,

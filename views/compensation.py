@@ -52,11 +52,11 @@ form = dict(v)
 c1, c2, c3 = st.columns(3)
 form["name"] = c1.text_input("Plan name", value=v["name"], key=k("name"))
 form["period"] = c2.selectbox("Plan period", C.PERIOD_CHOICES, index=C.PERIOD_CHOICES.index(v["period"]), key=k("period"),
-                              format_func=lambda p: "as the sidebar asks" if p == C.NO_PERIOD else p,
+                              format_func=C.PERIOD_LABELS.get,
                               help="Quota, target incentive and draw are per plan period. The plan is evaluated once per "
                                    "plan period inside the sidebar's period and the payouts are summed; a shorter period "
                                    "shows its plan period to date.")
-form["measure"] = c3.selectbox("Measure", list(C.MEASURES), format_func=C.MEASURES.get,
+form["measure"] = c3.selectbox("Measure", list(C.MEASURES), format_func=C.MEASURE_LABELS.get,
                                index=list(C.MEASURES).index(v["measure"]), key=k("measure"))
 c1, c2, c3, c4 = st.columns(4)
 form["quota"] = c1.number_input("Fallback quota per rep" if quota_source == "targets" else "Quota per rep", min_value=0.0,
@@ -80,8 +80,9 @@ form["tier_mode"] = t1.radio("Tier mode", list(C.TIER_MODES), index=list(C.TIER_
 tiers = t2.data_editor(pd.DataFrame(v["tiers"], columns=["from_pct", "to_pct", "rate"]), key=k("tiers"), num_rows="dynamic",
                        hide_index=True, width="stretch",
                        column_config={"from_pct": st.column_config.NumberColumn("From (% of quota)", min_value=0.0),
-                                      "to_pct": st.column_config.TextColumn("To (% of quota; empty = no end)"),
-                                      "rate": st.column_config.NumberColumn("Rate (x base rate)", min_value=0.0, format="%.2f",
+                                      "to_pct": st.column_config.TextColumn("To (% of quota)",
+                                                                            help="Empty for the last tier: no end."),
+                                      "rate": st.column_config.NumberColumn("Rate (x base)", min_value=0.0, format="%.2f",
                                                                             help="1.0 = on-target pay; 1.5 = a 1.5x accelerator; "
                                                                                  "below 1 a decelerator")})
 form["tiers"] = tiers.to_dict(orient="records")
@@ -174,19 +175,16 @@ widgets.kpi_tile("Cost of sales", formats.pct(result.cost_of_sales, 1), containe
                  help="Total variable pay / bookings of the reps on the plan.")
 widgets.kpi_tile("With base salaries", formats.pct(result.full_cost_of_sales, 1), container=k3,
                  help="(Base salaries for the period + variable pay) / bookings; needs every rep's base salary in the roster.")
-widgets.note_tile("Reps at quota", f"{result.reps_at_quota} of {result.reps_with_quota}", "reps with a quota", container=k4,
-                  help="Reps whose bookings reached their quota over the plan periods (a rep on a zero quota is not counted).")
+widgets.kpi_tile("Reps at quota", f"{result.reps_at_quota} of {result.reps_with_quota}", container=k4,
+                 help="Reps whose bookings reached their quota over the plan periods, of the reps with a quota (a rep "
+                      "on a zero quota is not counted).")
 if p.empty:
     st.info("No reps are paid on this plan for the period yet.", icon=":material/payments:")
 else:
     st.altair_chart(charts.payouts_by_rep(p, cc), width="stretch")
     achieved_kind = "money" if plan.measure == "won_amount" else "number"
-    widgets.table(ctx, p, {"rep": "Rep", "quota_from": ("Quota from", "text"), "quota": ("Quota", achieved_kind),
-                           "achieved": ("Achieved", achieved_kind), "attainment": ("Attainment", "pct"),
-                           "commission": ("Commission", "money"), "spif": ("SPIFs", "money"), "clawback": ("Clawback", "money"),
-                           "draw_top_up": ("Draw top-up", "money"), "draw_recovered": ("Draw recovered", "money"),
-                           "total": ("Total", "money")},
-                  key="comp_payouts", missing="–", download=f"payouts_{plan.name}_{ctx.period.label}".replace(" ", "_"))
+    widgets.table(ctx, p, C.payout_columns(plan), key="comp_payouts", missing="–",
+                  download=f"payouts_{plan.name}_{ctx.period.label}".replace(" ", "_"))
     if len(result.started) > 1:
         with st.expander(f"By plan period ({len(result.started)})"):
             widgets.table(ctx, result.periods, {"rep": "Rep", "plan_period": ("Plan period", "text"),
@@ -250,7 +248,7 @@ stored = st.session_state.get("comp_sim")
 if stored and stored[0] == sim_key:
     sim = stored[1]
     summ = sim.summary()
-    m = st.columns(4)
+    m = st.columns(2) + st.columns(2)
     widgets.kpi_tile("Expected cost", money(summ["mean_cost"]), container=m[0],
                      help=f"Mean over {summ['n_sims']:,} simulations of {', '.join(summ['periods'])}.")
     widgets.kpi_tile("P90 cost", money(summ["p90_cost"]), container=m[1],
@@ -269,13 +267,12 @@ elif stored:
 # --- effectiveness and comparison -----------------------------------------------------------------------------
 st.subheader("Does pay follow performance?")
 eff = C.effectiveness(result)
-e1, e2, e3 = st.columns(3)
+e1, e2 = st.columns(2)
 pfp = eff["pay_for_performance"]
 widgets.kpi_tile("Pay-for-performance", formats.MISSING if pfp is None else f"{pfp:.2f}", container=e1,
                  help="Rank correlation of payout with attainment: 1 = the better the rep, the more they earn.")
 widgets.kpi_tile("Pay to the top 20%", formats.pct(eff["top20_share_of_pay"]), container=e2,
                  help="Share of all variable pay going to the top fifth of reps by attainment.")
-widgets.kpi_tile("Cost of sales", formats.pct(eff["cost_of_sales"], 1), container=e3)
 
 others = [s for s in sources if s != source]
 picked_others = st.multiselect("Compare with (up to two plans)", others, max_selections=2, key="comp_compare")

@@ -48,16 +48,16 @@ widgets.note_tile("Published target", money(pub["amount"]), pub["label"] if pub[
 widgets.note_tile(f"Last year ({options['last_year_label']})", money(options["last_year"]), "bookings, same period",
                   container=c[1])
 bottom = options["bottom_up"]
-widgets.note_tile("Bottom-up capacity", money(bottom.get("target")), "ramped reps x productivity",
+widgets.note_tile("Bottom-up capacity", money(bottom.get("target")), "ramped-rep capacity",
                   help=goals.bottom_up_text(options, cc) or bottom.get("error"), container=c[2])
 widgets.note_tile("Landing zone (P50)", money(landing["p50"]) if landing else money(None),
-                  f"80% range {money(landing['p10'])} – {money(landing['p90'])}" if landing else "not available",
-                  help="Booked to date + open pipeline at learned win odds + new business still to come: the same "
-                       "number as on Overview and Forecast.", container=c[3])
+                  f"{money(landing['p10'])} – {money(landing['p90'])}" if landing else "not available",
+                  help="Booked to date + open pipeline at learned win odds + new business still to come, with its 80% "
+                       "range (P10 – P90): the same number as on Overview and Forecast.", container=c[3])
 
 basis = st.radio("Set the target", list(goals.BASES), format_func=goals.BASES.get, horizontal=True, key="goals_basis",
                  index=0 if pub["has_target"] else 1)
-c1, c2 = st.columns(2)
+c1, _ = st.columns(2)
 amount = growth = None
 if basis == "amount":
     amount = ui.kept_number_input(c1, f"Team target ({cc})", key=ui.view_key("goals_amount", ctx),
@@ -66,9 +66,6 @@ elif basis == "growth":
     growth = ui.kept_number_input(c1, "Growth over the same period last year (%)", key="goals_growth", default=10.0,
                                   step=1.0, format="%.1f")
 chosen = goals.choose_target(options, basis, amount=amount, growth_pct=growth)
-over = c2.select_slider("Over-assignment", options=goals.OVER_ASSIGNMENT_STEPS, value=0.0, format_func=formats.pct,
-                        key="goals_over", help="Rep quotas add up to the team target plus this much, a cushion for "
-                                               "reps who miss (commonly 10-20%).")
 st.altair_chart(charts.target_comparison(goals.target_rows(options, landing, chosen["target"]), cc), width="stretch")
 if pub["note"]:
     st.caption(widgets.plain(pub["note"]))
@@ -84,14 +81,17 @@ st.caption(widgets.plain(f"Team target: {widgets.money(ctx, chosen['target'], co
 
 # --- 2. allocation ---------------------------------------------------------------------------------------
 st.subheader("2. Split into rep quotas")
-m1, m2 = st.columns(2)
+m1, m2, m3 = st.columns(3)
 methods = goals.allocation_methods(ctx.ws)
 method = m1.selectbox("Method", methods, format_func=goals.METHOD_LABELS.get, index=methods.index("capacity"),
                       key="goals_method",
                       help="Equal: same quota each. Historical share: in proportion to last year's bookings. Capacity: "
                            "tenured reps 1, new hires by their ramp. Territory (when accounts with revenue are loaded): "
                            "by the revenue of the accounts each rep covers.")
-n_sims = m2.select_slider("Simulations", [500, 1000, 2000, 5000, 10000], value=2000, key="goals_sims")
+over = m2.select_slider("Over-assignment", options=goals.OVER_ASSIGNMENT_STEPS, value=0.0, format_func=formats.pct,
+                        key="goals_over", help="Rep quotas add up to the team target plus this much, a cushion for "
+                                               "reps who miss (commonly 10-20%).")
+n_sims = m3.select_slider("Simulations", [500, 1000, 2000, 5000, 10000], value=2000, key="goals_sims")
 typed = ui.overrides_editor(ui.view_key("goals_overrides", ctx), options["reps"], f"Manual quota ({cc})",
                             help="Type a quota to fix it; the others share the rest.")
 try:
@@ -107,7 +107,7 @@ st.caption(plan.reconciliation(cc))
 st.subheader("3. Is it realistic?")
 team = plan.team
 hit_words, hit_colour = plan.hit_words()
-k = st.columns(4)
+k = st.columns(2) + st.columns(2)
 widgets.kpi_tile("Team reaches the target", formats.pct(team["p_team"]), container=k[0],
                  help=f"Share of simulated periods in which the team books at least the target (from the {team['source']}).")
 widgets.kpi_tile("Expected share of reps at quota", formats.pct(team["expected_share_hitting"]), hit_words,
@@ -117,7 +117,7 @@ widgets.kpi_tile("Expected share of reps at quota", formats.pct(team["expected_s
 widgets.kpi_tile("Quotas above plausible", f"{team['reps_flagged']}", container=k[2],
                  help=f"Reps whose quota they reach in fewer than {goals.IMPLAUSIBLE_P:.0%} of simulations.")
 widgets.note_tile("Team P10 – P90", f"{money(team['p10'])} – {money(team['p90'])}", f"from the {team['source']}",
-                  container=k[3])
+                  help="The team's bookings for the period in eight simulated periods out of ten.", container=k[3])
 flagged = plan.table.loc[plan.table["flag"] == "above plausible", "rep"]
 if len(flagged):
     st.warning(widgets.plain(f"Quotas above what is plausible for: {', '.join(flagged.head(8))}. Unreachable goals make "
@@ -129,7 +129,7 @@ st.altair_chart(charts.attainment_probabilities(plan.table), width="stretch")
 widgets.table(ctx, plan.table, {"rep": "Rep", "quota": ("Quota", "money"), "p_attain": ("Chance of reaching quota", "pct"),
                                 "expected": ("Expected bookings", "money"), "p10": ("Bookings P10", "money"),
                                 "p90": ("Bookings P90", "money"), "realism": ("Realism", "text"),
-                                "ramp": ("Capacity", "number"), "set_by": ("Quota set by", "text")},
+                                "ramp": ("Capacity", "number"), "set_by": ("Set by", "text")},
               key="goals_table", missing="–")
 with st.expander("How the simulation works"):
     st.write(plan.explanation())

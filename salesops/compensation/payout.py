@@ -487,6 +487,24 @@ def _sources(values) -> str:
     return "; ".join(f"{v} ({vals.count(v)} of {len(vals)})" for v in unique)
 
 
+def payout_columns(plan: Plan) -> dict:
+    """The columns of the payouts table for ``plan`` ({column: (label, kind)}): clawback and
+    draw columns only when the plan has them; quota and achieved in money for a bookings plan."""
+    kind = "money" if plan.measure == "won_amount" else "number"
+    cols = {"rep": ("Rep", "text"), "quota_from": ("Quota from", "text"), "quota": ("Quota", kind),
+            "achieved": ("Achieved", kind), "attainment": ("Attainment", "pct"), "commission": ("Commission", "money")}
+    if plan.spifs:
+        cols["spif"] = ("SPIFs", "money")
+    if plan.clawback is not None:
+        cols["clawback"] = ("Clawback", "money")
+    if plan.draw is not None:
+        cols["draw_top_up"] = ("Draw top-up", "money")
+        if plan.draw.recoverable:
+            cols["draw_recovered"] = ("Draw recovered", "money")
+    cols["total"] = ("Total", "money")
+    return cols
+
+
 # --- effectiveness ---------------------------------------------------------------------------------------
 def pay_for_performance(payouts: pd.DataFrame) -> float | None:
     """Spearman rank correlation of total payout with attainment (1 = pay follows

@@ -664,6 +664,8 @@ def problems_table(exc: InputError) -> pd.DataFrame:
 #: The designer's choice for a plan without a period.
 NO_PERIOD = "as asked"
 PERIOD_CHOICES = ("quarter", "month", "year", NO_PERIOD)
+PERIOD_LABELS = {"quarter": "Quarter", "month": "Month", "year": "Year", NO_PERIOD: "The sidebar's period (none)"}
+MEASURE_LABELS = {k: v[0].upper() + v[1:] for k, v in MEASURES.items()}
 
 
 def _amounts(value) -> tuple[float | None, dict]:

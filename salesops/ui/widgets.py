@@ -178,6 +178,8 @@ def column_for(ctx: PageContext, kind: str, label: str, help: str | None = None)
         return st.column_config.DateColumn(label, help=help, format="DD MMM YYYY")
     if kind == "number":
         return st.column_config.NumberColumn(label, help=help, format="%,.2f")
+    if kind == "number_text":  # numbers already formatted as text (see fill_missing): aligned like numbers
+        return st.column_config.TextColumn(label, help=help, alignment="right")
     return st.column_config.TextColumn(label, help=help)
 
 
@@ -237,14 +239,15 @@ _FORMAT = {"money": lambda v, c: formats.money(v, c, compact=False), "money_per_
 
 def fill_missing(shown: pd.DataFrame, kinds: dict[str, str], missing: str, currency: str) -> tuple[pd.DataFrame, dict]:
     """``display_frame``'s output with every number column that has an empty cell turned into
-    formatted text, ``missing`` in the empty cells (percent columns are already scaled)."""
+    formatted text (kind "number_text", right-aligned), ``missing`` in the empty cells
+    (percent columns are already scaled)."""
     out, new_kinds = shown.copy(), dict(kinds)
     for label, kind in kinds.items():
         fmt = _FORMAT.get(kind)
         if fmt is None or not out[label].isna().any():
             continue
         out[label] = [missing if pd.isna(v) else fmt(float(v), currency) for v in out[label]]
-        new_kinds[label] = "text"
+        new_kinds[label] = "number_text"
     return out, new_kinds
 
 

@@ -297,7 +297,13 @@ def test_the_target_opens_on_the_published_target_of_the_rule(acme_ws, fields, a
     f = Filters.make(acme_ws, period="2027Q3", **fields)        # fiscal year from April: Oct-Dec 2026
     options = G.target_options(acme_ws, f)
     assert options["published"]["amount"] == amount and options["published"]["label"] == label
-    assert options["published"] == {**f.target(acme_ws).as_dict(), "has_target": True, "note": f.target(acme_ws).note()}
+    view = f.target(acme_ws)
+    assert {k: options["published"][k] for k in view.as_dict()} == view.as_dict() and options["published"]["has_target"]
+    if view.own is not None and view.rep_sum is not None:       # both targets exist: both named, never mixed
+        assert options["published"]["note"] == (f"The published target is the {label} (${amount / 1000:.0f}K); the "
+                                                f"{view.reps} reps' own targets add up to ${view.rep_sum / 1000:.0f}K.")
+    else:
+        assert options["published"]["note"] is None
     chosen = G.choose_target(options, "published")
     assert chosen == {"target": amount, "basis": f"published {label}", "problem": None}
     assert options["suggested"] == amount
