@@ -148,6 +148,16 @@ def test_the_page_equals_goals_json(monkeypatch, _demo_template, acme_db, tmp_pa
             assert cell == pytest.approx(r["p_attain"] * 100)
 
 
+def test_goals_show_the_landing_zone_of_the_overview(monkeypatch, acme_db):
+    """One landing zone: the Overview's "Likely landing" is the Goals page's landing zone (salesops.outlook)."""
+    overview = open_page("views/overview.py", acme_db, monkeypatch)
+    goals = open_page(PAGE, acme_db, monkeypatch)
+    likely = next(m for m in overview.metric if m.label == "Likely landing")
+    zone = next(m for m in goals.metric if m.label == "Landing zone (P50)")
+    assert zone.value == likely.value and likely.value != formats.MISSING
+    assert likely.delta == f"80% range {zone.delta}"
+
+
 # --- renders cleanly everywhere -------------------------------------------------------------------------------
 def test_goals_page_on_an_empty_database(monkeypatch, empty_db):
     at = open_page(PAGE, empty_db, monkeypatch)
