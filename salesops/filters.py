@@ -111,6 +111,19 @@ class Filters:
         """The full deal rows inside the slice (every period)."""
         return ws.deals if not self.filtered else ws.deals[self.mask(ws.deals)]
 
+    def restrict(self, ws, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of a snapshot or stage-history frame (with ``opportunity_id``) that belong
+        to deals inside the slice; a deal no longer in the workspace (removed from a later
+        export) follows its owner in the row."""
+        if not self.filtered or frame.empty:
+            return frame
+        deals = self.deals(ws)
+        keep = frame[S.OPPORTUNITY_ID].isin(deals[S.OPPORTUNITY_ID])
+        if S.OWNER in frame.columns:
+            gone = ~frame[S.OPPORTUNITY_ID].isin(ws.deals[S.OPPORTUNITY_ID])
+            keep |= gone & frame[S.OWNER].isin(deals[S.OWNER].dropna().unique())
+        return frame[keep]
+
     def reps(self, ws) -> list[str] | None:
         """The reps inside the slice by the roster (None: no cut, everyone). A cut by a field
         the roster does not hold (segment) leaves no reps inside."""

@@ -182,6 +182,14 @@ class Workspace:
     def stage_history(self) -> pd.DataFrame:
         return self._cached("stage_history", lambda conn: store.load_stage_history(conn))
 
+    def stage_rules(self) -> dict:
+        """The stage map in force ({stage_key: StageRule}: defaults and the user's edits)."""
+        return self._cached("stage_rules", lambda conn: store.stage_rules(conn))
+
+    def snapshot(self, as_of: str) -> pd.DataFrame:
+        """The snapshot rows of one as-of date."""
+        return self._cached(f"snapshot:{as_of}", lambda conn: store.load_snapshots(conn, as_of))
+
     def _cached(self, name: str, read):
         if name not in self._extra:
             with self._lock:
