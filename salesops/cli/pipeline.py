@@ -35,7 +35,6 @@ def register(sub, parent, report) -> None:
     p.set_defaults(func=run_pipeline)
 
     p = sub.add_parser("hygiene", parents=[report], help="CRM hygiene scorecard of the open deals, per rep and per import")
-    p.add_argument("--as-of", dest="as_of", metavar="DATE", help="judge the deals as of this day (default: the data's as-of date)")
     p.add_argument("--stale-days", type=int, default=30, help="days without any change that make a deal stale (default 30)")
     p.add_argument("--owner", help="only this rep's deals (the same as --rep)")
     p.add_argument("--fix-list", action="store_true", help="include the fix list (one row per deal and problem)")
