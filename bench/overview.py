@@ -62,11 +62,11 @@ def child(path: str, what: str) -> None:
         out = {"first": timed(at.run)}
         assert not at.exception, [e.value for e in at.exception]
         out["rerun"] = min(timed(at.run) for _ in range(3))
-        region = at.sidebar.multiselect(key="sb_f_region")
+        region = at.sidebar.multiselect(key="region")
         region.set_value([region.options[0]])
         out["filter_first"] = timed(at.run)
         out["filter_again"] = timed(at.run)
-        sel = at.sidebar.selectbox(key="sb_period")
+        sel = at.sidebar.selectbox(key="period")
         sel.set_value(sel.options[2])
         out["period"] = timed(at.run)
         assert not at.exception, [e.value for e in at.exception]

@@ -74,6 +74,6 @@ def test_every_page_renders_clean(where, demo_db, empty_db, request, monkeypatch
 
 def test_every_page_on_a_future_quarter(demo_db, monkeypatch):
     at = run_app(demo_db, monkeypatch)
-    at.sidebar.selectbox(key="sb_period").set_value("2027Q1").run()
+    at.sidebar.selectbox(key="period").set_value("2027Q1").run()
     for page in PAGES:
         check_page(at, page, "future quarter")
