@@ -183,18 +183,21 @@ def cover(ws, f: Filters) -> Slide:
                   K["won_amount"].delta(cur["won_amount"], s.previous["won_amount"], cc) and
                   f"{K['won_amount'].delta(cur['won_amount'], s.previous['won_amount'], cc)} {s.compare_label}"),
              Tile("Attainment", K["attainment"].format(cur["attainment"]),
-                  f"of the {s.target.label} ({_money(s.target.amount, cc)})" if s.target.has_target else "no target set"),
+                  f"of {_money(s.target.amount, cc)} target" if s.target.has_target else "no target set"),
              Tile("Win rate", K["win_rate"].format(cur["win_rate"]),
-                  f"{cur['won_count']:,} won of {cur['won_count'] + cur['lost_count']:,} closed"),
+                  f"{cur['won_count']:,} of {cur['won_count'] + cur['lost_count']:,} closed"),
              Tile("Open pipeline", K["open_pipeline"].format(cur["open_pipeline"], cc),
-                  f"{cur['open_count']:,} deals open on {f.as_of:%d %b %Y}") if s.state != "closed" else
+                  f"{cur['open_count']:,} deals open") if s.state != "closed" else
              Tile("Pipeline created", K["pipeline_created_amount"].format(cur["pipeline_created_amount"], cc),
-                  f"{cur['pipeline_created_count']:,} deals created in {f.period.label}")]
+                  f"{cur['pipeline_created_count']:,} deals created")]
     title = f"{f.period.label} business review"
-    return Slide("cover", title, headline(ws, f, b), tiles,
-                 notes=_notes("won_amount", "attainment", "win_rate", "open_pipeline", target=s.target, currency=cc,
+    agenda = pd.DataFrame({"n": range(1, len(SLIDES) + 1), "slide": [v[0] for v in SLIDES.values()],
+                           "about": [ABOUT[k] for k in SLIDES]})
+    return Slide("cover", title, headline(ws, f, b), tiles, None, None, agenda,
+                 {"n": ("#", "count"), "slide": ("Slide", "text"), "about": ("What it shows", "text")},
+                 _notes("won_amount", "attainment", "win_rate", "open_pipeline", target=s.target, currency=cc,
                               extra=s.compare_text()),
-                 figures={"won_amount": cur["won_amount"], "attainment": cur["attainment"], "target": s.target.amount,
+                 {"won_amount": cur["won_amount"], "attainment": cur["attainment"], "target": s.target.amount,
                           "last_year_won_amount": b.last_year["won_amount"]})
 
 
@@ -364,6 +367,7 @@ def new_hires(ws, f: Filters, months: int = 12) -> pd.DataFrame:
         r = r[r[S.OWNER].isin(owners)]
     cur = metrics.kpis(ws, f, S.OWNER).set_index("group")
     out = r[[S.OWNER, S.HIRE_DATE, "tenure_months", "first_win_date"]].copy()
+    out["tenure_months"] = out["tenure_months"].astype(float).round().astype(int)
     out["won_amount"] = out[S.OWNER].map(cur["won_amount"]).fillna(0.0)
     out["target"] = out[S.OWNER].map(cur["target"])
     out["attainment"] = out[S.OWNER].map(cur["attainment"])
@@ -405,13 +409,16 @@ def reps(ws, f: Filters) -> Slide:
     chart = charts.movers(movers, cc, f"Biggest movers in bookings, {s.compare_label}",
                           f"{f.period.label} against {s.compare.label}" + (" up to the same day" if s.in_progress else "")) \
         if not movers.empty else None
-    columns = {S.OWNER: ("New hire", "text"), S.HIRE_DATE: ("Hired", "date"), "tenure_months": ("Months in role", "number"),
-               "first_win_date": ("First win", "date"), "won_amount": ("Bookings", "money"), "target": ("Target", "money"),
+    columns = {S.OWNER: ("New hire", "text"), S.HIRE_DATE: ("Hired", "date"), "tenure_months": ("Months in role", "count"),
+               "first_win_text": ("First win", "text"), "won_amount": ("Bookings", "money"), "target": ("Target", "money"),
                "attainment": ("Attainment", "pct"), "ahead_text": ("Ramp", "text")}
-    table = hires.assign(ahead_text=[("reached their target" if a else "behind their target") if a is not None else "no target"
+    table = hires.assign(first_win_text=[f"{pd.Timestamp(d):%d %b %Y}" if pd.notna(d) else "no win yet" for d in hires["first_win_date"]],
+                         ahead_text=[("reached their target" if a else "behind their target") if a is not None else "no target"
                                      for a in hires["ahead"]])
     return Slide("reps", "Rep highlights: top movers and new hires", sentence, tiles, chart,
-                 movers.rename(columns={S.OWNER: "rep"}), table[list(columns)], columns,
+                 movers.rename(columns={S.OWNER: "Rep", "won_amount": "Bookings", "previous": f"Bookings, {s.compare.label}",
+                                        "change": "Change", "attainment": "Attainment", "target": "Target"}),
+                 table[list(columns)], columns,
                  _notes("won_amount", "attainment",
                         extra=f"Movers: change in bookings per rep {s.compare_label} ({s.compare_text()}). New hires: hired in "
                               "the 12 months before the as-of date; 'ahead of ramp' = reached their own (ramped) target."),
@@ -444,7 +451,7 @@ def movement(ws, f: Filters) -> Slide:
                 f"in, {_money(amt('pushed_out'), cc)} was pushed out, {_money(amt('won'), cc)} won and {_money(amt('lost'), cc)} "
                 f"lost, leaving {_money(amt('end'), cc)} open on {day(b)}.")
     tiles = [Tile("Start of period", _money(amt("start"), cc), f"{int(wf.loc['start', 'count']):,} deals on {day(a)}"),
-             Tile("Added", _money(added, cc), f"{int(wf.loc['created', 'count'] + wf.loc['pulled_in', 'count']):,} deals created or pulled in"),
+             Tile("Added", _money(added, cc), f"{int(wf.loc['created', 'count'] + wf.loc['pulled_in', 'count']):,} deals"),
              Tile("Pushed out", _money(amt("pushed_out"), cc), f"{int(wf.loc['pushed_out', 'count']):,} deals"),
              Tile("Won", _money(amt("won"), cc), f"{int(wf.loc['won', 'count']):,} deals"),
              Tile("End", _money(amt("end"), cc), f"{int(wf.loc['end', 'count']):,} deals on {day(b)}")]
@@ -485,7 +492,7 @@ def forecast_calls(ws, f: Filters) -> pd.DataFrame:
                      "p50": payload.get("p50"), "p90": payload.get("p90")})
     try:
         lz = outlook.summary(outlook.landing_zone(ws, f.with_period(p, as_of=p.start)))
-        rows.append({"call": f"Landing zone on {p.start:%d %b %Y} (re-run on the data known then)", "as_of": p.start.isoformat(),
+        rows.append({"call": f"Re-run as of {p.start:%d %b %Y}", "as_of": p.start.isoformat(),
                      "p10": lz["p10"], "p50": lz["p50"], "p90": lz["p90"]})
     except InputError:
         pass
@@ -565,13 +572,13 @@ def next_period(ws, f: Filters) -> Slide:
                 + (f"; the likely landing is {_money(lz['p50'], cc)} (80%: {_money(lz['p10'], cc)}–{_money(lz['p90'], cc)})" if lz else "")
                 + ".")
     tiles = [Tile("Target", _money(t.amount, cc), t.label if t.has_target else "no target set"),
-             Tile("Open pipeline", _money(cur["open_pipeline"], cc), f"{cur['open_count']:,} deals closing in {nxt.label}"),
+             Tile("Open pipeline", _money(cur["open_pipeline"], cc), f"{cur['open_count']:,} deals"),
              Tile("Coverage", K["coverage"].format(cur["coverage"]),
-                  f"needs {K['required_coverage'].format(need)} at the current win rate" if need == need else "no win rate yet"),
+                  f"needs {K['required_coverage'].format(need)}" if need == need else "no win rate yet"),
              Tile("Likely landing", _money(lz["p50"], cc) if lz else "–",
-                  f"80% range {_money(lz['p10'], cc)} – {_money(lz['p90'], cc)}" if lz else "not estimated"),
+                  f"80%: {_money(lz['p10'], cc)} – {_money(lz['p90'], cc)}" if lz else "not estimated"),
              Tile("Rep goals", _money(t.rep_sum, cc) if t.rep_sum is not None else "–",
-                  f"{t.reps} reps' published targets" if t.rep_sum is not None else "no rep targets published")]
+                  f"{t.reps} reps' targets" if t.rep_sum is not None else "none published")]
     chart = chart_data = None
     if lz:
         zone = pd.DataFrame({"part": ["Booked to date", "Open pipeline (expected)", "New business (expected)"],
@@ -579,7 +586,7 @@ def next_period(ws, f: Filters) -> Slide:
         zone = zone.assign(p10=lz["p10"], p90=lz["p90"], target=t.amount if t.has_target else float("nan"))
         chart = charts.landing_vs_target(zone, cc, f"Where {nxt.label} will land",
                                          "Bars: booked + expected from the pipeline + new business. Black line: 80% range. Grey tick: the target.")
-        chart_data = zone
+        chart_data = zone.rename(columns={"part": "Part", "amount": "Amount", "p10": "P10", "p90": "P90", "target": "Target"})
     columns = {"group": ("Rep", "text"), "target": ("Goal (published target)", "money"),
                "open_pipeline": ("Open pipeline", "money"), "coverage": ("Coverage", "ratio")}
     return Slide("next", f"Next {_word(f.period)}: {nxt.label}", sentence, tiles, chart, chart_data, goals, columns,
@@ -604,11 +611,22 @@ SLIDES = {
 }
 
 
+#: What each slide shows, for the cover's agenda.
+ABOUT = {"cover": "the headline and the four numbers asked first", "bookings": "bookings, target, attainment, 8 quarters",
+         "story": "which regions (or teams) carried the period", "wins": "deals won and lost, win rate, deal size, cycle",
+         "teams": "each team against its target", "reps": "biggest movers, new hires against ramp",
+         "movement": "the pipeline waterfall between snapshots", "forecast": "what was called against what landed",
+         "next": "next period: target, pipeline, coverage, landing zone, goals"}
+
+
 def slide(ws, f: Filters, key: str) -> Slide:
     """One slide of the review of the filters' period (what the page shows)."""
     if key not in SLIDES:
         raise InputError(f"there is no slide {key!r}; the slides are {', '.join(SLIDES)}")
-    return SLIDES[key][1](ws, f)
+    s = SLIDES[key][1](ws, f)
+    if s.chart is not None:
+        s.chart = charts.for_screen(s.chart)
+    return s
 
 
 def sources(ws) -> str:

@@ -8,6 +8,12 @@ import pandas as pd
 from .base import ACCENT, HEIGHT, STATUS_COLORS, TARGET_COLOR, money_axis, money_tooltip, titled
 
 
+def for_screen(chart):
+    """The chart in type a room can read on a projector (and in the printed deck)."""
+    return chart.configure_axis(labelFontSize=14, titleFontSize=14, grid=True, gridOpacity=0.4).configure_legend(
+        labelFontSize=14).configure_title(fontSize=19, subtitleFontSize=13).configure_view(strokeWidth=0)
+
+
 def group_bookings(frame: pd.DataFrame, currency: str, group_label: str, title: str, subtitle: str | None = None) -> alt.Chart:
     """Horizontal bars of bookings per group with the group's target as a tick.
 
@@ -15,7 +21,7 @@ def group_bookings(frame: pd.DataFrame, currency: str, group_label: str, title: 
     data = frame[["group", "won_amount", "target", "attainment"]].copy()
     data["group"] = data["group"].astype(str)
     height = max(HEIGHT - 60, 34 * len(data))
-    base = alt.Chart(data).encode(y=alt.Y("group:N", title=group_label, sort="-x", axis=alt.Axis(labelLimit=320)))
+    base = alt.Chart(data).encode(y=alt.Y("group:N", title=group_label, sort="-x", axis=alt.Axis(labelLimit=320, labelOverlap=False)))
     bars = base.mark_bar(color=STATUS_COLORS["won"], cornerRadiusTopRight=3, cornerRadiusBottomRight=3).encode(
         x=alt.X("won_amount:Q", axis=money_axis(currency, f"Bookings ({currency})")),
         tooltip=[alt.Tooltip("group:N", title=group_label), money_tooltip("won_amount:Q", "Bookings", currency),
@@ -56,7 +62,7 @@ def movers(frame: pd.DataFrame, currency: str, title: str, subtitle: str | None 
     data["direction"] = ["Up" if c >= 0 else "Down" for c in data["change"]]
     height = max(HEIGHT - 60, 30 * len(data))
     chart = alt.Chart(data).mark_bar().encode(
-        y=alt.Y("owner:N", title="Rep", sort="-x", axis=alt.Axis(labelLimit=320)),
+        y=alt.Y("owner:N", title="Rep", sort="-x", axis=alt.Axis(labelLimit=320, labelOverlap=False)),
         x=alt.X("change:Q", axis=money_axis(currency, f"Change in bookings ({currency})")),
         color=alt.Color("direction:N", title=None, legend=None,
                         scale=alt.Scale(domain=["Up", "Down"], range=[STATUS_COLORS["won"], STATUS_COLORS["lost"]])),
@@ -71,9 +77,10 @@ def calls_vs_actual(calls: pd.DataFrame, currency: str, title: str, subtitle: st
     ``calls``: call (label), p10, p50, p90, actual (the same for every row, NaN while running)."""
     data = calls[["call", "p10", "p50", "p90", "actual"]].copy()
     data["call"] = data["call"].astype(str)
-    y = alt.Y("call:N", title="Call", sort=None, axis=alt.Axis(labelLimit=360))
+    y = alt.Y("call:N", title=None, sort=None, axis=alt.Axis(labelLimit=260, labelOverlap=False))
     rng = alt.Chart(data).mark_bar(size=26, color="#90CAF9", cornerRadius=3).encode(
-        y=y, x=alt.X("p10:Q", axis=money_axis(currency, f"Bookings of the period ({currency})")), x2="p90:Q",
+        y=y, x=alt.X("p10:Q", scale=alt.Scale(zero=False, nice=True),
+                     axis=money_axis(currency, f"Bookings of the period ({currency})")), x2="p90:Q",
         tooltip=[alt.Tooltip("call:N", title="Call"), money_tooltip("p10:Q", "P10", currency),
                  money_tooltip("p50:Q", "Median call", currency), money_tooltip("p90:Q", "P90", currency)])
     mid = alt.Chart(data).mark_tick(color=ACCENT, thickness=4, size=30).encode(y=y, x="p50:Q")
@@ -82,7 +89,7 @@ def calls_vs_actual(calls: pd.DataFrame, currency: str, title: str, subtitle: st
     if not landed.empty:
         layers.append(alt.Chart(landed).mark_rule(color=STATUS_COLORS["won"], strokeWidth=3).encode(
             x="actual:Q", tooltip=[money_tooltip("actual:Q", "Landed", currency)]))
-    return titled(alt.layer(*layers).properties(height=max(140, 60 * len(data))), title, subtitle)
+    return titled(alt.layer(*layers).properties(height=max(180, 70 * len(data))), title, subtitle)
 
 
 def landing_vs_target(zone: pd.DataFrame, currency: str, title: str, subtitle: str | None = None) -> alt.Chart:
