@@ -60,8 +60,9 @@ def neutralise_cells(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
-    """UTF-8 CSV (with BOM so Excel reads it as UTF-8), cells neutralised."""
-    return neutralise_cells(frame).to_csv(index=False).encode("utf-8-sig")
+    """UTF-8 CSV (with BOM so Excel reads it as UTF-8), cells neutralised, CRLF line ends (so
+    that a cell holding a carriage return is quoted and stays one cell)."""
+    return neutralise_cells(frame).to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
 
 
 def to_xlsx_bytes(frame: pd.DataFrame, sheet_name: str = "data") -> bytes:
