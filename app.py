@@ -21,6 +21,7 @@ pages = {
         st.Page("views/team.py", title="Team", icon=":material/groups:"),
         st.Page("views/reps.py", title="Reps", icon=":material/person:"),
         st.Page("views/pipeline.py", title="Pipeline", icon=":material/filter_alt:"),
+        st.Page("views/review.py", title="Review", icon=":material/slideshow:"),
     ],
     "Planning": [
         st.Page("views/forecast.py", title="Forecast", icon=":material/trending_up:"),

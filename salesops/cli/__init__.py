@@ -26,7 +26,7 @@ import pandas as pd
 from ..errors import InputError, SalesopsError
 
 #: Modules under salesops.cli that register commands, in help order.
-COMMAND_MODULES = ("core", "ingest", "forecast", "pipeline", "planning")
+COMMAND_MODULES = ("core", "ingest", "forecast", "pipeline", "planning", "reports")
 MAX_PROBLEM_LINES = 20
 
 
