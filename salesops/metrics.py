@@ -266,21 +266,29 @@ def period_index(dates: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.
     return np.where(ok, i, -1).astype(np.int64)
 
 
-def deal_states(frame: pd.DataFrame, as_of=None) -> dict[str, np.ndarray]:
+def _is(col: pd.Series, value: str) -> np.ndarray:
+    """col == value as a boolean array (categories compared by code, not as text)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        cats = col.cat.categories
+        return (col.cat.codes.to_numpy() == cats.get_loc(value)) if value in cats else np.zeros(len(col), dtype=bool)
+    return (col == value).to_numpy()
+
+
+def deal_states(frame: pd.DataFrame, as_of=None, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Each deal's state as known on ``as_of`` (None: as the data is), as boolean arrays:
     ``won`` / ``lost`` (closed by then), ``open`` (existing and not yet closed then),
     ``prob_known`` (open now: its CRM probability is the one of that day), ``created_ok``
-    (created by then). The one as-of rule of every KPI."""
+    (created by then). ``rows`` limits the arrays to those positions. The one as-of rule of
+    every KPI."""
     status = frame[S.STATUS]
-    is_won = (status == S.WON).to_numpy()
-    is_lost = (status == S.LOST).to_numpy()
-    is_open = (status == S.OPEN).to_numpy()
+    take = (lambda a: a) if rows is None else (lambda a: a[rows])  # noqa: E731
+    is_won, is_lost, is_open = take(_is(status, S.WON)), take(_is(status, S.LOST)), take(_is(status, S.OPEN))
     if as_of is None:
-        ones = np.ones(len(frame), dtype=bool)
+        ones = np.ones(len(is_won), dtype=bool)
         return {"won": is_won, "lost": is_lost, "open": is_open, "prob_known": is_open, "created_ok": ones}
     d = _ns(as_of)
-    close = frame[S.CLOSE_DATE].to_numpy(dtype="datetime64[ns]")
-    created = frame[S.CREATED_DATE].to_numpy(dtype="datetime64[ns]")
+    close = take(frame[S.CLOSE_DATE].to_numpy(dtype="datetime64[ns]"))
+    created = take(frame[S.CREATED_DATE].to_numpy(dtype="datetime64[ns]"))
     closed_known = close <= d                       # NaT compares False
     exists = ~(created > d)                         # a deal without a created date exists
     return {"won": is_won & closed_known, "lost": is_lost & closed_known,
@@ -316,44 +324,55 @@ def sums(frame: pd.DataFrame, periods, as_of=None, by: str | None = None) -> pd.
     ``frame``: deals with status, amount, created_date, close_date, probability,
     forecast_category (and ``by``). ``periods``: a list of (start, end) dates, sorted and not
     overlapping. Returns a frame indexed by (``period`` = position in ``periods``, ``group``)
-    with :data:`SUM_COLUMNS`; every (period, group) pair of the groups seen appears."""
+    with :data:`SUM_COLUMNS`; every (period, group) pair of the groups seen appears. Only the
+    rows whose close or created date falls inside the periods are looked at."""
     starts = np.array([_ns(p[0]) for p in periods], dtype="datetime64[ns]")
     ends = np.array([_ns(p[1]) for p in periods], dtype="datetime64[ns]")
     n_p = len(periods)
     codes, names = _group_codes(frame, by)
     n_g = len(names)
-    close = frame[S.CLOSE_DATE].to_numpy(dtype="datetime64[ns]")
-    created = frame[S.CREATED_DATE].to_numpy(dtype="datetime64[ns]")
-    st = deal_states(frame, as_of)
-    won, lost, open_now, prob_known, created_ok = st["won"], st["lost"], st["open"], st["prob_known"], st["created_ok"]
-    amount = np.nan_to_num(frame[S.AMOUNT].to_numpy(dtype=float), nan=0.0)
-    prob = frame[S.PROBABILITY].to_numpy(dtype=float) if S.PROBABILITY in frame.columns else np.full(len(frame), np.nan)
-    omitted = (frame[S.FORECAST_CATEGORY].astype(object) == "omitted").to_numpy() if S.FORECAST_CATEGORY in frame.columns \
-        else np.zeros(len(frame), dtype=bool)
-    p_close = period_index(close, starts, ends)
-    p_created = period_index(created, starts, ends)
-    cycle = (close - created).astype("timedelta64[D]").astype(float)
-    cycle_ok = won & ~np.isnat(close) & ~np.isnat(created)
     size = n_p * n_g
+    close_all = frame[S.CLOSE_DATE].to_numpy(dtype="datetime64[ns]")
+    created_all = frame[S.CREATED_DATE].to_numpy(dtype="datetime64[ns]")
+    lo, hi = (starts.min(), ends.max()) if n_p else (np.datetime64("NaT"), np.datetime64("NaT"))
+    by_close = np.flatnonzero((close_all >= lo) & (close_all <= hi))
+    by_created = np.flatnonzero((created_all >= lo) & (created_all <= hi))
 
-    def bucket(period: np.ndarray, mask: np.ndarray, weights=None) -> np.ndarray:
+    close, created = close_all[by_close], created_all[by_close]
+    st = deal_states(frame, as_of, by_close)
+    won, lost, open_now, prob_known = st["won"], st["lost"], st["open"], st["prob_known"]
+    amount_all = np.nan_to_num(frame[S.AMOUNT].to_numpy(dtype=float), nan=0.0)
+    amount = amount_all[by_close]
+    prob = frame[S.PROBABILITY].to_numpy(dtype=float)[by_close] if S.PROBABILITY in frame.columns else np.full(len(by_close), np.nan)
+    omitted = (_is(frame[S.FORECAST_CATEGORY], "omitted")[by_close] if S.FORECAST_CATEGORY in frame.columns
+               else np.zeros(len(by_close), dtype=bool))
+    p_close = period_index(close, starts, ends)
+    cycle_ok = won & ~np.isnat(close) & ~np.isnat(created)
+    cycle = np.where(cycle_ok, (close - np.where(cycle_ok, created, close)).astype("timedelta64[D]").astype(float), 0.0)
+    g_close = codes[by_close]
+
+    def bucket(period: np.ndarray, group: np.ndarray, mask: np.ndarray, weights=None) -> np.ndarray:
         m = mask & (period >= 0)
-        key = period[m] * n_g + codes[m]
+        key = period[m] * n_g + group[m]
         return np.bincount(key, weights=None if weights is None else weights[m], minlength=size)[:size]
 
+    p_created = period_index(created_all[by_created], starts, ends)
+    created_ok = np.ones(len(by_created), dtype=bool) if as_of is None else created_all[by_created] <= _ns(as_of)
+    k_amount = amount_all[by_created]
+    g_created = codes[by_created]
     out = {
-        "won_amount": bucket(p_close, won, amount),
-        "won_count": bucket(p_close, won),
-        "lost_count": bucket(p_close, lost),
-        "cycle_sum": bucket(p_close, cycle_ok, np.nan_to_num(cycle)),
-        "cycle_n": bucket(p_close, cycle_ok),
-        "open_pipeline": bucket(p_close, open_now, amount),
-        "open_count": bucket(p_close, open_now),
-        "weighted_pipeline": bucket(p_close, open_now & prob_known, amount * np.nan_to_num(prob)),
-        "weighted_unknown": bucket(p_close, open_now & ~prob_known),
-        "coverage_pipeline": bucket(p_close, open_now & ~omitted, amount),
-        "pipeline_created_amount": bucket(p_created, created_ok, amount),
-        "pipeline_created_count": bucket(p_created, created_ok),
+        "won_amount": bucket(p_close, g_close, won, amount),
+        "won_count": bucket(p_close, g_close, won),
+        "lost_count": bucket(p_close, g_close, lost),
+        "cycle_sum": bucket(p_close, g_close, cycle_ok, cycle),
+        "cycle_n": bucket(p_close, g_close, cycle_ok),
+        "open_pipeline": bucket(p_close, g_close, open_now, amount),
+        "open_count": bucket(p_close, g_close, open_now),
+        "weighted_pipeline": bucket(p_close, g_close, open_now & prob_known, amount * np.nan_to_num(prob)),
+        "weighted_unknown": bucket(p_close, g_close, open_now & ~prob_known),
+        "coverage_pipeline": bucket(p_close, g_close, open_now & ~omitted, amount),
+        "pipeline_created_amount": bucket(p_created, g_created, created_ok, k_amount),
+        "pipeline_created_count": bucket(p_created, g_created, created_ok),
     }
     idx = pd.MultiIndex.from_product([range(n_p), names], names=["period", GROUP])
     res = pd.DataFrame(out, index=idx)

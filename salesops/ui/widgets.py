@@ -157,17 +157,17 @@ def deals_table(ctx: PageContext, deals: pd.DataFrame, *, key: str | None = None
 
 
 def percent_column(label: str, help: str | None = None):
-    """A column of fractions shown as percentages with one decimal: pass the frame through
-    :func:`display_frame` (which scales fractions to percent) or :func:`table`."""
-    return st.column_config.NumberColumn(label, help=help, format="%.1f%%")
+    """A column of fractions (0.31) shown as a percentage. :func:`table` shows them with one
+    decimal instead (it scales the values itself)."""
+    return st.column_config.NumberColumn(label, help=help, format="percent")
 
 
 #: How a column of each kind is shown in a table.
 def column_for(ctx: PageContext, kind: str, label: str, help: str | None = None):
     if kind in ("money", "money_per_day"):
         return money_column(ctx, label + (" per day" if kind == "money_per_day" else ""), help)
-    if kind == "pct":
-        return percent_column(label, help)
+    if kind == "pct":  # display_frame has scaled the fractions to percent
+        return st.column_config.NumberColumn(label, help=help, format="%.1f%%")
     if kind == "days":
         return st.column_config.NumberColumn(label, help=help, format="%.0f days")
     if kind == "ratio":
@@ -278,3 +278,24 @@ def ensure_database(path: str) -> None:
 def _integrity_at_start(path: str) -> list[str]:
     """``PRAGMA quick_check`` once per database per server process (it reads the whole file)."""
     return store.integrity_problems(path)
+
+
+def chart_with_downloads(ctx: PageContext, chart, data: pd.DataFrame | None, stem: str, *, columns: dict | None = None,
+                         key: str | None = None, downloads: bool = True) -> None:
+    """An Altair chart with CSV, XLSX (the numbers behind it, under business names when
+    ``columns`` gives them, formula cells neutralised) and PNG (the same spec rendered
+    offline) downloads. Every file is built only when its button is clicked."""
+    st.altair_chart(chart, width="stretch")
+    if not downloads:
+        return
+    k = key or stem
+    frame = export_frame(data, columns) if (data is not None and columns) else data
+    c1, c2, c3 = st.columns(3)
+    if frame is not None:
+        c1.download_button("Chart data (CSV)", lambda: reports.to_csv_bytes(frame), file_name=f"{stem}.csv", mime="text/csv",
+                           key=f"{k}_chart_csv", icon=":material/download:")
+        c2.download_button("Chart data (Excel)", lambda: reports.to_xlsx_bytes(frame), file_name=f"{stem}.xlsx",
+                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"{k}_chart_xlsx",
+                           icon=":material/download:")
+    c3.download_button("Chart (PNG)", lambda: reports.chart_png(chart, width=1000), file_name=f"{stem}.png", mime="image/png",
+                       key=f"{k}_chart_png", icon=":material/image:")

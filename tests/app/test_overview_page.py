@@ -44,12 +44,12 @@ def test_overview_on_demo_shows_the_quarter_against_the_company_target(app_at, d
 
 def test_overview_region_filter_and_a_past_period(app_at, demo_db):
     at = app_at("views/overview.py", demo_db)
-    at.sidebar.multiselect(key="sb_f_region").set_value(["EMEA"]).run()
+    at.sidebar.multiselect(key="region").set_value(["EMEA"]).run()
     no_exceptions(at)
     deals, targets, reps = demo_tables(demo_db)
     region_q4 = targets[(targets[S.PERIOD_START] == "2026-10-01") & (targets[S.SCOPE] == "region") & (targets[S.SCOPE_NAME] == "EMEA")]
     assert {m.label: m.value for m in at.metric}["Target"] == formats.money(region_q4[S.AMOUNT].sum())
-    at.sidebar.selectbox(key="sb_period").set_value("2026Q2").run()
+    at.sidebar.selectbox(key="period").set_value("2026Q2").run()
     no_exceptions(at)
     tiles = {m.label: m.value for m in at.metric}
     # a deal is in EMEA by its own region, or, with none, by its rep's
@@ -65,7 +65,7 @@ def test_overview_region_filter_and_a_past_period(app_at, demo_db):
 
 def test_a_future_quarter_is_not_started_and_shows_its_target_and_pipeline(app_at, demo_db):
     at = app_at("views/overview.py", demo_db)
-    at.sidebar.selectbox(key="sb_period").set_value("2027Q1").run()
+    at.sidebar.selectbox(key="period").set_value("2027Q1").run()
     no_exceptions(at)
     assert any("has not started" in i.value for i in at.info)
     deals, targets, _ = demo_tables(demo_db)
@@ -79,10 +79,10 @@ def test_a_future_quarter_is_not_started_and_shows_its_target_and_pipeline(app_a
 
 def test_filters_that_exclude_each_other_say_so(app_at, demo_db):
     at = app_at("views/overview.py", demo_db)
-    at.sidebar.multiselect(key="sb_f_region").set_value(["APAC"]).run()
+    at.sidebar.multiselect(key="region").set_value(["APAC"]).run()
     # with APAC chosen, the rep list only offers APAC reps and reps with APAC deals
     _, _, reps = demo_tables(demo_db)
-    offered = set(at.sidebar.multiselect(key="sb_f_rep").options)
+    offered = set(at.sidebar.multiselect(key="rep").options)
     assert set(reps.loc[reps[S.REGION] == "APAC", S.NAME]) <= offered
     assert not offered >= set(reps[S.NAME])
     no_exceptions(at)

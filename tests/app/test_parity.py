@@ -69,10 +69,10 @@ def test_overview_tiles_equal_the_cli_over_the_matrix(tmp_path, monkeypatch, cap
     for state, (period, inside) in QUARTERS.items():
         for as_of in (acme.DATA_AS_OF, inside):
             for fname, fields in FILTERS.items():
-                at.sidebar.date_input(key="sb_as_of").set_value(as_of)
-                at.sidebar.selectbox(key="sb_period").set_value(period)
+                at.sidebar.date_input(key="as_of").set_value(as_of)
+                at.sidebar.selectbox(key="period").set_value(period)
                 for name in ("region", "team", "rep"):
-                    at.sidebar.multiselect(key=f"sb_f_{name}").set_value(fields.get(name, []))
+                    at.sidebar.multiselect(key=name).set_value(fields.get(name, []))
                 at.run()
                 no_exceptions(at)
                 doc = cli(capsys, db, period, as_of, fields)

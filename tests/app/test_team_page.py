@@ -139,7 +139,7 @@ def test_team_page_roll_up_levels(app_at, demo_db):
 
 def test_team_page_with_a_region_filter(app_at, demo_db):
     at = app_at("views/team.py", demo_db)
-    at.sidebar.multiselect(key="sb_f_region").set_value(["EMEA"]).run()
+    at.sidebar.multiselect(key="region").set_value(["EMEA"]).run()
     no_exceptions(at)
     deals, _, _ = demo_frames(demo_db)
     won = deals[(deals[S.STATUS] == S.WON) & deals[S.CLOSE_DATE].between("2026-10-01", "2026-11-20") & (deals[S.REGION] == "EMEA")]
