@@ -1,8 +1,8 @@
 """Planning commands: ``goals`` (quotas for a team target and how realistic they are) and
 ``comp`` (the payouts of a comp plan, once per plan period, and optionally what it may cost).
 
-Both take the slice options of every reporting command (--region/--team/--rep/--segment),
---period and --as-of, and print the same numbers as the Goals and Compensation pages: they call
+Both take the options of every reporting command (--as-of, --region/--team/--rep/--segment)
+and --period, and print the same numbers as the Goals and Compensation pages: they call
 the same functions (salesops.goals.goal_plan, salesops.compensation.payouts / simulate).
 """
 from __future__ import annotations
@@ -15,14 +15,12 @@ from ..errors import InputError, SalesopsError
 from . import Result, workspace_and_filters
 
 PERIOD_HELP = "2017 (fiscal year), 2017Q2, 2017-05 or 2017-04-01..2017-06-30 (default: the current quarter of the data)"
-AS_OF_HELP = "count what was known on this day (YYYY-MM-DD; default: the data's as-of date)"
 
 
 def register(sub, parent, report) -> None:
     """Add ``goals`` and ``comp`` to the parser."""
     p = sub.add_parser("goals", parents=[report], help="per-rep quotas for a team target, with each rep's probability of attainment")
     p.add_argument("--period", help=PERIOD_HELP)
-    p.add_argument("--as-of", dest="as_of", metavar="DATE", help=AS_OF_HELP)
     basis = p.add_mutually_exclusive_group()
     basis.add_argument("--target", help="the team target in currency units (default: the published target of the period)")
     basis.add_argument("--growth", help="instead: growth over the same period last year, e.g. 0.15 or 15%%")
@@ -39,7 +37,6 @@ def register(sub, parent, report) -> None:
     p = sub.add_parser("comp", parents=[report], help="commission payouts of a plan file, once per plan period, from actual bookings")
     p.add_argument("--plan", required=True, help="the plan JSON file (see docs/planning.md and data/plans/)")
     p.add_argument("--period", help=PERIOD_HELP)
-    p.add_argument("--as-of", dest="as_of", metavar="DATE", help=AS_OF_HELP)
     p.add_argument("--quotas", default="targets", choices=list(C.QUOTA_SOURCES),
                    help="targets (default): each rep's published target of each plan period, the plan's quota where a rep "
                         "has none; plan: the plan's own quota for everyone")

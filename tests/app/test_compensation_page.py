@@ -13,6 +13,7 @@ import pytest
 from salesops import compensation as C
 from salesops import formats, store
 from salesops.cli import main
+from salesops.ui import context
 from tests import fixtures as acme
 from tests.app.conftest import no_exceptions
 from tests.app.planning_checks import assert_clean, open_page, plain, table, tiles
@@ -73,8 +74,8 @@ def test_the_page_equals_comp_json(monkeypatch, shared_demo, acme_db, capsys, ca
     db = shared_demo if which == "demo" else acme_db
     at = open_page(PAGE, db, monkeypatch, period=period if period and len(period) > 4 else None, filters=fields)
     if period and len(period) == 4:
-        at.sidebar.segmented_control(key="sb_period_kind").set_value("Year").run()
-        at.sidebar.selectbox(key="sb_period").set_value(period).run()
+        at.sidebar.segmented_control(key=context.K_PERIOD_KIND).set_value("Year").run()
+        at.sidebar.selectbox(key=context.K_PERIOD).set_value(period).run()
     assert_clean(at)
     assert at.title[0].value == f"Compensation · {args[1]}"
     assert at.selectbox(key="comp_source").value == "Sample: Standard AE plan"

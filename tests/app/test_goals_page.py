@@ -13,6 +13,7 @@ import pytest
 from salesops import formats, store
 from salesops import schema as S
 from salesops.cli import main
+from salesops.ui import context
 from tests import fixtures as acme
 from tests.app.conftest import no_exceptions
 from tests.app.planning_checks import assert_clean, open_page, plain, table, tiles
@@ -61,7 +62,7 @@ def test_a_saved_scenario_takes_the_name_of_what_is_on_screen(monkeypatch, tmp_p
     at.selectbox(key="goals_method").set_value("equal").run()
     assert at.text_input(key="goals_scenario_name").placeholder == "2027Q3 · published company target · Equal split"
     at.button(key="goals_save").click().run()
-    at.sidebar.multiselect(key="sb_f_region").set_value(["East"]).run()
+    at.sidebar.multiselect(key=context.K_FILTERS["region"]).set_value(["East"]).run()
     at.button(key="goals_save").click().run()
     at.text_input(key="goals_scenario_name").set_value("Board version").run()
     at.button(key="goals_save").click().run()
