@@ -114,7 +114,7 @@ def run_goals(args) -> Result:
     else:
         chosen = goals.choose_target(options, "published")
         if chosen["problem"]:
-            raise InputError(f"{f.period.label} has no published target for {f.describe()}: give --target AMOUNT, "
+            raise InputError(f"{f.period.label} has no published target ({f.describe()}): give --target AMOUNT, "
                              "--growth RATE or --capacity")
     if chosen["problem"]:
         raise InputError(chosen["problem"])
