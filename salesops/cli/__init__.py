@@ -26,7 +26,7 @@ import pandas as pd
 from ..errors import InputError, SalesopsError
 
 #: Modules under salesops.cli that register commands, in help order.
-COMMAND_MODULES = ("core", "ingest", "forecast", "pipeline", "planning")
+COMMAND_MODULES = ("core", "ingest", "forecast", "pipeline", "planning", "territories")
 MAX_PROBLEM_LINES = 20
 
 
@@ -97,7 +97,7 @@ def filter_parent() -> argparse.ArgumentParser:
     parent.add_argument("--as-of", dest="as_of", metavar="DATE",
                         help="count what was known on this day (YYYY-MM-DD; default: the data's as-of date)")
     for name in FIELDS:
-        parent.add_argument(f"--{name}", action="append", metavar="NAME",
+        parent.add_argument(f"--{name.replace('_', '-')}", dest=name, action="append", metavar="NAME",
                             help=f"only this {LABELS[name].lower()} (repeat, or separate with commas)")
     return parent
 
