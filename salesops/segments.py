@@ -251,6 +251,7 @@ def segment_kpis(ws, f, by, period=None, *, min_deals: int = MIN_DEALS, prior_de
         else:
             out[c] = g[c].to_numpy()
     out = out.sort_values(["won_amount", *by], ascending=[False, *[True] * len(by)], ignore_index=True)
+    out["sample"] = np.where(out["small_sample"], f"small sample (under {min_deals} closed)", "")
     if overall_sums is not None:
         ov = _shrink(metrics.finish(s_all), overall, prior_deals).iloc[0]
         overall = {**overall, **{c: ov[c] for c in ROW_COLUMNS if c in ov.index}, "small_sample": bool(ov["closed_count"] < min_deals)}
@@ -328,6 +329,35 @@ ACCOUNT_LIST_COLUMNS = [S.NAME, S.INDUSTRY, A.SIZE_BAND, A.ACCOUNT_REGION, A.TER
                         "bookings_3y", "bookings_12m", "open_pipeline", "open_deals", "last_activity", "potential"]
 
 
+#: The accounts table of the page: column -> (business name, kind).
+ACCOUNT_TABLE = {S.NAME: ("Account", "text"), S.INDUSTRY: ("Industry", "text"), A.SIZE_BAND: ("Company size", "text"),
+                 A.ACCOUNT_REGION: ("Account location", "text"), A.TERRITORY: ("Territory", "text"),
+                 "current_owner": ("Rep with most deals", "text"), "first_deal": ("First deal", "date"),
+                 "bookings_3y": ("Bookings, 3 years", "money"), "bookings_12m": ("Bookings, 12 months", "money"),
+                 "open_pipeline": ("Open pipeline", "money"), "open_deals": ("Open deals", "count"),
+                 "last_activity": ("Last activity", "date"), "potential": ("Potential per year", "money")}
+
+
+def _texts_filled(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for c in (S.NAME, S.INDUSTRY, A.SIZE_BAND, A.ACCOUNT_REGION, A.TERRITORY, "current_owner", "looks_like"):
+        if c in out.columns:
+            out[c] = out[c].astype(object).where(out[c].notna(), "")
+    return out
+
+
+def cell_choices(ws, f, dims) -> list[tuple[str, tuple]]:
+    """The profile's cells as (label, ((dimension, value), ...)), the trusted ones by rank
+    first, then the rest by closed deals: the choices of "accounts of a segment"."""
+    p = profile(ws, f, dims)
+    c = p.cells.assign(_r=p.cells["rank"].fillna(1e9)).sort_values(["_r", "closed_count"], ascending=[True, False])
+    out = []
+    for _, r in c.iterrows():
+        note = f" (#{int(r['rank'])} by value per deal-day)" if pd.notna(r["rank"]) else f" ({int(r['closed_count']):,} closed)"
+        out.append((" · ".join(str(r[d]) for d in p.dims) + note, tuple((d, str(r[d])) for d in p.dims)))
+    return out
+
+
 def segment_accounts(ws, f, where: tuple = (), *, limit: int | None = None) -> pd.DataFrame:
     """The accounts of a segment (``where``: ((dimension, value), ...)) with their history,
     as known on the as-of date: first deal, bookings (3 years, 12 months), open pipeline,
@@ -353,7 +383,7 @@ def segment_accounts(ws, f, where: tuple = (), *, limit: int | None = None) -> p
         names = {str(a) for a in facts.loc[deal_mask, S.ACCOUNT].dropna().unique()}
         m &= book[S.NAME].astype(str).isin(names).to_numpy()
     out = book[m].sort_values(["bookings_3y", "potential", S.NAME], ascending=[False, False, True])
-    out = out[ACCOUNT_LIST_COLUMNS].reset_index(drop=True)
+    out = _texts_filled(out[ACCOUNT_LIST_COLUMNS].reset_index(drop=True))
     return out.head(limit) if limit else out
 
 
@@ -375,7 +405,7 @@ def white_space(ws, f, dims=(S.INDUSTRY, A.SIZE_BAND), period=None, *, top: int 
     out = book[match & (book["open_deals"].to_numpy() == 0)].copy()
     out["looks_like"] = [keys[tuple(str(out.loc[i, d]) for d in acc_dims)] for i in out.index]
     out = out.sort_values(["potential", S.NAME], ascending=[False, True])
-    return out[cols].head(limit).reset_index(drop=True)
+    return _texts_filled(out[cols].head(limit).reset_index(drop=True))
 
 
 def account_detail(ws, f, name: str) -> dict:
@@ -395,15 +425,70 @@ def account_detail(ws, f, name: str) -> dict:
     return {"account": r, "deals": deals}
 
 
+def parse_cuts(text) -> list[str]:
+    """Cuts as the user types them: "100, 1000, 5000", "100; 1,000; 5,000" or "10e6 1e8"."""
+    import re
+
+    if not isinstance(text, str):
+        return list(text)
+    clean = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)
+    return [p for p in re.split(r"[;,\s]+", clean) if p]
+
+
 def save_size_bands(path, basis: str, cuts) -> "A.SizeBands":
-    """Validate and store the company-size bands (the settings); returns them."""
+    """Validate and store the company-size bands (the settings); ``cuts`` a list or the text
+    the user typed. Returns them."""
     from . import store
 
-    bands = A.SizeBands.make(basis, cuts)
+    bands = A.SizeBands.make(basis, parse_cuts(cuts))
     with store.connect(path, write=True) as conn:
         store.set_settings(conn, **{A.SIZE_BANDS_KEY: bands.as_setting()})
     return bands
 
 
+SIZE_BASES = A.BASES
+
 __all__ = ["segment_kpis", "segments_doc", "profile", "segment_accounts", "white_space", "account_detail", "available",
            "column", "resolve", "label", "save_size_bands", "DIMENSIONS", "SegmentTable", "Profile"]
+
+
+def dimensions(ws, f) -> list[tuple[str, str]]:
+    """(name, label) of every dimension the page can cut by (see :func:`available`)."""
+    return [(n, label(n)) for n in available(ws)]
+
+
+def opened(ws, f, account: str | None = None, deal: str | None = None) -> dict:
+    """What the search box opened: an account (its detail), or a deal (its row and its
+    account's detail). InputError when it is not in the workspace (any more)."""
+    deal_row = None
+    if deal:
+        facts = ws.deals
+        rows = facts[facts[S.OPPORTUNITY_ID].astype(str) == str(deal)]
+        if rows.empty:
+            raise InputError(f"there is no deal {deal!r} in this workspace")
+        deal_row = rows.iloc[0]
+        account = deal_row[S.ACCOUNT] if pd.notna(deal_row[S.ACCOUNT]) and str(deal_row[S.ACCOUNT]) else None
+        if account is None:
+            return {"account": None, "deals": ws.deal_rows([rows.index[0]]), "deal": deal_row.to_dict()}
+    out = account_detail(ws, f, account)
+    out["deal"] = None if deal_row is None else deal_row.to_dict()
+    return out
+
+
+#: The windows the Segments page offers: the sidebar's period or a look-back to the as-of date.
+WINDOWS = {"period": None, "12m": 12, "36m": 36}
+
+
+def window(f, which: str = "period"):
+    """The filters of a segments view: the sidebar's period, or the 12 or 36 months to the
+    as-of date (``which`` = "period", "12m", "36m")."""
+    from datetime import timedelta
+
+    from .periods import Period
+
+    months = WINDOWS.get(which)
+    if months is None:
+        return f
+    end = f.as_of
+    start = (pd.Timestamp(end) - pd.DateOffset(months=months) + pd.Timedelta(days=1)).date()
+    return f.with_period(Period(start, end, f"{start.isoformat()}..{end.isoformat()}", "range"))

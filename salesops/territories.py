@@ -149,11 +149,20 @@ def _values(v, where: str, problems: list) -> tuple[str, ...]:
     if v is None:
         return ()
     if isinstance(v, str):
-        v = [x for x in (p.strip() for p in v.split(",")) if x]
+        v = [x for x in (p.strip() for p in split_names(v)) if x]
     if not isinstance(v, (list, tuple)):
         problems.append(Problem(f"{where} must be a list of names", value=v))
         return ()
     return tuple(dict.fromkeys(str(x).strip() for x in v if x is not None and str(x).strip()))
+
+
+def split_names(text: str) -> list[str]:
+    """Names in one text: separated by ";" when there is one, else by commas that are not
+    inside a number ("1,000–4,999 employees" stays whole)."""
+    import re
+
+    text = str(text)
+    return text.split(";") if ";" in text else re.split(r",(?!\d{3})", text)
 
 
 def parse_plan(doc, source: str = "the plan") -> Plan:
@@ -254,7 +263,7 @@ def parse_reps(text: str, territory: str = "", problems: list | None = None) -> 
     import re
 
     out: dict[str, float] = {}
-    parts = [p.strip() for p in str(text).replace(";", ",").split(",") if p.strip()]
+    parts = [p.strip() for p in split_names(text) if p.strip()]
     unshared = []
     for p in parts:
         m = re.match(r"^(.*?)[\s:=]+(\d+(?:\.\d+)?)\s*%$", p)
@@ -796,3 +805,102 @@ __all__ = ["Plan", "Rule", "Territory", "parse_plan", "assign", "Assignment", "a
            "gini", "cv", "move_accounts", "parse_moves", "compare", "WhatIf", "save_plan", "set_active", "saved_plans",
            "load_plan", "active_plan", "current_books_plan", "balance_doc", "plan_view", "quota_by_potential",
            "describe_changes"]
+
+
+# --- the plan as tables (the page's editors) ---------------------------------------------------------
+TERRITORY_TABLE = ["territory", "reps"]
+RULE_TABLE = ["territory", "region", "industry", "size_band", "accounts", "priority"]
+
+
+def plan_tables(plan: Plan) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(territories, rules) of ``plan`` as editable text tables: reps as "Ann Lee 60%, Bob
+    Park 40%", criteria as comma-separated names, the priority blank for the default."""
+    terr = pd.DataFrame([{"territory": t.name, "reps": "; ".join(r if abs(s - 1) < SHARE_TOLERANCE else f"{r} {s * 100:g}%"
+                                                                  for r, s in t.reps)} for t in plan.territories],
+                        columns=TERRITORY_TABLE)
+    rules = pd.DataFrame([{"territory": r.territory, **{k: "; ".join(getattr(r, k)) for k in (*CRITERIA, "accounts")},
+                           "priority": None if r.priority is None else float(r.priority)} for r in plan.rules],
+                         columns=RULE_TABLE)
+    return terr, rules
+
+
+def plan_from_tables(name: str, territories: pd.DataFrame, rules: pd.DataFrame, default: str | None = None) -> Plan:
+    """A plan from the page's edited tables (see :func:`plan_tables`); blank rows are
+    skipped; InputError names the row at fault (rows counted from 1 as shown)."""
+    def text(v) -> str:
+        return "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip()
+
+    t_rows = []
+    for _, r in territories.iterrows():
+        if not text(r.get("territory")) and not text(r.get("reps")):
+            continue
+        t_rows.append({"name": text(r.get("territory")), "reps": text(r.get("reps"))})
+    r_rows = []
+    for _, r in rules.iterrows():
+        if not any(text(r.get(c)) for c in RULE_TABLE):
+            continue
+        row = {"territory": text(r.get("territory"))}
+        for k in (*CRITERIA, "accounts"):
+            if text(r.get(k)):
+                row[k] = text(r.get(k))
+        pr = r.get("priority")
+        if text(pr):
+            try:
+                row["priority"] = int(float(pr))
+            except ValueError:
+                row["priority"] = text(pr)
+        r_rows.append(row)
+    return parse_plan({"name": name, "territories": t_rows, "rules": r_rows, "default": default or None}, f"plan {name!r}")
+
+
+def plan_json(plan: Plan) -> str:
+    """The plan as JSON text (hashable: the page's cache key)."""
+    return json.dumps(plan.as_doc(), sort_keys=True, ensure_ascii=False)
+
+
+def plan_choices(ws, f) -> list[tuple[str, str | None, int | None]]:
+    """The plans the page can open: (label, name, version) of every saved version, the
+    active one first, then "today's books" (a new plan from the current owners)."""
+    saved = saved_plans(ws)
+    out = []
+    for r in saved.sort_values(["active", "name", "version"], ascending=[False, True, False]).itertuples():
+        out.append((f"{r.name} · version {r.version}" + (" (active)" if r.active else ""), r.name, int(r.version)))
+    out.append(("A new plan from today's books", None, None))
+    return out
+
+
+def open_plan(ws, f, name: str | None, version: int | None) -> str:
+    """The JSON text of a saved plan version, or of :func:`current_books_plan` (name None)."""
+    if name is None:
+        return plan_json(current_books_plan(ws, as_of=f.as_of))
+    plan = load_plan(ws, name, version)
+    if plan is None:
+        raise InputError(f"there is no saved territory plan {name!r} version {version}")
+    return plan_json(plan)
+
+
+def plan_parts(ws, f, text: str) -> tuple[Plan, pd.DataFrame, pd.DataFrame]:
+    """(plan, territories table, rules table) of a plan's JSON text (the page's editors)."""
+    plan = parse_plan(text)
+    t, r = plan_tables(plan)
+    return plan, t, r
+
+
+def account_names(ws, f) -> list[str]:
+    """Every account name (the what-if's choices)."""
+    return ws.account_universe()[S.NAME].astype(str).tolist()
+
+
+def versions(ws, f) -> pd.DataFrame:
+    """Saved versions for the page's table (who, when, what changed, active as words)."""
+    v = saved_plans(ws)
+    v["state"] = np.where(v["active"], "active", "")
+    return v
+
+
+def conflicts_table(b: Balance) -> pd.DataFrame:
+    """The conflicts as text columns for a table."""
+    c = b.assignment.conflicts
+    return pd.DataFrame({"account": c["account"], "territory": c["territory"],
+                         "claimed_by": c["territories"].map(lambda t: ", ".join(t)),
+                         "rules": c["rules"].map(lambda r: ", ".join(str(x) for x in r))})
