@@ -145,7 +145,7 @@ def universe(accounts: pd.DataFrame | None, deal_accounts: pd.DataFrame | None =
     d = d[d[S.NAME].notna()].drop_duplicates(S.NAME).set_index(S.NAME)
     names = a.index.union(d.index)
     out = a.reindex(names)
-    out["in_accounts"] = out["in_accounts"].fillna(False).astype(bool)
+    out["in_accounts"] = out["in_accounts"].astype(object).where(out["in_accounts"].notna(), False).astype(bool)
     if len(d):
         out[S.INDUSTRY] = out[S.INDUSTRY].where(out[S.INDUSTRY].notna(), _text(d[S.INDUSTRY]).set_axis(d.index).reindex(names))
         out[ACCOUNT_REGION] = out[ACCOUNT_REGION].where(out[ACCOUNT_REGION].notna(),

@@ -387,9 +387,9 @@ def _account_book(ws, as_of: date) -> pd.DataFrame:
     end = np.datetime64(pd.Timestamp(as_of), "ns")
     y1 = np.datetime64(pd.Timestamp(as_of) - pd.DateOffset(years=1), "ns")
     first_data = ws.first_close or as_of
-    start3 = max(pd.Timestamp(as_of) - pd.DateOffset(years=LOOKBACK_YEARS), pd.Timestamp(first_data))
+    start3 = max(pd.Timestamp(as_of) - pd.DateOffset(years=LOOKBACK_YEARS) + pd.Timedelta(days=1), pd.Timestamp(first_data))
     y3 = np.datetime64(start3, "ns")
-    years = max((pd.Timestamp(as_of) - start3).days / 365.25, 0.25)
+    years = max(((pd.Timestamp(as_of) - start3).days + 1) / 365.25, 0.25)
     cats = acc.cat.categories if isinstance(acc.dtype, pd.CategoricalDtype) else pd.Index([])
     codes = acc.cat.codes.to_numpy().astype(np.int64) if isinstance(acc.dtype, pd.CategoricalDtype) else np.full(len(facts), -1)
     ok = codes >= 0
@@ -400,8 +400,8 @@ def _account_book(ws, as_of: date) -> pd.DataFrame:
         return np.bincount(codes[m], weights=None if weights is None else weights[m], minlength=k)
 
     won_12 = st["won"] & (close > y1) & (close <= end)
-    won_3 = st["won"] & (close > y3) & (close <= end)
-    closed_3 = (st["won"] | st["lost"]) & (close > y3) & (close <= end)
+    won_3 = st["won"] & (close >= y3) & (close <= end)
+    closed_3 = (st["won"] | st["lost"]) & (close >= y3) & (close <= end)
     exists = st["created_ok"]
     per = pd.DataFrame({
         "bookings_12m": total(won_12, amount), "open_pipeline": total(st["open"], amount),
@@ -603,7 +603,8 @@ def compare(before: Balance, after: Balance, quota_total: float | None = None) -
     t1 = a1[A.TERRITORY].astype(object).where(a1[A.TERRITORY].notna(), UNASSIGNED)
     r0, r1 = owners(before), owners(after)
     changed = (t0.to_numpy() != t1.to_numpy()) | (r0.to_numpy() != r1.to_numpy())
-    moved = a0.loc[changed, [S.NAME, "bookings_12m", "open_pipeline", "open_deals", "bookings_3y", "potential"]].copy()
+    moved = a0.loc[changed, [c for c in (S.NAME, "bookings_12m", "open_pipeline", "open_deals", "bookings_3y", "potential")
+                             if c in a0.columns]].copy()
     moved.insert(1, "from_territory", t0[changed].to_numpy())
     moved.insert(2, "from_reps", r0[changed].to_numpy())
     moved.insert(3, "to_territory", t1[changed].to_numpy())
