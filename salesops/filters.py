@@ -40,11 +40,19 @@ ROSTER_COLUMNS = (S.REGION, S.TEAM, S.MANAGER, S.OWNER)
 SCOPE_OF = {S.REGION: "region", S.TEAM: "team", S.MANAGER: "manager", S.SEGMENT: "segment", S.OWNER: "owner"}
 
 
+def split_values(text: str) -> list[str]:
+    """Values in one text, separated by commas; a comma inside a number ("5,000+ employees")
+    does not separate."""
+    import re
+
+    return [x for x in (p.strip() for p in re.split(r",(?!\d{3})", str(text))) if x]
+
+
 def _values(v) -> tuple[str, ...]:
     if v is None:
         return ()
     if isinstance(v, str):
-        v = [x for x in (p.strip() for p in v.split(",")) if x]
+        v = split_values(v)
     return tuple(sorted({str(x) for x in v if x is not None and str(x) != ""}))
 
 

@@ -33,10 +33,10 @@ KIND_LABELS = {"account": "Account", "rep": "Rep", "deal": "Deal"}
 PER_KIND = {"account": 5, "rep": 5, "deal": 8}
 MIN_LETTERS = 2
 
+#: A deal is found by its name and its id (its account and rep are found as accounts and reps;
+#: the hit's details are read when it is shown): half the words to index of name + account + owner.
 _DEALS_SQL = (f"INSERT INTO {TABLE} (kind, key, label, detail) SELECT 'deal', opportunity_id, "
-              "COALESCE(NULLIF(name, ''), opportunity_id), "
-              "trim(COALESCE(account, '') || ' · ' || COALESCE(owner, '') || ' · ' || opportunity_id, ' ·') "
-              "FROM opportunities")
+              "COALESCE(NULLIF(name, ''), opportunity_id), opportunity_id FROM opportunities")
 _SOURCES = {
     "account": [f"INSERT INTO {TABLE} (kind, key, label, detail) SELECT 'account', name, name, "
                 "trim(COALESCE(industry, '') || ' · ' || COALESCE(region, ''), ' ·') FROM accounts",
@@ -176,6 +176,12 @@ def find(path, text: str, per_kind: dict | None = None) -> list[Hit]:
                 out += [Hit(r["kind"], str(r["key"]), str(r["label"]), str(r["detail"] or "")) for r in rows]
             except sqlite3.OperationalError:  # a query FTS5 cannot parse finds nothing
                 continue
+        deals = [h.key for h in out if h.kind == "deal"]
+        if deals:
+            marks = ", ".join("?" * len(deals))
+            info = {k: " · ".join(str(v) for v in (acc, owner, k) if v) for k, acc, owner in conn.execute(
+                f"SELECT opportunity_id, account, owner FROM opportunities WHERE opportunity_id IN ({marks})", deals)}
+            out = [Hit(h.kind, h.key, h.label, info.get(h.key, h.detail)) if h.kind == "deal" else h for h in out]
     return out
 
 

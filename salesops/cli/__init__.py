@@ -108,13 +108,13 @@ def workspace_and_filters(args, *, period: str | None = None, as_of=None):
     (default --as-of, else the data's) and the slice of --region/--team/--rep/--segment.
     Unknown values are refused (exit 2)."""
     from .. import workspace
-    from ..filters import FIELDS, Filters
+    from ..filters import FIELDS, Filters, split_values
 
     ws = workspace.load(db_path(args))
     fields = {}
     for name in FIELDS:
         given = getattr(args, name, None) or []
-        fields[name] = [v.strip() for g in given for v in str(g).split(",") if v.strip()]
+        fields[name] = [v for g in given for v in split_values(g)]
     f = Filters.make(ws, period=period if period is not None else getattr(args, "period", None),
                      as_of=as_of if as_of is not None else getattr(args, "as_of", None), **fields)
     f.check(ws)

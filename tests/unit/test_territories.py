@@ -103,6 +103,19 @@ def test_plan_problems_are_named(change, words):
     assert words in str(e.value) or any(words in p.problem for p in e.value.problems)
 
 
+def test_edited_tables_with_problems_name_the_row():
+    t, r = T.plan_tables(T.parse_plan(PLAN))
+    r.loc[len(r)] = {"territory": "Atlantis", "region": "EMEA", "industry": "", "size_band": "", "accounts": "", "priority": None}
+    t.loc[1, "reps"] = "Bob 60%; Cat 30%"
+    with pytest.raises(InputError) as e:
+        T.plan_from_tables("Edited", t, r)
+    problems = {(p.row, p.problem) for p in e.value.problems}
+    assert (5, "rule 5: territory 'Atlantis' is not one of the plan's territories") in problems
+    assert (2, "territory 'EMEA Big': the reps' shares add up to 90%, not 100%") in problems
+    blank = pd.concat([r.iloc[:4], pd.DataFrame([{c: None for c in r.columns}])], ignore_index=True)
+    assert T.plan_from_tables("Edited", T.plan_tables(T.parse_plan(PLAN))[0], blank).rules == T.parse_plan(PLAN).rules
+
+
 def test_plan_text_round_trip_and_reps_text():
     plan = T.parse_plan(PLAN)
     assert T.parse_plan(json.dumps(plan.as_doc())) == plan
