@@ -285,6 +285,7 @@ class Profile:
     wastes: list[str]
     overall: dict
     min_deals: int
+    orders: tuple = ()     # per dimension, its values in their natural order (size bands smallest first)
 
 
 def _cell_words(r, dims, currency: str) -> str:
@@ -320,8 +321,21 @@ def profile(ws, f, dims=(S.INDUSTRY, A.SIZE_BAND), period=None, *, top: int = 3,
                                                    if pd.notna(ov.get("expected_value_per_day_shrunk")) else "")
                       + (f"; {int(r['lost_count']):,} deals lost" if r["lost_count"] else "")
                       + ("" if pd.notna(days) else ""))
+    orders = tuple(_order(ws, d, cells[d]) for d in dims)
     return Profile(dims, cells.reset_index(drop=True), best.reset_index(drop=True), worst.reset_index(drop=True), wins, wastes,
-                   ov, min_deals)
+                   ov, min_deals, orders)
+
+
+def _order(ws, dim: str, values: pd.Series) -> list[str]:
+    """The values of ``dim`` in their natural order: category order for ordered fields (size
+    bands), else alphabetical; "(blank)" last."""
+    present = {str(v) for v in values}
+    col = column(ws, dim)
+    if isinstance(col.dtype, pd.CategoricalDtype) and col.cat.ordered:
+        first = [str(c) for c in col.cat.categories if str(c) in present]
+    else:
+        first = sorted(present - {metrics.BLANK})
+    return first + ([metrics.BLANK] if metrics.BLANK in present else [])
 
 
 # --- accounts of a segment, white space ---------------------------------------------------------------

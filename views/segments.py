@@ -85,18 +85,15 @@ except SalesopsError as exc:
 if t.rows.empty:
     st.caption("No deal closed or open in this window.")
 else:
-    left, right = st.columns([3, 2])
-    with left:
-        widgets.table(ctx, t.rows, {by: labels[by], "won_amount": None, "won_count": None, "lost_count": None,
-                                    "win_rate": None, "win_rate_low": ("Win rate from (80%)", "pct"),
-                                    "win_rate_high": ("Win rate to (80%)", "pct"),
-                                    "win_rate_shrunk": ("Win rate, shrunk", "pct"), "avg_deal_size": None,
-                                    "avg_cycle_days": None,
-                                    "expected_value_per_day_shrunk": ("Expected per deal-day", "money"),
-                                    "open_pipeline": None, "sample": ("Sample", "text")},
-                      key="seg_table", download=f"segments_by_{by}")
-    with right:
-        st.altair_chart(charts.value_by_segment(t.rows, [by], labels[by], ctx.currency), width="stretch")
+    widgets.table(ctx, t.rows, {by: labels[by], "won_amount": None, "won_count": None, "lost_count": None,
+                                "win_rate": None, "win_rate_low": ("Win rate from (80%)", "pct"),
+                                "win_rate_high": ("Win rate to (80%)", "pct"),
+                                "win_rate_shrunk": ("Win rate, shrunk", "pct"), "avg_deal_size": None,
+                                "avg_cycle_days": None,
+                                "expected_value_per_day_shrunk": ("Expected per deal-day", "money"),
+                                "open_pipeline": None, "sample": ("Sample", "text")},
+                  key="seg_table", download=f"segments_by_{by}")
+    st.altair_chart(charts.value_by_segment(t.rows, [by], labels[by], ctx.currency), width="stretch")
 
 # --- the ideal customer profile ---------------------------------------------------------------------
 st.subheader("Ideal customer profile")
@@ -118,7 +115,8 @@ except SalesopsError as exc:
 if p.cells.empty:
     st.caption("No deal closed in this window.")
 else:
-    st.altair_chart(charts.profile_heatmap(p.cells, p.dims, (labels[row_dim], labels[col_dim]), ctx.currency), width="stretch")
+    st.altair_chart(charts.profile_heatmap(p.cells, p.dims, (labels[row_dim], labels[col_dim]), ctx.currency,
+                                           orders=p.orders), width="stretch")
     w1, w2 = st.columns(2)
     with w1:
         st.markdown("**Where we win**")

@@ -89,14 +89,14 @@ sp = b.spread
 st.subheader("Balance of the books")
 c = st.columns(5)
 widgets.note_tile("Accounts", f"{len(b.accounts):,}", f"in {len(b.plan.territories):,} territories", container=c[0])
-widgets.note_tile("Conflicts", f"{len(b.assignment.conflicts):,}", "accounts two rules claim", container=c[1],
+widgets.note_tile("Conflicts", f"{len(b.assignment.conflicts):,}", "claimed twice", container=c[1],
                   help="Accounts matched by rules of equal rank that name different territories: the first rule wins.")
 widgets.note_tile("Unassigned", f"{len(b.assignment.unassigned):,}", "no rule matches", container=c[2])
 pot = sp.loc["potential"]
-widgets.note_tile("Spread of potential", "–" if pd.isna(pot["cv"]) else f"{pot['cv'] * 100:.0f}%", "coefficient of variation",
+widgets.note_tile("Spread of books", "–" if pd.isna(pot["cv"]) else f"{pot['cv'] * 100:.0f}%", "CV of potential",
                   help="Standard deviation of the reps' potential / its mean: 0% = every book holds the same potential.",
                   container=c[3])
-widgets.note_tile("Gini of potential", "–" if pd.isna(pot["gini"]) else f"{pot['gini']:.2f}", "0 = equal books",
+widgets.note_tile("Gini of books", "–" if pd.isna(pot["gini"]) else f"{pot['gini']:.2f}", "0 = all equal",
                   help="0 when every rep holds the same potential; towards 1 when one rep holds it all.", container=c[4])
 if pot["most_loaded"] is not None:
     st.caption(widgets.plain(f"Most loaded book: {pot['most_loaded']} with {money(pot['most'])} potential a year; least loaded: "
@@ -105,17 +105,14 @@ if pot["most_loaded"] is not None:
                              "closed deals, the more its size counts)."))
 metric = st.segmented_control("Balance on", list(T.BALANCE_METRICS), default="potential", key="terr_metric",
                               format_func=T.BALANCE_METRICS.get) or "potential"
-left, right = st.columns([2, 3])
-with left:
-    if not b.reps.empty:
-        st.altair_chart(charts.books_per_rep(b.reps, metric, T.BALANCE_METRICS[metric], ctx.currency,
-                                             money=metric in ("potential", "open_pipeline", "bookings_12m")), width="stretch")
-with right:
-    widgets.table(ctx, b.reps, {"rep": ("Rep", "text"), "territories": ("Territories", "text"),
-                                "accounts": ("Accounts", "number"), "potential": ("Potential per year", "money"),
-                                "open_pipeline": ("Open pipeline", "money"), "bookings_12m": ("Bookings, 12 months", "money"),
-                                "open_deals": ("Open deals", "number")}, key="terr_reps", download="territory_books")
-    st.caption("A rep's book is the sum over their territories times their share.")
+if not b.reps.empty:
+    st.altair_chart(charts.books_per_rep(b.reps, metric, T.BALANCE_METRICS[metric], ctx.currency,
+                                         money=metric in ("potential", "open_pipeline", "bookings_12m")), width="stretch")
+widgets.table(ctx, b.reps, {"rep": ("Rep", "text"), "territories": ("Territories", "text"),
+                            "accounts": ("Accounts", "number"), "potential": ("Potential per year", "money"),
+                            "open_pipeline": ("Open pipeline", "money"), "bookings_12m": ("Bookings, 12 months", "money"),
+                            "open_deals": ("Open deals", "number")}, key="terr_reps", download="territory_books")
+st.caption("A rep's book is the sum over their territories times their share.")
 if not b.unowned.empty:
     st.caption(widgets.plain("Owned by nobody: " + "; ".join(f"{r.group}: {int(r.accounts):,} accounts, {money(r.potential)} potential"
                                                              for r in b.unowned.itertuples())))

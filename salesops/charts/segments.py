@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 
 from .. import formats
-from .base import ACCENT, HEIGHT, SECONDARY, TARGET_COLOR, money_axis, money_label_expr, money_tooltip, titled
+from .base import ACCENT, SECONDARY, TARGET_COLOR, money_axis, money_label_expr, money_tooltip, titled
 
 ROW_HEIGHT = 22
 
@@ -31,7 +31,7 @@ def value_by_segment(rows: pd.DataFrame, dims: list[str], dim_label: str, curren
                  money_tooltip("raw:Q", "Per deal-day (as measured)", currency),
                  alt.Tooltip("win_rate:Q", title="Win rate (shrunk)", format=".1%"), alt.Tooltip("closed:Q", title="Closed deals")],
     )
-    return titled(chart.properties(height=max(HEIGHT // 2, ROW_HEIGHT * len(d) + 40)),
+    return titled(chart.properties(height=alt.Step(ROW_HEIGHT)),
                   f"Expected value per deal-day by {dim_label.lower()}",
                   "Win rate x average deal / sales cycle, small samples shrunk toward the overall rate.")
 
@@ -65,9 +65,11 @@ def profile_heatmap(cells: pd.DataFrame, dims: tuple[str, str], labels: tuple[st
         color=alt.Color("value:Q", title=f"Per deal-day ({currency})", scale=alt.Scale(scheme="blues"),
                         legend=alt.Legend(orient="right", labelExpr=money_label_expr(currency))), tooltip=tooltip)
     few = base.transform_filter(alt.datum.trusted != "enough deals").mark_rect(color="#EEEEEE", stroke="white").encode(tooltip=tooltip)
-    text = base.mark_text(fontSize=11).encode(text="text:N", color=alt.value("#333333"), tooltip=tooltip)
-    n_rows = d["row"].nunique()
-    return titled(alt.layer(few, trusted, text).properties(height=max(180, 34 * n_rows)),
+    dark = float(d.loc[d["trusted"] == "enough deals", "value"].quantile(0.75)) if (d["trusted"] == "enough deals").any() else 0.0
+    text = base.mark_text(fontSize=11).encode(
+        text="text:N", tooltip=tooltip,
+        color=alt.condition((alt.datum.value > dark) & (alt.datum.trusted == "enough deals"), alt.value("white"), alt.value("#333333")))
+    return titled(alt.layer(few, trusted, text).properties(height=alt.Step(34)),
                   f"Ideal customer profile: {labels[0].lower()} x {labels[1].lower()}",
                   "Colour: expected value per deal-day (shrunk). Number: closed deals. Grey: too few deals to trust.")
 
@@ -83,7 +85,7 @@ def books_per_rep(reps: pd.DataFrame, metric: str, metric_label: str, currency: 
         tooltip=[alt.Tooltip("rep:N", title="Rep"), alt.Tooltip("territories:N", title="Territories"),
                  money_tooltip("value:Q", metric_label, currency) if money else alt.Tooltip("value:Q", title=metric_label, format=",.1f")])
     rule = alt.Chart(mean).mark_rule(color=TARGET_COLOR, strokeDash=[6, 4], size=2).encode(x="mean:Q")
-    return titled(alt.layer(bars, rule).properties(height=max(HEIGHT // 2, ROW_HEIGHT * len(d) + 40)),
+    return titled(alt.layer(bars, rule).properties(height=alt.Step(ROW_HEIGHT)),
                   f"{metric_label} per rep", "Dashed line: the average book.")
 
 
@@ -98,5 +100,5 @@ def before_after(reps: pd.DataFrame, metric: str, metric_label: str, currency: s
         color=alt.Color("when:N", title=None, scale=alt.Scale(domain=["Before", "After"], range=[TARGET_COLOR, SECONDARY]),
                         legend=alt.Legend(orient="top")),
         tooltip=[alt.Tooltip("rep:N", title="Rep"), alt.Tooltip("when:N", title="Plan"), money_tooltip("value:Q", metric_label, currency)])
-    return titled(chart.properties(height=max(120, 2 * ROW_HEIGHT * changed["rep"].nunique() + 40)),
+    return titled(chart.properties(height=alt.Step(2 * ROW_HEIGHT)),
                   f"{metric_label}: before and after the moves", "Only the reps whose book changes.")

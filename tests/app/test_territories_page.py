@@ -60,8 +60,8 @@ def test_the_demo_plan_equals_the_cli_and_a_move_is_saved(demo_db, monkeypatch, 
     tiles = {m.label: m.value for m in at.metric}
     assert tiles["Accounts"] == f"{len(doc['assignment']):,}"
     assert tiles["Conflicts"] == f"{len(doc['conflicts']):,}" and tiles["Unassigned"] == f"{len(doc['unassigned']):,}"
-    assert tiles["Gini of potential"] == f"{doc['balance']['potential']['gini']:.2f}"
-    assert tiles["Spread of potential"] == f"{doc['balance']['potential']['cv'] * 100:.0f}%"
+    assert tiles["Gini of books"] == f"{doc['balance']['potential']['gini']:.2f}"
+    assert tiles["Spread of books"] == f"{doc['balance']['potential']['cv'] * 100:.0f}%"
     reps = frame(at, "Rep", "Territories").set_index("Rep")
     for r in doc["reps"]:
         assert reps.loc[r["rep"], "Potential per year"] == pytest.approx(r["potential"])
