@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -45,7 +44,8 @@ def child(what: str, path: str) -> None:
 
         facts = workspace.load(path).facts
     dt = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM is this process's own high-water mark (ru_maxrss would carry the parent's across exec)
+    peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM")) / 1024
     print(json.dumps({"seconds": dt, "peak_mb": peak, "facts_mb": facts.memory_usage(deep=True).sum() / 2**20,
                       "rows": len(facts), "columns": len(facts.columns)}))
 

@@ -176,10 +176,17 @@ def deal_accounts_from(account: pd.Categorical, industry: pd.Categorical | None,
         m = ok & (vc >= 0)
         if not m.any():
             return [None] * len(cats)
+        n_v = len(col.categories)
+        res = np.full(len(cats), None, dtype=object)
+        values = np.asarray(col.categories, dtype=object)
+        if len(cats) * n_v <= 20_000_000:  # one bincount over (account, value) pairs; ties go to the first value
+            counts = np.bincount(codes[m] * n_v + vc[m], minlength=len(cats) * n_v).reshape(len(cats), n_v)
+            has = counts.max(axis=1) > 0
+            res[has] = values[counts.argmax(axis=1)[has]]
+            return list(res)
         pair = pd.DataFrame({"a": codes[m], "v": vc[m]}).value_counts().reset_index()
         best = pair.sort_values(["a", "count", "v"], ascending=[True, False, True]).drop_duplicates("a")
-        res = np.full(len(cats), None, dtype=object)
-        res[best["a"].to_numpy()] = np.asarray(col.categories, dtype=object)[best["v"].to_numpy()]
+        res[best["a"].to_numpy()] = values[best["v"].to_numpy()]
         return list(res)
 
     out[S.INDUSTRY] = most_common(industry)

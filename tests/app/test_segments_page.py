@@ -170,3 +170,21 @@ def metrics_team(db, period):
 
     ws = workspace.load(db)
     return metrics.team(ws, Filters.make(ws, period=period))["won_amount"]
+
+
+@pytest.mark.parametrize("where", ["acme", "future quarter"])
+def test_customer_pages_on_acme_and_a_future_quarter(where, demo_db, tmp_path, monkeypatch):
+    """Segments and Territories as test_every_page checks every page (that test stops at the
+    first failing page of another area while those are being rewritten)."""
+    from tests import fixtures as acme
+
+    from .test_every_page import check_page
+
+    db = acme.write_acme(tmp_path / "acme.db") if where == "acme" else demo_db
+    monkeypatch.setenv("SALESOPS_DB", str(db))
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    if where == "future quarter":
+        at.sidebar.selectbox(key="sb_period").set_value("2027Q1").run()
+    for page in ("views/segments.py", "views/territories.py"):
+        check_page(at, page, where)

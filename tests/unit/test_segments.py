@@ -305,3 +305,15 @@ def test_segments_command_errors(maven_db, capsys):
     assert main(["--db", str(db), "segments", "--by", "industry", "--size-band", "1–99 employees", "--period", "2017"]) == 0
     out = capsys.readouterr().out
     assert "Segments by Industry" in out and "small sample" in out
+
+
+def test_kpis_by_industry_and_size_band_equal_the_segments(maven_db, capsys):
+    db, _ = maven_db
+    for by in ("industry", "size_band"):
+        assert main(["--db", str(db), "kpis", "--period", "2017", "--by", by, "--json"]) == 0
+        k = {r["group"]: r for r in json.loads(capsys.readouterr().out)["rows"]}
+        assert main(["--db", str(db), "segments", "--period", "2017", "--by", by, "--json"]) == 0
+        seg = {r[by] if r[by] is not None else metrics.BLANK: r for r in json.loads(capsys.readouterr().out)["rows"]}
+        assert set(k) == set(seg)
+        for g, r in seg.items():
+            assert (k[g]["won_amount"], k[g]["won_count"], k[g]["lost_count"]) == (r["won_amount"], r["won_count"], r["lost_count"])
