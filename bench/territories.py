@@ -107,20 +107,35 @@ def search_part(rows: int, folder: Path) -> None:
     t_indexed = timed([*cli, "--db", str(indexed), "import", str(csv)])
     print(f"Search index and a {rows:,}-row import")
     print(f"  baseline: import into a database without an index  {t_plain:7.1f} s")
-    print(f"  import that also updates the index                  {t_indexed:7.1f} s  ({t_indexed / t_plain:.2f}x, "
-          f"+{t_indexed - t_plain:.1f} s)")
-    assert search.ensure(indexed) == [], "the import left the index stale"
+    print(f"  import into a database with an index                {t_indexed:7.1f} s  ({t_indexed / t_plain:.2f}x)"
+          + ("  (a bulk load: left to the next search)" if rows >= search.BULK_ROWS else "  (the import updated the index)"))
     t = time.perf_counter()
-    rebuilt = search.ensure(plain)
+    rebuilt = search.ensure(indexed)
     t_build = time.perf_counter() - t
-    print(f"  first search on the other database builds it        {t_build:7.1f} s  ({', '.join(rebuilt)}; "
-          f"{t_build / t_plain:.2f}x its import)")
+    print(f"  first search afterwards rebuilds in one pass          {t_build:7.1f} s  ({', '.join(rebuilt) or 'nothing'}; "
+          f"{t_build / t_plain:.2f}x the import)")
     for q in ("deal 12345", "acct 42", "müller"):
         t = time.perf_counter()
-        hits = search.find(plain, q)
+        hits = search.find(indexed, q)
         print(f"  search {q!r:<14} {1000 * (time.perf_counter() - t):7.0f} ms  {len(hits)} hits")
-    sizes = {p.name: os.path.getsize(p) / 2**20 for p in (plain, indexed)}
-    print(f"  database size with the index {sizes['indexed.db']:.0f} MB (imported, then searched: {sizes['plain.db']:.0f} MB)")
+    # a weekly re-export: 50,000 deals changed, into both databases (now both of the same size)
+    small = folder / "search_changes.csv"
+    gen(small, min(50_000, rows), seed=2)
+    search.ensure(plain)
+    with_index = timed([*cli, "--db", str(indexed), "import", str(small)])
+    fresh = indexed.with_name("plain2.db")
+    subprocess.run(["cp", str(plain), str(fresh)], check=True)
+    from salesops import store
+
+    with store.connect(fresh, write=False) as conn:
+        conn.execute("DROP TABLE IF EXISTS search_items_fts")
+        conn.execute("DROP TABLE IF EXISTS search_items")
+    without = timed([*cli, "--db", str(fresh), "import", str(small)])
+    stale = search.ensure(indexed)
+    print(f"  then {min(50_000, rows):,} changed deals: import without an index {without:6.1f} s, with one {with_index:6.1f} s "
+          f"({with_index / without:.2f}x; index current after it: {'yes' if not stale else 'no'})")
+    print(f"  database size: {os.path.getsize(fresh) / 2**20:.0f} MB without the index, "
+          f"{os.path.getsize(indexed) / 2**20:.0f} MB with it")
 
 
 def main() -> None:

@@ -135,7 +135,7 @@ def _options(db: str, version: int, filters: Filters) -> dict[str, list[str]]:
     return filters.options(load_workspace(db, version))
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=64, show_spinner="Searching (the first search after a big import indexes every name)…")
 def _search(db: str, version: int, text: str):
     from .. import search
 
