@@ -28,6 +28,10 @@ pages = {
         st.Page("views/goals.py", title="Goals", icon=":material/flag:"),
         st.Page("views/compensation.py", title="Compensation", icon=":material/payments:"),
     ],
+    "Customers": [
+        st.Page("views/segments.py", title="Segments", icon=":material/donut_small:"),
+        st.Page("views/territories.py", title="Territories", icon=":material/map:"),
+    ],
     "Data": [
         st.Page("views/import.py", title="Import", icon=":material/upload_file:"),
         st.Page("views/settings.py", title="Settings", icon=":material/settings:"),
