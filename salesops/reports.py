@@ -136,7 +136,7 @@ def export_table(ws, f, what: str, *, by: str | None = None, plan=None) -> pd.Da
     column names, from the same functions as the pages: deals (closing in the period, with
     their status on the as-of date), kpis (metrics.kpis, optionally ``by`` a field), reps
     (metrics.kpis by rep), pipeline (the movement waterfall), forecast (what was called vs
-    what landed, and the landing zone now), payouts (a comp ``plan``: compensation.compute_payouts),
+    what landed, and the landing zone now), payouts (a comp ``plan``: compensation.payouts, as the Compensation page),
     goals (each rep's published target of the period with bookings and attainment)."""
     from . import metrics, review
 
@@ -180,7 +180,7 @@ def export_table(ws, f, what: str, *, by: str | None = None, plan=None) -> pd.Da
 
         if plan is None:
             raise InputError("export --what payouts needs a comp plan: --plan FILE.json, or save one on the Compensation page")
-        res = compensation.compute_payouts(plan, f.deals(ws), p, reps=ws.reps, snapshots=ws.snapshots(), rep_names=f.owners(ws))
+        res = compensation.payouts(ws, f.with_period(p), plan)  # what the Compensation page shows
         return business_frame(res.payouts, {"rep": "Rep", "quota": "Quota", "achieved": "Achieved", "attainment": "Attainment",
                                             "commission": "Commission", "spif": "SPIFs", "clawback": "Clawback",
                                             "draw_top_up": "Draw top-up", "total": "Total payout"})
