@@ -99,7 +99,7 @@ def test_optimiser_failure_falls_back_to_a_baseline(monkeypatch):
     monkeypatch.setattr(prophet.Prophet, "fit", boom)
     deals = monthly_deals(seasonal_values(30))
     res = run_forecast(deals, freq="M", horizon=3, model="prophet", n_cutoffs=2, n_jobs=1)
-    assert set(res.forecast["model"]) <= {M.SEASONAL_NAIVE, M.ETS, M.THETA}
+    assert set(res.forecast["model"]) <= {M.SEASONAL_NAIVE, M.ETS, M.THETA, M.ARIMA, M.ENSEMBLE}
     assert any("optimiser failed" in f["reason"] for f in res.fallbacks)
     assert M.PROPHET not in set(res.backtest["model"])
 
@@ -130,10 +130,15 @@ def test_score_by_hand():
     assert s["coverage"] == pytest.approx(2 / 3)
 
 
-def test_origins_leave_the_horizon_and_a_season_of_training():
-    o = B.choose_origins(40, 6, 5, 12)
-    assert len(o) == 5 and o[-1] == 34 and min(o) >= 13 and o == sorted(o)
-    assert B.choose_origins(8, 6, 5, 12) == []
+def test_origins_are_non_overlapping_windows_after_a_season_plus_the_horizon():
+    # 40 months, horizon 6: windows end with the data, step back by the horizon, and each
+    # training part holds at least 12 + 6 = 18 months
+    assert B.choose_origins(40, 6, 5, 12) == [22, 28, 34]
+    assert B.choose_origins(144, 12, 5, 12) == [84, 96, 108, 120, 132]      # as many as fit, up to 5
+    assert B.choose_origins(144, 12, 10, 12) == [24 + 12 * i for i in range(10)]
+    assert B.choose_origins(24, 6, 5, 12) == [18]                           # one window: 18 + 6 = 24
+    assert B.choose_origins(23, 6, 5, 12) == []                             # none fits
+    assert B.choose_origins(20, 2, 5, 4) == [10, 12, 14, 16, 18]
 
 
 def test_recommended_is_the_lowest_backtest_error_and_auto_uses_it():
@@ -231,7 +236,7 @@ def test_cli_forecast_by_owner_one_series_per_rep(demo_db, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["forecast", "--freq", "D"], "--freq"),
-    (["forecast", "--model", "arima"], "--model"),
+    (["forecast", "--model", "lstm"], "--model"),
     (["forecast", "--by", "colour"], "--by"),
     (["forecast", "--train-until", "31/12/2025"], "--train-until"),
     (["forecast", "--horizon", "0"], "--horizon"),
