@@ -652,7 +652,8 @@ def describe_backtest(result: ForecastResult) -> str:
     unit = FREQ_WORDS[result.freq]
     if bt is None or result.model not in bt.index:
         return (f"There is too little history to backtest {M.MODEL_LABELS.get(result.model, result.model)}, "
-                "so its accuracy is unknown: treat this forecast as a rough guide.")
+                f"so its accuracy is unknown and its {result.level:.0%} range is the model's own, not checked against "
+                "past errors: treat this forecast as a rough guide.")
     r = bt.loc[result.model]
     err = r["mape"] if np.isfinite(r["mape"]) else r["wape"]
     cut = int(r["cutoffs"])

@@ -620,6 +620,22 @@ def calibrate(book: Book, cal: FiscalCalendar, period: Period, t: pd.Timestamp, 
             "checks": checks}
 
 
+def calibration_words(cal: dict, kind: str = "quarter") -> str:
+    """The landing zone's calibration in one honest sentence (page and CLI)."""
+    kind = kind if kind in ("quarter", "month", "week", "year") else "period"
+    same = cal.get("same_point") or None
+    if not cal.get("calibrated"):
+        return (f"Too few earlier {kind}s to check the range at this point of the {kind}: it uses a default model "
+                "error, so treat it as a rough guide.")
+    part = same if same else {"points": cal["points"], "coverage": cal["coverage"], "width": cal["width"],
+                              "p50_error": cal["p50_error"]}
+    where = f"at this point of the {kind}" if same else f"around this point of the {kind}"
+    inside = int(round(part["coverage"] * part["points"]))
+    return (f"Checked on {part['points']} earlier {kind}s {where}, each range rebuilt without its own {kind}: it held the "
+            f"actual in {inside} of {part['points']} ({part['coverage']:.0%}), was {part['width']:.0%} of its P50 wide "
+            f"on average, and its P50 was off by {part['p50_error']:.1%} on average.")
+
+
 def _target(targets: pd.DataFrame | None, period: Period, owners: list | None) -> float | None:
     if targets is None or targets.empty:
         return None
