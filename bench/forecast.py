@@ -13,9 +13,10 @@ training part and scored on the window. Per series: MAPE over its three windows;
 geometric mean over the series of the ratio of ``auto``'s MAPE to each method's.
 
 Tuning (``--tuning``) prints the same table on data kept apart from the scored windows: the
-two windows *before* the scored ones of each sales series, Superstore by region (4 series,
-last three windows) and the demo workspace's team series (last three windows). Every choice
-of the forecasting code (models, selection rule, combination, range) was made on these only.
+two windows *before* the scored ones of each sales series, Superstore by region (4 series) and
+by segment (3), and the demo workspace's team series and its 3 regions (last three windows of
+6 months each). Every choice of the forecasting code (models, selection rule, combination,
+range) was made on these only.
 
 Landing (``landing``): the landing zone at mid-quarter (day 45) of past quarters, each made
 with only that day's data: on the demo (its last 8 complete quarters) and on the Maven CRM
@@ -132,8 +133,13 @@ def tuning_windows(deals) -> list:
         m = 4 if freq == "Q" else 12
         out += [(name, y, ds, freq, len(y) - k * h, h) for k in (5, 4) if len(y) - k * h >= 2 * m]
     extra = dict(demo_series(deals))
+    from salesops.forecasting.series import build_series
+
+    regions = build_series(deals, freq="M", by="region")
+    extra.update({f"demo {g}": (*regions.values(g), "M") for g in regions.groups})
     if SUPERSTORE.exists():
         extra.update(superstore_series("Region"))
+        extra.update(superstore_series("Segment"))
     for name, (y, ds, freq) in extra.items():
         out += [(name, y, ds, freq, len(y) - k * 6, 6) for k in (3, 2, 1)]
     return out

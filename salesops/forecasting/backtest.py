@@ -1,19 +1,24 @@
-"""Rolling-origin backtests, error metrics, the recommended model and the forecast itself.
+"""Backtests, error metrics, the recommended model, conformal ranges and the forecast itself.
 
-:func:`run_forecast` is the one entry point the page, the CLI and the benchmarks share, so
-the numbers agree everywhere. For every group it fits each model at several cut-offs
-(origins) inside the training data, scores the ``horizon`` periods after each cut-off, and
-then fits once more on everything to forecast the future. The recommended model is the one
-with the lowest backtest MAPE (ties go to the simpler model); ``model="auto"`` uses it.
+:func:`run_forecast` is the one entry point the page, the CLI, the landing zone's time-series
+view and the benchmarks share, so the numbers agree everywhere. For every group it fits each
+model on the training part of non-overlapping backtest windows (:func:`choose_origins`),
+scores the ``horizon`` periods of each window, and then fits once more on everything to
+forecast the future. ``model="auto"`` uses the recommendation: the ensemble, unless a single
+model's backtest MASE is at least :data:`SELECT_MARGIN` lower (and the ensemble whenever fewer
+than :data:`MIN_WINDOWS` windows fit). Ranges are conformal: quantiles of the backtest's
+relative errors per horizon step (:func:`step_quantiles`).
 
-Metrics (pooled over cut-offs, steps and groups):
+Metrics (pooled over windows, steps and groups):
 
+- ``mase``: mean |error| scaled by the in-sample mean absolute seasonal difference of the
+  training data at that cut-off (below 1 = better than a seasonal naive in-sample): the
+  recommendation's yardstick;
 - ``mape``: mean of |actual - forecast| / |actual| over points whose actual is not 0;
 - ``wape``: sum |error| / sum |actual| (defined when some actuals are 0);
-- ``mase``: mean |error| scaled by the in-sample mean absolute seasonal difference of the
-  training data at that cut-off (below 1 = better than a seasonal naive in-sample);
 - ``bias``: sum (forecast - actual) / sum actual (positive = over-forecast);
-- ``coverage``: share of actuals inside the forecast interval.
+- ``coverage``: share of actuals inside the range that window would have had from the other
+  windows' errors (leave one window out): the measured coverage of the drawn range.
 """
 from __future__ import annotations
 

@@ -24,18 +24,24 @@ toward the age band's rate, and that toward the overall rate (10 pseudo-deals ea
 **Not-yet-created pipeline**: the amount won, in each of the last four comparable periods, from
 deals created after the same point of that period (the run rate of new business).
 
-**Time-series view**: the same months last year, scaled by the last six months' year-on-year
-growth, less the share of a period's bookings usually closed by this point.
+**Time-series view**: the Forecast's own forecast (:func:`run_forecast` with the page's
+defaults) at the period's frequency, trained on the complete periods before the as-of date:
+booked to date + the forecast of the rest of the period, the same number the page and
+``forecast --json`` show for the running period.
 
 **The landing zone**: Monte Carlo draws of each open deal's win (Bernoulli), of new pipeline
-(log-normal around its run rate), blended with the time-series view (the pipeline's weight
-grows from 50% at the period start to 100% at its end), times a common log-normal shock of
-scale ``kappa`` for the model's own error (rates, timing, new business). ``kappa`` is
-calibrated on up to eight earlier periods at the same point (and four weeks either side): the
-smallest value whose P10-P90 range held the actual at least 80% of the time.
+(log-normal around its run rate), blended with the time-series view (the pipeline's weight set
+from how well each view did at the same point of earlier periods), times a common log-normal
+shock of scale ``kappa`` for the model's own error (rates, timing, new business). ``kappa`` is
+fitted on up to eight earlier periods at the same point (and four weeks either side) from their
+log errors, shrunk toward a default for thin history and never below a floor; its calibration is
+reported out of sample: each earlier period's range rebuilt from the other periods only.
 """
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 
@@ -59,7 +65,6 @@ PRIOR_POINTS = 2
 KAPPA_FLOOR = 0.05
 MIN_CALIBRATION_POINTS = 4
 CALIBRATION_PERIODS = 8
-TARGET_COVERAGE = 0.8
 
 
 def _ts(x) -> pd.Timestamp:
@@ -115,6 +120,10 @@ class Book:
         # a closed deal without a close date is treated as closed long ago
         self.close = np.where(~self.is_open & (close == _FAR), -_FAR, close)
         self.amount = d["_amount"].to_numpy(dtype=float)
+        #: the won deals alone (status, amount, close date): what the time-series view reads
+        won = d[d[S.STATUS] == S.WON]
+        self.won_deals = pd.DataFrame({S.OPPORTUNITY_ID: won[S.OPPORTUNITY_ID].to_numpy(), S.STATUS: S.WON,
+                                       S.AMOUNT: won["_amount"].to_numpy(), S.CLOSE_DATE: won["_close"].to_numpy()})
         known = self.created[self.created < _FAR]
         self.first_day = int(known.min()) if len(known) else _FAR  # the history's first day (first deal created)
         self.won_amount = np.where(self.is_won, np.nan_to_num(self.amount), 0.0)
@@ -384,22 +393,37 @@ TS_HORIZON = 6
 _TS_FREQ = {"quarter": "Q", "month": "M", "week": "W"}
 
 
+#: Time-series fits kept across calls, keyed by the won deals' content: a fit depends only on
+#: them, the frequency, the training end and the calendar (calibration refits every earlier
+#: quarter, and the page, the goals and a backtest of landing zones ask for the same ones).
+_TS_CACHE: "OrderedDict[tuple, object]" = OrderedDict()
+_TS_CACHE_SIZE = 64
+_TS_LOCK = threading.Lock()
+
+
 def _ts_forecast(book: Book, cal: FiscalCalendar, freq: str, t: pd.Timestamp):
-    """:func:`run_forecast` trained on the complete periods before ``t`` (cached per book: the
-    fit is the same for every day of a period)."""
+    """:func:`run_forecast` trained on the complete periods before ``t`` (the fit is the same
+    for every day of a period), or None when there is nothing to forecast from."""
     from .backtest import run_forecast
 
     p = cal.period_of(t.date(), freq)
     last_end = t if _ts(p.end) == t else _ts(p.start) - pd.Timedelta(days=1)
-    cache = book.__dict__.setdefault("_ts_cache", {})
-    key = (freq, last_end, cal.start_month)
-    if key not in cache:
-        try:
-            cache[key] = run_forecast(book.deals, freq=freq, horizon=TS_HORIZON, train_until=last_end, calendar=cal,
-                                      n_jobs=1)
-        except InputError:
-            cache[key] = None
-    return cache[key]
+    won = book.won_deals[book.won_deals[S.CLOSE_DATE] <= last_end]
+    digest = hashlib.sha1(pd.util.hash_pandas_object(won[[S.CLOSE_DATE, S.AMOUNT]], index=False).to_numpy().tobytes()).hexdigest()
+    key = (digest, freq, last_end, cal.start_month)
+    with _TS_LOCK:
+        if key in _TS_CACHE:
+            _TS_CACHE.move_to_end(key)
+            return _TS_CACHE[key]
+    try:
+        res = run_forecast(won, freq=freq, horizon=TS_HORIZON, train_until=last_end, calendar=cal, n_jobs=1)
+    except InputError:
+        res = None
+    with _TS_LOCK:
+        _TS_CACHE[key] = res
+        while len(_TS_CACHE) > _TS_CACHE_SIZE:
+            _TS_CACHE.popitem(last=False)
+    return res
 
 
 def time_series_view(book: Book, cal: FiscalCalendar, period: Period, t: pd.Timestamp) -> float | None:
@@ -421,14 +445,14 @@ def time_series_view(book: Book, cal: FiscalCalendar, period: Period, t: pd.Time
             return None  # a range that does not follow the calendar's periods
         start = _ts(sp.start)
         if _ts(sp.end) <= t:   # over by then: what it booked
-            total += float(booked_between(book.deals, start, sp.end).sum())
+            total += float(booked_between(book.won_deals, start, sp.end).sum())
             continue
         if start not in fc.index:
             return None
         row = fc.loc[start]
         if start <= t:         # the running period: booked to date + the forecast of its rest
-            booked = float(booked_between(book.deals, start, t).sum())
-            share, _ = share_booked(book.deals, cal, freq, start, t)
+            booked = float(booked_between(book.won_deals, start, t).sum())
+            share, _ = share_booked(book.won_deals, cal, freq, start, t)
             total += float(split_running(np.float64(row["yhat"]), np.float64(row["yhat_lower"]),
                                          np.float64(row["yhat_upper"]), booked, share)[0])
         else:

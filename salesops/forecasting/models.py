@@ -1,16 +1,19 @@
-"""The forecasting models: Prophet (tunable), seasonal naive, ETS, Theta and their ensemble.
+"""The forecasting models: Prophet (tunable), seasonal naive, ETS, Theta, ARIMA and their
+ensemble (the median of them all).
 
 Every model answers the same question for one series: given ``y`` (complete periods, oldest
-first) forecast the next ``h`` periods with a central value and an interval of ``level``
-(default 80%). Nothing here draws random numbers: Prophet's own intervals come from a global
-numpy RNG (unsafe in a threaded server), so Prophet runs with ``uncertainty_samples=0`` and
-its interval is built from its in-sample residual spread, widening with the horizon like the
-seasonal naive's.
+first) forecast the next ``h`` periods with a central value and its own interval of ``level``
+(default 80%; the backtest replaces it with a conformal range where it can, see
+:mod:`.backtest`). Nothing here draws random numbers: Prophet's own intervals come from a
+global numpy RNG (unsafe in a threaded server), so Prophet runs with ``uncertainty_samples=0``
+and its interval is built from its in-sample residual spread, widening with the horizon like
+the seasonal naive's.
 
 Guards (RELIABILITY.md, forecasts): a constant series is forecast as that constant by every
 model; a model that needs more points than the series has, or whose optimiser fails, is
-skipped with a reason (:class:`ModelSkipped`); outliers are found with a robust z-score and
-handled as :class:`ProphetParams` ``outliers`` says.
+skipped with a reason (:class:`ModelSkipped`); a seasonal fit that fails is retried without the
+season; outliers are found with a robust z-score and handled as :class:`ProphetParams`
+``outliers`` says.
 """
 from __future__ import annotations
 

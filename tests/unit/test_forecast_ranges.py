@@ -119,18 +119,19 @@ def test_without_a_backtest_the_range_is_the_models_own_and_says_so():
 
 
 def test_80_range_covers_about_80_percent_of_held_out_actuals():
-    """Twelve origins of a long noisy seasonal series, each forecast from its own past only."""
+    """Eight origins of a long noisy seasonal series, each forecast (auto) from its own past only."""
     vals = np.array(seasonal_values(130, noise=0.12, seed=21))
     ds = pd.date_range("2010-01-01", periods=len(vals), freq="MS")
     hits = []
-    for o in range(58, 130 - 6 + 1, 6):
+    for o in range(58, 130 - 6 + 1, 9):
         res = run_forecast(pd.DataFrame(columns=["status", "amount", "close_date"]),
                            series=series_from_values(vals[:o], ds[:o], "M"), horizon=6, include_prophet=False,
-                           model="ets")
+                           n_cutoffs=4)
+        assert res.interval == "conformal"
         act = vals[o:o + 6]
         hits += list((act >= res.forecast["yhat_lower"].to_numpy()) & (act <= res.forecast["yhat_upper"].to_numpy()))
-    assert len(hits) == 72
-    assert 0.7 <= np.mean(hits) <= 0.9, np.mean(hits)
+    assert len(hits) == 48
+    assert 0.7 <= np.mean(hits) <= 0.92, np.mean(hits)
 
 
 # --- the running period ---------------------------------------------------------------------------
