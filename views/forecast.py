@@ -112,11 +112,11 @@ if view == ui.VIEWS[0]:
         Model=result.backtest["model"].map(MODEL_LABELS),
         Recommended=result.backtest["model"].eq(result.recommended),
     )[["Model", "mase", "mape", "bias", "coverage", "cutoffs", "points", "Recommended"]]
-    st.dataframe(table, hide_index=True, key=ui.K + "backtest_table", column_config={
+    st.dataframe(table, hide_index=True, key=ui.K + "backtest_table", placeholder="not measured", column_config={
         "mape": widgets.percent_column("MAPE", "Mean absolute percentage error"),
         "mase": st.column_config.NumberColumn("MASE", format="%.2f", help="Mean absolute error over the in-sample seasonal naive error"),
         "bias": widgets.percent_column("Bias", "Sum of (forecast - actual) / sum of actuals"),
-        "coverage": widgets.percent_column("Coverage", f"Share of actuals inside the {result.level:.0%} range"),
+        "coverage": widgets.percent_column("Coverage", f"Share of actuals inside the {result.level:.0%} range built from the other windows' errors (not measured with a single window)"),
         "cutoffs": st.column_config.NumberColumn("Cut-offs"), "points": st.column_config.NumberColumn("Periods scored")})
     if not result.backtest_by_cutoff.empty:
         st.altair_chart(charts.backtest_error_chart(result.backtest_by_cutoff, MODEL_LABELS, result.recommended,

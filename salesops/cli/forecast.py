@@ -115,7 +115,8 @@ def _forecast_text(res, settings, saved) -> str:
     lines.append(f"{'model':<16}{'MASE':>8}{'MAPE':>8}{'bias':>8}{'coverage':>10}")
     for r in res.backtest.itertuples(index=False):
         mark = " *" if r.model == res.recommended else ""
-        lines.append(f"{MODEL_LABELS[r.model]:<16}{r.mase:>8.2f}{formats.pct(r.mape):>8}{formats.pct(r.bias):>8}"
+        mase = f"{r.mase:.2f}" if pd.notna(r.mase) else "–"
+        lines.append(f"{MODEL_LABELS[r.model]:<16}{mase:>8}{formats.pct(r.mape):>8}{formats.pct(r.bias):>8}"
                      f"{formats.pct(r.coverage):>10}{mark}")
     if res.recommended:
         lines.append("* recommended (the ensemble unless a single model's backtest MASE is clearly lower); coverage: how "

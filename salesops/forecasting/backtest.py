@@ -429,8 +429,8 @@ def run_forecast(deals: pd.DataFrame, *, freq: str = "M", horizon: int = 6, meas
 
     for g, starts in ss.trimmed.items():
         when = ", ".join(f"{d:%b %Y}" if freq != "W" else f"{d:%d %b %Y}" for d in starts[:3])
-        notes.append(f"{'' if g == ALL else f'{g}: '}the first {len(starts)} {FREQ_WORDS[freq]}{'s' if len(starts) != 1 else ''} "
-                     f"({when}{', ...' if len(starts) > 3 else ''}) booked less than a quarter of a typical "
+        first = f"the first {FREQ_WORDS[freq]}" if len(starts) == 1 else f"the first {len(starts)} {FREQ_WORDS[freq]}s"
+        notes.append(f"{'' if g == ALL else f'{g}: '}{first} ({when}{', ...' if len(starts) > 3 else ''}) booked less than a quarter of a typical "
                      f"{FREQ_WORDS[freq]} and {'are' if len(starts) != 1 else 'is'} left out: the history starts part-way through")
     handling = {"clip": "Prophet clips them", "drop": "Prophet leaves them out", "keep": "Prophet keeps them"}[params.outliers]
     for g in groups:
