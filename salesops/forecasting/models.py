@@ -334,14 +334,13 @@ def _sf_forecast(name: str, y: np.ndarray, h: int, m: int, level: float) -> "Pre
     return Prediction(yhat, np.minimum(lo, yhat), np.maximum(hi, yhat))
 
 
-def statsforecast_batch(series: dict, h: int, m: int, level: float = 0.8,
-                        models: tuple = (None,)) -> dict:
+def statsforecast_batch(series: dict, h: int, m: int, level: float = 0.8, models: tuple | None = None) -> dict:
     """ETS, Theta and ARIMA (statsforecast) for every series in ``series`` ({key: y array}).
 
     Returns {key: {"ets": Prediction | ModelSkipped, "theta": ..., "arima": ...}}. Series that
     are too short or constant are answered without fitting; a model that fails on one series
     is skipped there only."""
-    names = STAT_MODELS if models == (None,) else tuple(models)
+    names = STAT_MODELS if models is None else tuple(models)
     out: dict = {}
     for key, y in series.items():
         y = np.asarray(y, dtype=float)

@@ -151,7 +151,10 @@ def band_words(result) -> str:
         text += f", which held {result.coverage:.0%} of the actuals when the backtests were checked against it"
     elif result.interval != "conformal":
         text += " (the model's own, not checked against past errors)"
-    return text + "."
+    text += "."
+    if result.running is not None:
+        text += " The diamond: what the started period has booked so far."
+    return text
 
 
 def forecast_table(forecast: pd.DataFrame) -> pd.DataFrame:

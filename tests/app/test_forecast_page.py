@@ -15,6 +15,17 @@ from .conftest import no_exceptions
 PAGE = "views/forecast.py"
 
 
+@pytest.fixture(autouse=True)
+def fresh_time_series_fits():
+    """The landing zone keeps its time-series fits across calls (by the deals' content): tests
+    that swap Prophet for a stand-in must neither see nor leave fits of the other kind."""
+    from salesops.forecasting import landing_zone as L
+
+    L._TS_CACHE.clear()
+    yield
+    L._TS_CACHE.clear()
+
+
 @pytest.fixture
 def quick_prophet(monkeypatch):
     """Replace Prophet's fit with a deterministic stand-in (last-season mean) of the same shape."""
