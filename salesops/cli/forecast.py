@@ -9,8 +9,8 @@ import pandas as pd
 
 from .. import formats, metrics, store
 from ..errors import InputError
-from ..forecasting import (MODEL_LABELS, MODELS, ProphetParams, landing, landing_doc, recommended_params, run_forecast,
-                           save_landing, save_run)
+from ..forecasting import (MODEL_LABELS, MODELS, ProphetParams, calibration_words, landing, landing_doc, recommended_params,
+                           run_forecast, save_landing, save_run)
 from ..periods import FiscalCalendar
 from . import Result, db_path
 
@@ -23,7 +23,11 @@ def register(sub, parent, report) -> None:
     p.add_argument("--freq", default="M", help="W, M or Q (default M)")
     p.add_argument("--horizon", type=int, default=6, help="periods to forecast (default 6)")
     p.add_argument("--train-until", dest="train_until", help="use only deals closed up to this date (YYYY-MM-DD)")
-    p.add_argument("--model", default="auto", help=f"auto (the best in backtest) or one of {', '.join(MODELS)}")
+    p.add_argument("--as-of", dest="as_of",
+                   help="the day the forecast is made (default: the training date); a period started by then is "
+                        "reported as booked to date + the forecast of its rest")
+    p.add_argument("--model", default="auto", help=f"auto (the ensemble unless a model is clearly better in backtest) "
+                                                  f"or one of {', '.join(MODELS)}")
     p.add_argument("--by", help=f"one series per value of: {', '.join(BY_FIELDS)}")
     p.add_argument("--measure", default="won_amount", help="won_amount (default) or won_count")
     p.add_argument("--cutoffs", type=int, default=5, help="backtest cut-offs (default 5)")
@@ -62,6 +66,7 @@ def run_forecast_cmd(args) -> Result:
     if not 0 <= args.cutoffs <= 24:
         raise InputError(f"--cutoffs must be between 0 and 24, not {args.cutoffs}")
     train_until = _date(args.train_until, "--train-until")
+    as_of = _date(getattr(args, "as_of", None), "--as-of")
     if not 0.5 <= args.level < 1:
         raise InputError(f"--level must be between 0.5 and 0.99, not {args.level}")
     params = None
@@ -92,7 +97,8 @@ def run_forecast_cmd(args) -> Result:
     cal = FiscalCalendar(int(settings["fiscal_year_start_month"]))
     res = run_forecast(deals, freq=args.freq, horizon=args.horizon, measure=args.measure, by=args.by,
                        train_until=train_until, model=args.model, calendar=cal, n_cutoffs=args.cutoffs,
-                       include_prophet=not args.no_prophet, n_jobs=args.jobs, params=params, level=args.level)
+                       include_prophet=not args.no_prophet, n_jobs=args.jobs, params=params, level=args.level,
+                       as_of=as_of)
     doc = res.to_doc()
     if args.save:
         with store.connect(path, write=True) as conn:
@@ -106,18 +112,22 @@ def _forecast_text(res, settings, saved) -> str:
     money = res.measure == "won_amount"
     fmt = (lambda x: formats.money(x, cur)) if money else (lambda x: f"{x:,.1f}")
     lines = [res.summary(), ""]
-    lines.append(f"{'model':<16}{'MAPE':>8}{'MASE':>8}{'bias':>8}{'coverage':>10}")
+    lines.append(f"{'model':<16}{'MASE':>8}{'MAPE':>8}{'bias':>8}{'coverage':>10}")
     for r in res.backtest.itertuples(index=False):
         mark = " *" if r.model == res.recommended else ""
-        lines.append(f"{MODEL_LABELS[r.model]:<16}{formats.pct(r.mape):>8}{r.mase:>8.2f}{formats.pct(r.bias):>8}"
+        mase = f"{r.mase:.2f}" if pd.notna(r.mase) else "–"
+        lines.append(f"{MODEL_LABELS[r.model]:<16}{mase:>8}{formats.pct(r.mape):>8}{formats.pct(r.bias):>8}"
                      f"{formats.pct(r.coverage):>10}{mark}")
     if res.recommended:
-        lines.append("* recommended (lowest backtest MAPE)")
+        lines.append("* recommended (the ensemble unless a single model's backtest MASE is clearly lower); coverage: how "
+                     "often each backtest's range, built from the other backtests' errors, held the actual")
     lines.append("")
     lines.append(f"Forecast ({MODEL_LABELS.get(res.model, res.model)}, {res.level:.0%} range):")
     for r in res.forecast.itertuples(index=False):
         grp = "" if r.group == "all" else f"{str(r.group)[:24]:<26}"
-        lines.append(f"{grp}{pd.Timestamp(r.period_start).date()}  {fmt(r.yhat):>10}  ({fmt(r.yhat_lower)} – {fmt(r.yhat_upper)})")
+        split = (f"  = {fmt(r.booked_to_date)} booked to {pd.Timestamp(res.as_of).date()} + {fmt(r.forecast_rest)} to come"
+                 if res.running is not None and pd.Timestamp(r.period_start) == res.running["period_start"] else "")
+        lines.append(f"{grp}{pd.Timestamp(r.period_start).date()}  {fmt(r.yhat):>10}  ({fmt(r.yhat_lower)} – {fmt(r.yhat_upper)}){split}")
     for fb in res.fallbacks:
         lines.append(f"note: {fb['group']}: {fb['model']} not used ({fb['reason']})"
                      + (f"; used {fb['used']}" if fb.get("used") else ""))
@@ -166,9 +176,7 @@ def run_landing_cmd(args) -> Result:
              f"  pipeline view {m(res['pipeline_view'])}; time-series view {m(res['time_series_view'])}; "
              f"pipeline weight {res['pipeline_weight']:.0%}",
              f"  {res['rule']}"]
-    cal_info = res["calibration"]
-    if cal_info.get("calibrated"):
-        lines.append(f"  range calibrated on {cal_info['points']} earlier points: held the actual {cal_info['coverage']:.0%} of the time")
+    lines.append(f"  {calibration_words(res['calibration'], period.kind)}")
     lines += [f"note: {n}" for n in res["notes"]]
     if args.save:
         lines.append(f"Saved as {args.save!r} version {doc['saved']['version']}.")

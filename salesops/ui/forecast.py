@@ -21,8 +21,8 @@ from .context import PageContext, _filtered, load_workspace
 MEASURES = {"Bookings (won amount)": "won_amount", "Deals won (count)": "won_count"}
 FREQS = {"Month": "M", "Quarter": "Q", "Week": "W"}
 BY = {"Whole team": None, "Region": "region", "Manager": "manager", "Team": "team", "Rep": "owner", "Segment": "segment"}
-MODEL_CHOICES = {"Auto (best in backtest)": "auto", "Prophet": "prophet", "Seasonal naive": "seasonal_naive",
-                 "ETS": "ets", "Theta": "theta", "Ensemble": "ensemble"}
+MODEL_CHOICES = {"Auto (recommended)": "auto", "Prophet": "prophet", "Seasonal naive": "seasonal_naive",
+                 "ETS": "ets", "Theta": "theta", "ARIMA": "arima", "Ensemble": "ensemble"}
 VIEWS = ("Time-series forecast", "Quarter landing zone", "Accuracy of saved forecasts")
 
 K = "fc_"
@@ -125,6 +125,43 @@ def prophet_controls(freq: str, money_unit: str) -> None:
     b[0].button("Reset to recommended", on_click=reset_prophet, args=(freq,), key=K + "reset", icon=":material/restart_alt:")
     if b[1].button("Apply", type="primary", key=K + "apply", icon=":material/play_arrow:"):
         st.rerun(scope="app")
+
+
+# --- what the page shows of a result ------------------------------------------------------------
+def running_split(result, group: str) -> dict | None:
+    """The started period of ``group``: total, booked so far, the forecast rest, its range and
+    the usual share booked by this day; None when no forecast period has started."""
+    if result.running is None:
+        return None
+    fc = result.forecast[(result.forecast["group"] == group) & (result.forecast["period_start"] == result.running["period_start"])]
+    if fc.empty:
+        return None
+    r = fc.iloc[0]
+    return {"total": float(r["yhat"]), "booked": float(r["booked_to_date"]), "rest": float(r["forecast_rest"]),
+            "low": float(r["yhat_lower"]), "high": float(r["yhat_upper"]), "share": result.running["share"],
+            "as_of": result.running["as_of"]}
+
+
+def band_words(result) -> str:
+    """The chart's subtitle: the model and what its band is, with its measured coverage."""
+    from ..forecasting import MODEL_LABELS
+
+    text = f"{MODEL_LABELS.get(result.model, result.model)}; band: the {result.level:.0%} range"
+    if result.coverage is not None:
+        text += f", which held {result.coverage:.0%} of the actuals when the backtests were checked against it"
+    elif result.interval != "conformal":
+        text += " (the model's own, not checked against past errors)"
+    text += "."
+    if result.running is not None:
+        text += " The diamond: what the started period has booked so far."
+    return text
+
+
+def forecast_table(forecast: pd.DataFrame) -> pd.DataFrame:
+    """The forecast rows of one series with the running period's split, business column names."""
+    return pd.DataFrame({"Period": pd.to_datetime(forecast["period_start"]).dt.date, "Forecast": forecast["yhat"],
+                         "Low": forecast["yhat_lower"], "High": forecast["yhat_upper"],
+                         "Booked so far": forecast["booked_to_date"], "Still to come": forecast["forecast_rest"]})
 
 
 # --- cached work ------------------------------------------------------------------------------------
