@@ -45,3 +45,36 @@ def summary(res: dict) -> dict:
     """The numbers a tile shows of a landing zone (no samples, no deal frames)."""
     keys = ("period", "as_of", "closed_won", "open_expected", "new_expected", "p10", "p50", "p90", "target")
     return {k: res.get(k) for k in keys}
+
+
+def forecast(ws, f: Filters, *, freq: str = "M", horizon: int = 6, measure: str = "won_amount", by: str | None = None,
+             train_until=None, model: str = "auto", params_json: str | None = None, include_prophet: bool = True,
+             n_cutoffs: int = 5, level: float | None = None, n_jobs: int | None = None):
+    """The time-series forecast of the slice's bookings, as the Forecast page and ``forecast``
+    show it: trained on the deals inside the slice closed up to the filters' as-of date (when
+    that is before the data's own, and no earlier ``train_until`` is given), and the period
+    that holds the as-of date reported as booked to date + the forecast of its rest."""
+    import json
+
+    from .forecasting import ProphetParams, run_forecast
+
+    params = ProphetParams.from_dict(json.loads(params_json)) if params_json else None
+    if train_until is None and f.as_of < ws.as_of:
+        train_until = f.as_of
+    return run_forecast(f.deals(ws), freq=freq, horizon=int(horizon), measure=measure, by=by, train_until=train_until,
+                        model=model, params=params, calendar=ws.settings.calendar, n_cutoffs=n_cutoffs,
+                        level=level if level is not None else (params.interval_width if params else 0.8),
+                        include_prophet=include_prophet, n_jobs=n_jobs, as_of=min(f.as_of, ws.as_of))
+
+
+def forecast_history(ws, f: Filters):
+    """(saved forecasts against their actuals per run and model, per model, saved landing zones
+    against their actuals), from the workspace's saved forecast runs."""
+    from . import store
+    from .forecasting import accuracy_by_model, accuracy_history, landing_accuracy, load_runs
+
+    with store.connect(ws.path) as conn:
+        runs = load_runs(conn)
+        landings = load_runs(conn, kind="landing")
+    hist = accuracy_history(runs, ws.deals, ws.settings.calendar)
+    return hist, accuracy_by_model(hist), landing_accuracy(landings, ws.deals)

@@ -37,8 +37,7 @@ if view == ui.VIEWS[0]:
     ui.ensure_prophet_state(freq)
     with st.expander("Advanced: Prophet settings", icon=":material/tune:"):
         ui.prophet_controls(freq, ctx.currency)
-    if train_until is None and ctx.as_of < ctx.workspace.as_of:
-        train_until = ctx.as_of  # the sidebar's "as of" is in the past: forecast from that day
+    if train_until is None and ctx.as_of < ctx.workspace.as_of:  # the forecast is then made from that day
         st.caption(f"Trained on deals closed up to {ctx.as_of:%d %b %Y}, the sidebar's as-of date.")
     try:
         params = ui.params_from_state()

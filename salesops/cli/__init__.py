@@ -102,6 +102,16 @@ def filter_parent() -> argparse.ArgumentParser:
     return parent
 
 
+def option_date(text: str | None, option: str) -> date | None:
+    """The date an option was given as (YYYY-MM-DD), or None; anything else is refused naming the option."""
+    if text is None or isinstance(text, date):
+        return text
+    try:
+        return date.fromisoformat(str(text).strip())
+    except ValueError:
+        raise InputError(f"{option} {text!r} is not a date; use YYYY-MM-DD") from None
+
+
 def workspace_and_filters(args, *, period: str | None = None, as_of=None):
     """(workspace, Filters) for a command: the database of --db, the period of ``period``
     (default --period, else the quarter of the as-of date), the as-of date of ``as_of``
@@ -116,7 +126,8 @@ def workspace_and_filters(args, *, period: str | None = None, as_of=None):
         given = getattr(args, name, None) or []
         fields[name] = [v for g in given for v in split_values(g)]
     f = Filters.make(ws, period=period if period is not None else getattr(args, "period", None),
-                     as_of=as_of if as_of is not None else getattr(args, "as_of", None), **fields)
+                     as_of=as_of if as_of is not None else option_date(getattr(args, "as_of", None), "--as-of"),
+                     **fields)
     f.check(ws)
     return ws, f
 

@@ -8,15 +8,11 @@ date, or both dates on the same snapshot, is an error (exit 2) listing the snaps
 """
 from __future__ import annotations
 
-from datetime import date
-
-import pandas as pd
-
 from .. import formats, hygiene, pipeline
 from .. import schema as S
 from ..errors import InputError
 from .. import workspace
-from . import Result, db_path, workspace_and_filters
+from . import Result, db_path, option_date, workspace_and_filters
 
 DEAL_FIELDS = [S.OPPORTUNITY_ID, S.NAME, S.OWNER, "entry", "exit", "stage_from", "stage_to", "close_from", "close_to",
                "entering_amount", "amount_to", "amount_change"]
@@ -41,17 +37,9 @@ def register(sub, parent, report) -> None:
     p.set_defaults(func=run_hygiene)
 
 
-def _date(text: str | None, option: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(str(text).strip())
-    except ValueError:
-        raise InputError(f"{option} {text!r} is not a date; use YYYY-MM-DD") from None
-
 
 def run_pipeline(args) -> Result:
-    from_req, to_req = _date(args.from_date, "--from"), _date(args.to_date, "--to")
+    from_req, to_req = option_date(args.from_date, "--from"), option_date(args.to_date, "--to")
     if from_req and to_req and to_req <= from_req:
         raise InputError(f"--to {to_req} must be after --from {from_req}")
     ws, f = workspace_and_filters(args)

@@ -687,6 +687,8 @@ def landing(deals: pd.DataFrame, snapshots: pd.DataFrame | None, period, as_of, 
     if isinstance(period, str):
         period = calendar.parse(period)
     t = _ts(as_of)
+    if S.CREATED_DATE in deals.columns:  # a deal created after the as-of date did not exist then
+        deals = deals[~(pd.to_datetime(deals[S.CREATED_DATE]) > t).to_numpy()]
     book = Book.build(deals, snapshots, stage_history)
     notes = []
     if t > book.data_end:
