@@ -1,6 +1,7 @@
 """salesops: the Streamlit entry point. Page config, quiet logging, the shared sidebar and
 navigation over views/. Run with ``streamlit run app.py``."""
 import logging
+from pathlib import Path
 
 import streamlit as st
 
@@ -9,7 +10,8 @@ for noisy in ("prophet", "cmdstanpy", "prophet.plot"):
 
 from salesops.ui import context, widgets  # noqa: E402
 
-st.set_page_config(page_title="salesops", page_icon=":material/insights:", layout="wide")
+# the icon ships with the app: no font or emoji CDN is asked for it (the app makes no network request)
+st.set_page_config(page_title="salesops", page_icon=str(Path(__file__).parent / "assets" / "icon.png"), layout="wide")
 
 widgets.ensure_database(context.db_path())
 

@@ -107,18 +107,18 @@ def measure(path: Path, label: str) -> None:
     first = timed(at.run)
     assert not at.exception, [e.value for e in at.exception]
     reruns = [timed(at.run) for _ in range(3)]
-    regions = at.sidebar.multiselect(key="sb_f_region").options
-    teams = at.sidebar.multiselect(key="sb_f_team").options
+    regions = at.sidebar.multiselect(key="region").options
+    teams = at.sidebar.multiselect(key="team").options
     changes = []
-    at.sidebar.multiselect(key="sb_f_region").set_value([regions[0]])
+    at.sidebar.multiselect(key="region").set_value([regions[0]])
     changes.append(("region filter", timed(at.run)))
-    at.sidebar.multiselect(key="sb_f_region").set_value([regions[-1]])
+    at.sidebar.multiselect(key="region").set_value([regions[-1]])
     changes.append(("another region", timed(at.run)))
-    at.sidebar.multiselect(key="sb_f_region").set_value([])
-    at.sidebar.multiselect(key="sb_f_team").set_value([teams[0]])
+    at.sidebar.multiselect(key="region").set_value([])
+    at.sidebar.multiselect(key="team").set_value([teams[0]])
     changes.append(("team filter", timed(at.run)))
-    periods = at.sidebar.selectbox(key="sb_period").options
-    at.sidebar.selectbox(key="sb_period").set_value(periods[3])
+    periods = at.sidebar.selectbox(key="period").options
+    at.sidebar.selectbox(key="period").set_value(periods[3])
     changes.append(("another period", timed(at.run)))
     again = timed(at.run)
     assert not at.exception, [e.value for e in at.exception]

@@ -105,11 +105,28 @@ class Filters:
 
     def facts(self, ws) -> pd.DataFrame:
         """The deal facts inside the slice (every period); the workspace's frame when unfiltered."""
-        return ws.facts if not self.filtered else ws.facts[self.mask(ws.facts)]
+        if not self.filtered:
+            return ws.facts
+        return ws.slice(("facts", tuple(sorted(self.cuts().items()))), lambda: ws.facts[self.mask(ws.facts)])
 
     def deals(self, ws) -> pd.DataFrame:
         """The full deal rows inside the slice (every period)."""
-        return ws.deals if not self.filtered else ws.deals[self.mask(ws.deals)]
+        if not self.filtered:
+            return ws.deals
+        return ws.slice(("deals", tuple(sorted(self.cuts().items()))), lambda: ws.deals[self.mask(ws.deals)])
+
+    def restrict(self, ws, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of a snapshot or stage-history frame (with ``opportunity_id``) that belong
+        to deals inside the slice; a deal no longer in the workspace (removed from a later
+        export) follows its owner in the row."""
+        if not self.filtered or frame.empty:
+            return frame
+        deals = self.deals(ws)
+        keep = frame[S.OPPORTUNITY_ID].isin(deals[S.OPPORTUNITY_ID])
+        if S.OWNER in frame.columns:
+            gone = ~frame[S.OPPORTUNITY_ID].isin(ws.deals[S.OPPORTUNITY_ID])
+            keep |= gone & frame[S.OWNER].isin(deals[S.OWNER].dropna().unique())
+        return frame[keep]
 
     def reps(self, ws) -> list[str] | None:
         """The reps inside the slice by the roster (None: no cut, everyone). A cut by a field
@@ -151,10 +168,10 @@ class Filters:
         narrow each other."""
         out = {}
         cuts = self.cuts()
+        facts = ws.facts
         for name, col in FIELDS.items():
             others = {c: v for c, v in cuts.items() if c != col}
-            sub = ws.facts[_mask(ws.facts, others)] if others else ws.facts
-            vals = _distinct(sub[col]) if col in sub.columns else set()
+            vals = _distinct(facts[col], _mask(facts, others) if others else None) if col in facts.columns else set()
             if col in ROSTER_COLUMNS and all(c in ROSTER_COLUMNS for c in others):
                 rows = roster_rows(ws.reps, others)
                 key = S.NAME if col == S.OWNER else col
@@ -197,8 +214,16 @@ class Filters:
                 **{k: list(getattr(self, k)) for k in FIELDS}}
 
 
-def _distinct(col: pd.Series) -> set[str]:
-    vals = col.cat.remove_unused_categories().cat.categories if isinstance(col.dtype, pd.CategoricalDtype) else col.dropna().unique()
+def _distinct(col: pd.Series, mask: np.ndarray | None = None) -> set[str]:
+    """The non-blank values of ``col`` (where ``mask``), as text."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy()
+        if mask is not None:
+            codes = codes[mask]
+        present = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(col.cat.categories)))
+        vals = col.cat.categories[present]
+    else:
+        vals = (col[mask] if mask is not None else col).dropna().unique()
     return {str(v) for v in vals if v is not None and str(v) != ""}
 
 
@@ -244,11 +269,17 @@ def reps_inside(reps: pd.DataFrame | None, cuts: dict[str, tuple[str, ...]]) -> 
 
 def resolve_target(book: TargetBook, reps: pd.DataFrame | None, cuts: dict[str, tuple[str, ...]]) -> TargetView:
     """The one target rule for a slice given by ``cuts`` (see salesops.targets)."""
+    rollups = []
     if not cuts:
         own = ("all", ())
+        if reps is not None and not reps.empty:
+            for col, scope in ((S.REGION, "region"), (S.TEAM, "team")):
+                if col in reps.columns:
+                    names = tuple(sorted({str(v) for v in reps[col].dropna() if str(v) != ""}))
+                    rollups.append((scope, names))
     elif len(cuts) == 1:
         (col, values), = cuts.items()
         own = None if col == S.OWNER else (SCOPE_OF.get(col, col), tuple(values))
     else:
         own = None
-    return book.view(own, reps_inside(reps, cuts))
+    return book.view(own, reps_inside(reps, cuts), rollups)

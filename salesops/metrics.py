@@ -27,6 +27,7 @@ import pandas as pd
 
 from . import formats
 from . import schema as S
+from .workspace import attach_roster  # noqa: F401  (re-exported for callers being moved to workspace)
 
 GROUP = "group"
 ALL = "all"
@@ -265,21 +266,29 @@ def period_index(dates: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.
     return np.where(ok, i, -1).astype(np.int64)
 
 
-def deal_states(frame: pd.DataFrame, as_of=None) -> dict[str, np.ndarray]:
+def _is(col: pd.Series, value: str) -> np.ndarray:
+    """col == value as a boolean array (categories compared by code, not as text)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        cats = col.cat.categories
+        return (col.cat.codes.to_numpy() == cats.get_loc(value)) if value in cats else np.zeros(len(col), dtype=bool)
+    return (col == value).to_numpy()
+
+
+def deal_states(frame: pd.DataFrame, as_of=None, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Each deal's state as known on ``as_of`` (None: as the data is), as boolean arrays:
     ``won`` / ``lost`` (closed by then), ``open`` (existing and not yet closed then),
     ``prob_known`` (open now: its CRM probability is the one of that day), ``created_ok``
-    (created by then). The one as-of rule of every KPI."""
+    (created by then). ``rows`` limits the arrays to those positions. The one as-of rule of
+    every KPI."""
     status = frame[S.STATUS]
-    is_won = (status == S.WON).to_numpy()
-    is_lost = (status == S.LOST).to_numpy()
-    is_open = (status == S.OPEN).to_numpy()
+    take = (lambda a: a) if rows is None else (lambda a: a[rows])  # noqa: E731
+    is_won, is_lost, is_open = take(_is(status, S.WON)), take(_is(status, S.LOST)), take(_is(status, S.OPEN))
     if as_of is None:
-        ones = np.ones(len(frame), dtype=bool)
+        ones = np.ones(len(is_won), dtype=bool)
         return {"won": is_won, "lost": is_lost, "open": is_open, "prob_known": is_open, "created_ok": ones}
     d = _ns(as_of)
-    close = frame[S.CLOSE_DATE].to_numpy(dtype="datetime64[ns]")
-    created = frame[S.CREATED_DATE].to_numpy(dtype="datetime64[ns]")
+    close = take(frame[S.CLOSE_DATE].to_numpy(dtype="datetime64[ns]"))
+    created = take(frame[S.CREATED_DATE].to_numpy(dtype="datetime64[ns]"))
     closed_known = close <= d                       # NaT compares False
     exists = ~(created > d)                         # a deal without a created date exists
     return {"won": is_won & closed_known, "lost": is_lost & closed_known,
@@ -315,44 +324,55 @@ def sums(frame: pd.DataFrame, periods, as_of=None, by: str | None = None) -> pd.
     ``frame``: deals with status, amount, created_date, close_date, probability,
     forecast_category (and ``by``). ``periods``: a list of (start, end) dates, sorted and not
     overlapping. Returns a frame indexed by (``period`` = position in ``periods``, ``group``)
-    with :data:`SUM_COLUMNS`; every (period, group) pair of the groups seen appears."""
+    with :data:`SUM_COLUMNS`; every (period, group) pair of the groups seen appears. Only the
+    rows whose close or created date falls inside the periods are looked at."""
     starts = np.array([_ns(p[0]) for p in periods], dtype="datetime64[ns]")
     ends = np.array([_ns(p[1]) for p in periods], dtype="datetime64[ns]")
     n_p = len(periods)
     codes, names = _group_codes(frame, by)
     n_g = len(names)
-    close = frame[S.CLOSE_DATE].to_numpy(dtype="datetime64[ns]")
-    created = frame[S.CREATED_DATE].to_numpy(dtype="datetime64[ns]")
-    st = deal_states(frame, as_of)
-    won, lost, open_now, prob_known, created_ok = st["won"], st["lost"], st["open"], st["prob_known"], st["created_ok"]
-    amount = np.nan_to_num(frame[S.AMOUNT].to_numpy(dtype=float), nan=0.0)
-    prob = frame[S.PROBABILITY].to_numpy(dtype=float) if S.PROBABILITY in frame.columns else np.full(len(frame), np.nan)
-    omitted = (frame[S.FORECAST_CATEGORY].astype(object) == "omitted").to_numpy() if S.FORECAST_CATEGORY in frame.columns \
-        else np.zeros(len(frame), dtype=bool)
-    p_close = period_index(close, starts, ends)
-    p_created = period_index(created, starts, ends)
-    cycle = (close - created).astype("timedelta64[D]").astype(float)
-    cycle_ok = won & ~np.isnat(close) & ~np.isnat(created)
     size = n_p * n_g
+    close_all = frame[S.CLOSE_DATE].to_numpy(dtype="datetime64[ns]")
+    created_all = frame[S.CREATED_DATE].to_numpy(dtype="datetime64[ns]")
+    lo, hi = (starts.min(), ends.max()) if n_p else (np.datetime64("NaT"), np.datetime64("NaT"))
+    by_close = np.flatnonzero((close_all >= lo) & (close_all <= hi))
+    by_created = np.flatnonzero((created_all >= lo) & (created_all <= hi))
 
-    def bucket(period: np.ndarray, mask: np.ndarray, weights=None) -> np.ndarray:
+    close, created = close_all[by_close], created_all[by_close]
+    st = deal_states(frame, as_of, by_close)
+    won, lost, open_now, prob_known = st["won"], st["lost"], st["open"], st["prob_known"]
+    amount_all = np.nan_to_num(frame[S.AMOUNT].to_numpy(dtype=float), nan=0.0)
+    amount = amount_all[by_close]
+    prob = frame[S.PROBABILITY].to_numpy(dtype=float)[by_close] if S.PROBABILITY in frame.columns else np.full(len(by_close), np.nan)
+    omitted = (_is(frame[S.FORECAST_CATEGORY], "omitted")[by_close] if S.FORECAST_CATEGORY in frame.columns
+               else np.zeros(len(by_close), dtype=bool))
+    p_close = period_index(close, starts, ends)
+    cycle_ok = won & ~np.isnat(close) & ~np.isnat(created)
+    cycle = np.where(cycle_ok, (close - np.where(cycle_ok, created, close)).astype("timedelta64[D]").astype(float), 0.0)
+    g_close = codes[by_close]
+
+    def bucket(period: np.ndarray, group: np.ndarray, mask: np.ndarray, weights=None) -> np.ndarray:
         m = mask & (period >= 0)
-        key = period[m] * n_g + codes[m]
+        key = period[m] * n_g + group[m]
         return np.bincount(key, weights=None if weights is None else weights[m], minlength=size)[:size]
 
+    p_created = period_index(created_all[by_created], starts, ends)
+    created_ok = np.ones(len(by_created), dtype=bool) if as_of is None else created_all[by_created] <= _ns(as_of)
+    k_amount = amount_all[by_created]
+    g_created = codes[by_created]
     out = {
-        "won_amount": bucket(p_close, won, amount),
-        "won_count": bucket(p_close, won),
-        "lost_count": bucket(p_close, lost),
-        "cycle_sum": bucket(p_close, cycle_ok, np.nan_to_num(cycle)),
-        "cycle_n": bucket(p_close, cycle_ok),
-        "open_pipeline": bucket(p_close, open_now, amount),
-        "open_count": bucket(p_close, open_now),
-        "weighted_pipeline": bucket(p_close, open_now & prob_known, amount * np.nan_to_num(prob)),
-        "weighted_unknown": bucket(p_close, open_now & ~prob_known),
-        "coverage_pipeline": bucket(p_close, open_now & ~omitted, amount),
-        "pipeline_created_amount": bucket(p_created, created_ok, amount),
-        "pipeline_created_count": bucket(p_created, created_ok),
+        "won_amount": bucket(p_close, g_close, won, amount),
+        "won_count": bucket(p_close, g_close, won),
+        "lost_count": bucket(p_close, g_close, lost),
+        "cycle_sum": bucket(p_close, g_close, cycle_ok, cycle),
+        "cycle_n": bucket(p_close, g_close, cycle_ok),
+        "open_pipeline": bucket(p_close, g_close, open_now, amount),
+        "open_count": bucket(p_close, g_close, open_now),
+        "weighted_pipeline": bucket(p_close, g_close, open_now & prob_known, amount * np.nan_to_num(prob)),
+        "weighted_unknown": bucket(p_close, g_close, open_now & ~prob_known),
+        "coverage_pipeline": bucket(p_close, g_close, open_now & ~omitted, amount),
+        "pipeline_created_amount": bucket(p_created, g_created, created_ok, k_amount),
+        "pipeline_created_count": bucket(p_created, g_created, created_ok),
     }
     idx = pd.MultiIndex.from_product([range(n_p), names], names=["period", GROUP])
     res = pd.DataFrame(out, index=idx)
@@ -367,46 +387,60 @@ def sums(frame: pd.DataFrame, periods, as_of=None, by: str | None = None) -> pd.
 # =============================================================================================
 # 2. finish
 # =============================================================================================
+def _target_parts(v) -> tuple:
+    """(amount, source, label, rep_sum, own) of a TargetView, a number or None."""
+    if v is None:
+        return np.nan, "none", "no target", np.nan, np.nan
+    if isinstance(v, (int, float, np.floating, np.integer)):
+        return float(v), "given", "target", np.nan, np.nan
+    nan = lambda x: np.nan if x is None else float(x)  # noqa: E731
+    return nan(v.amount), v.source, v.label, nan(v.rep_sum), nan(v.own)
+
+
 def finish(sums_frame: pd.DataFrame, targets=None, interval_level: float = 0.8) -> pd.DataFrame:
-    """The KPIs from :func:`sums` (one period: indexed by group). ``targets`` maps each group
-    to a :class:`~salesops.targets.TargetView` (or a number); missing -> no target."""
+    """The KPIs from :func:`sums` rows. ``targets``: a dict from each row's group to a
+    :class:`~salesops.targets.TargetView` (or a number), or a list aligned with the rows;
+    missing -> no target."""
     g = sums_frame.copy()
-    closed = g["won_count"] + g["lost_count"]
-    g["win_rate"] = (g["won_count"] / closed).where(closed > 0)
-    if len(g):
-        g["win_rate_low"], g["win_rate_high"] = win_rate_interval(g["won_count"].to_numpy(), g["lost_count"].to_numpy(), interval_level)
+    won, lost, won_amount = g["won_count"].to_numpy(float), g["lost_count"].to_numpy(float), g["won_amount"].to_numpy(float)
+    closed = won + lost
+    with np.errstate(divide="ignore", invalid="ignore"):
+        win_rate = np.where(closed > 0, won / closed, np.nan)
+        deal = np.where(won > 0, won_amount / won, np.nan)
+        cycle = np.where(g["cycle_n"].to_numpy() > 0, g["cycle_sum"].to_numpy(float) / g["cycle_n"].to_numpy(float), np.nan)
+    g["win_rate"] = win_rate
+    g["win_rate_low"], g["win_rate_high"] = win_rate_interval(won, lost, interval_level) if len(g) else (np.array([]), np.array([]))
+    g["avg_deal_size"], g["avg_cycle_days"] = deal, cycle
+    if isinstance(targets, (list, tuple)):
+        parts = [_target_parts(v) for v in targets]
     else:
-        g["win_rate_low"] = g["win_rate_high"] = pd.Series(dtype=float)
-    g["avg_deal_size"] = (g["won_amount"] / g["won_count"]).where(g["won_count"] > 0)
-    g["avg_cycle_days"] = (g["cycle_sum"] / g["cycle_n"]).where(g["cycle_n"] > 0)
-    views = {str(k): v for k, v in (targets or {}).items()} if isinstance(targets, dict) else {}
-    if isinstance(targets, pd.Series):
-        views = {str(k): float(v) for k, v in targets.items()}
-    amount, source, label, rep_sum, own = [], [], [], [], []
-    for name in g.index.astype(str):
-        v = views.get(name)
-        if v is None:
-            amount.append(np.nan), source.append("none"), label.append("no target"), rep_sum.append(np.nan), own.append(np.nan)
-        elif isinstance(v, (int, float, np.floating)):
-            amount.append(float(v)), source.append("given"), label.append("target"), rep_sum.append(np.nan), own.append(np.nan)
-        else:
-            amount.append(np.nan if v.amount is None else float(v.amount)), source.append(v.source), label.append(v.label)
-            rep_sum.append(np.nan if v.rep_sum is None else float(v.rep_sum))
-            own.append(np.nan if v.own is None else float(v.own))
-    g["target"] = np.array(amount, dtype=float)
-    g["target_source"], g["target_label"] = source, label
+        views = {str(k): v for k, v in (targets.items() if targets is not None else [])}
+        groups = g.index.get_level_values(GROUP) if isinstance(g.index, pd.MultiIndex) else g.index
+        parts = [_target_parts(views.get(str(name))) for name in groups]
+    amount, source, label, rep_sum, own = (list(x) for x in zip(*parts)) if parts else ([], [], [], [], [])
+    target = np.array(amount, dtype=float)
+    g["target"], g["target_source"], g["target_label"] = target, source, label
     g["rep_target_sum"], g["own_target"] = np.array(rep_sum, dtype=float), np.array(own, dtype=float)
-    g["attainment"] = (g["won_amount"] / g["target"]).where(g["target"] > 0)
-    remaining = g["target"] - g["won_amount"]
-    g["coverage"] = (g["coverage_pipeline"] / remaining).where(remaining > 0)
-    g["required_coverage"] = (1 / g["win_rate"]).where(g["win_rate"] > 0)
-    g["velocity"] = (g["open_count"] * g["win_rate"] * g["avg_deal_size"] / g["avg_cycle_days"]).where(g["avg_cycle_days"] > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g["attainment"] = np.where(target > 0, won_amount / target, np.nan)
+        remaining = target - won_amount
+        g["coverage"] = np.where(remaining > 0, g["coverage_pipeline"].to_numpy(float) / remaining, np.nan)
+        g["required_coverage"] = np.where(win_rate > 0, 1 / win_rate, np.nan)
+        g["velocity"] = np.where(cycle > 0, g["open_count"].to_numpy(float) * win_rate * deal / cycle, np.nan)
     return g
 
 
 # =============================================================================================
 # Entry points
 # =============================================================================================
+def _period_rows(s: pd.DataFrame, i: int) -> pd.DataFrame:
+    """The sums of period ``i`` indexed by group (empty when no group has rows)."""
+    if s.empty:
+        return pd.DataFrame({c: pd.Series(dtype=np.int64 if c in _COUNTS else float) for c in SUM_COLUMNS},
+                            index=pd.Index([], name=GROUP, dtype=object))
+    return s.xs(i, level="period")
+
+
 def _active(g: pd.DataFrame) -> pd.Series:
     closed = g["won_count"] + g["lost_count"]
     return (closed + g["open_count"] + g["pipeline_created_count"] > 0) | g["target"].notna()
@@ -446,7 +480,7 @@ def kpis(ws, f, by: str | None = None, *, period=None, as_of=None) -> pd.DataFra
     p = period or f.period
     d = f.as_of if as_of is None else as_of
     facts = f.facts(ws)
-    s = sums(facts, [(p.start, p.end)], d, by).xs(0, level="period")
+    s = _period_rows(sums(facts, [(p.start, p.end)], d, by), 0)
     if by is None:
         targets = {ALL: f.target(ws, p)}
     else:
@@ -483,20 +517,22 @@ def series(ws, f, freq: str, start, end, *, by: str | None = None, as_of=None) -
         return pd.DataFrame(columns=cols)
     d = f.as_of if as_of is None else as_of
     s = sums(f.facts(ws), [(p.start, p.end) for p in periods], d, by)
-    frames = []
+    views = []
     for i, p in enumerate(periods):  # one small step per period for the (pro-rated) targets
-        chunk = s.xs(i, level="period")
+        groups = list(_period_rows(s, i).index)
         if by is None:
-            targets = {ALL: f.target(ws, p, TargetBook(ws.targets, p.start, p.end))}
+            views.append(f.target(ws, p, TargetBook(ws.targets, p.start, p.end)))
         else:
-            targets = f.group_targets(ws, by, list(chunk.index), p)
-        g = finish(chunk, targets)
-        g.index.name = GROUP
-        g = g.reset_index()
-        g["period_start"], g["period_end"], g["period"] = pd.Timestamp(p.start), pd.Timestamp(p.end), p.label
-        g["in_progress"] = p.start <= d < p.end
-        frames.append(g)
-    return pd.concat(frames, ignore_index=True)[cols]
+            vt = f.group_targets(ws, by, groups, p)
+            views.extend(vt[str(g)] for g in groups)
+    g = finish(s, views).reset_index()
+    starts = np.array([pd.Timestamp(p.start) for p in periods])
+    g["period_start"] = starts[g["period"].to_numpy()]
+    g["period_end"] = np.array([pd.Timestamp(p.end) for p in periods])[g["period"].to_numpy()]
+    labels = np.array([p.label for p in periods], dtype=object)
+    g["in_progress"] = np.array([p.start <= d < p.end for p in periods])[g["period"].to_numpy()]
+    g["period"] = labels[g["period"].to_numpy()]
+    return g[cols]
 
 
 def period_kpis(deals: pd.DataFrame, start, end, *, by: str | None = None, targets: pd.DataFrame | None = None,

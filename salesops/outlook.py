@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import schema as S
 from .errors import InputError
 from .filters import Filters
 
@@ -32,11 +31,7 @@ def landing_zone(ws, f: Filters, n_samples: int = 4000, seed: int = 0) -> dict:
         raise InputError(f"{f.period.label} ended before the as-of date {f.as_of:%d %b %Y}: its bookings are known, "
                          "there is nothing left to forecast")
     deals = f.deals(ws)
-    snapshots, history = ws.snapshots(), ws.stage_history()
-    if f.filtered:
-        ids = set(deals[S.OPPORTUNITY_ID].astype(str))
-        snapshots = snapshots[snapshots[S.OPPORTUNITY_ID].astype(str).isin(ids)]
-        history = history[history[S.OPPORTUNITY_ID].astype(str).isin(ids)]
+    snapshots, history = f.restrict(ws, ws.snapshots()), f.restrict(ws, ws.stage_history())
     res = landing(deals, snapshots, f.period, f.as_of, targets=ws.targets, calendar=ws.settings.calendar,
                   n_samples=n_samples, seed=seed, stage_history=history)
     view = f.target(ws)

@@ -386,19 +386,31 @@ def load_deal_facts(path: Path | str) -> pd.DataFrame:
                 + f"IFNULL(CAST(probability AS REAL), {_NO_NUMBER}) AS probability, "
                 + "IFNULL(CAST(created_date AS TEXT), '') AS created_date, IFNULL(CAST(close_date AS TEXT), '') AS close_date "
                 + "FROM opportunities")
-    uri = Path(path).resolve().as_uri() + "?mode=ro"
+    uri = Path(path).resolve().as_uri()
 
     def read(sql: str):
         with adbc.connect(uri) as conn:
             cur = conn.cursor()
             try:
+                cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
                 cur.execute(sql)
                 return cur.fetch_arrow_table()
             finally:
                 cur.close()
 
-    with ThreadPoolExecutor(2) as pool:
+    with connect(path), ThreadPoolExecutor(2) as pool:  # the open connection keeps the WAL index in place
         texts, rest = pool.map(read, (text_sql, rest_sql))
+    if rest.num_rows == 0:  # no rows: the driver cannot tell the column types; give them
+        frame = pd.DataFrame({"rowid": np.array([], dtype=np.int64)})
+        for c in FACT_COLUMNS:
+            if c in (S.AMOUNT, S.PROBABILITY):
+                frame[c] = np.array([], dtype=float)
+            elif c in S.DATE_FIELDS:
+                frame[c] = np.array([], dtype="datetime64[ns]")
+            else:
+                cats = list(S.STATUSES) if c == S.STATUS else (list(S.FORECAST_CATEGORIES) if c == S.FORECAST_CATEGORY else [])
+                frame[c] = pd.Categorical([], categories=cats)
+        return frame
     rowid = texts.column("rowid").to_numpy().astype(np.int64)
     if not np.array_equal(rowid, rest.column("rowid").to_numpy().astype(np.int64)):  # both scan in rowid order
         raise StoreError(f"{path}: the deal table changed while it was read; reload the page")

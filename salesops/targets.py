@@ -10,8 +10,10 @@ For a slice of the business (the sidebar's filters, or one group of ``--by``):
   roster places them inside it (roster region, team, manager; a rep filter names them). With no
   filter, every rep target counts. A slice cut by a deal-only field (segment) holds no reps.
 * **the slice's own target**: when the slice is cut by exactly one field (region, team,
-  manager or segment; none at all for the company), the targets set for that field's chosen
-  values, when every chosen value has one.
+  manager or segment), the targets set for that field's chosen values, when every chosen value
+  has one. For the whole company: the company target, or else the sum of the region targets
+  when every region on the roster has one, or else the sum of the team targets when every team
+  has one.
 * **the target** (what attainment and coverage use) is the slice's own target when there is
   one, otherwise the reps' targets. When both exist, both are shown and named; they are never
   added together.
@@ -39,17 +41,17 @@ def prorate(targets: pd.DataFrame | None, start, end) -> pd.DataFrame:
     cols = [S.SCOPE, S.SCOPE_NAME, S.AMOUNT]
     if targets is None or targets.empty:
         return pd.DataFrame(columns=cols)
-    s, e = pd.Timestamp(start), pd.Timestamp(end)
-    t_start = pd.to_datetime(targets[S.PERIOD_START])
-    t_end = pd.to_datetime(targets[S.PERIOD_END])
-    overlap = (t_end.clip(upper=e) - t_start.clip(lower=s)).dt.days + 1
-    length = (t_end - t_start).dt.days + 1
-    share = (overlap.clip(lower=0) / length).where(length > 0, 0.0)
+    day = np.timedelta64(1, "D")
+    s, e = np.datetime64(pd.Timestamp(start), "ns"), np.datetime64(pd.Timestamp(end), "ns")
+    t_start = pd.to_datetime(targets[S.PERIOD_START]).to_numpy()
+    t_end = pd.to_datetime(targets[S.PERIOD_END]).to_numpy()
+    overlap = (np.minimum(t_end, e) - np.maximum(t_start, s)) / day + 1
+    length = (t_end - t_start) / day + 1
+    share = np.where(length > 0, np.clip(overlap, 0, None) / np.where(length > 0, length, 1), 0.0)
     keep = share > 0
-    out = targets.loc[keep, [S.SCOPE, S.SCOPE_NAME]].copy()
-    out[S.AMOUNT] = (targets.loc[keep, S.AMOUNT].astype(float) * share[keep]).to_numpy()
-    out[S.SCOPE_NAME] = out[S.SCOPE_NAME].astype(str)
-    return out.reset_index(drop=True)
+    return pd.DataFrame({S.SCOPE: targets[S.SCOPE].to_numpy()[keep],
+                         S.SCOPE_NAME: targets[S.SCOPE_NAME].astype(str).to_numpy()[keep],
+                         S.AMOUNT: targets[S.AMOUNT].to_numpy(dtype=float)[keep] * share[keep]})
 
 
 @dataclass(frozen=True)
@@ -101,33 +103,41 @@ class TargetBook:
         """Pro-rated target per name of ``scope`` (empty Series when none)."""
         return self._by.get(scope, pd.Series(dtype=float))
 
-    def view(self, own_scope: tuple[str, tuple[str, ...]] | None, reps: list[str] | None) -> TargetView:
+    def view(self, own_scope: tuple[str, tuple[str, ...]] | None, reps: list[str] | None,
+             rollups: list[tuple[str, tuple[str, ...]]] = ()) -> TargetView:
         """The slice's target.
 
         ``own_scope``: (scope, values) of the slice's own target, ("all", ()) for the
         company, None when the slice has none (cut by several fields). ``reps``: the reps
-        inside the slice (None = every rep, for the company; [] = none)."""
+        inside the slice (None = every rep, for the company; [] = none). ``rollups``: for
+        the company, (scope, every name of that scope) to sum when no company target is set,
+        in order of preference (regions, then teams)."""
         rep_t = self.scope("owner")
         if reps is None:
             chosen = rep_t
         else:
             chosen = rep_t[rep_t.index.isin([str(r) for r in reps])]
         rep_sum = float(chosen.sum()) if len(chosen) else None
-        own = None
-        scope_word = ""
+        own, source, label = None, None, ""
         if own_scope is not None:
             scope, values = own_scope
             series = self.scope(scope)
             if scope == "all":
-                own = float(series.sum()) if len(series) else None
+                if len(series):
+                    own, source, label = float(series.sum()), "all", SCOPE_WORDS["all"]
+                else:
+                    for r_scope, names in rollups:
+                        part = self.scope(r_scope)
+                        if names and len(part) and all(str(n) in part.index for n in names):
+                            own, source = float(part[[str(n) for n in names]].sum()), r_scope
+                            label = f"sum of {len(names)} {SCOPE_WORDS[r_scope]}s"
+                            break
             elif values and len(series) and all(str(v) in series.index for v in values):
-                own = float(series[[str(v) for v in values]].sum())
-            scope_word = SCOPE_WORDS.get(scope, "target")
-            if own is not None and scope != "all":
+                own, source = float(series[[str(v) for v in values]].sum()), scope
                 shown = ", ".join(values[:3]) + (f" and {len(values) - 3} more" if len(values) > 3 else "")
-                scope_word = f"{scope_word} of {shown}"
+                label = f"{SCOPE_WORDS.get(scope, 'target')} of {shown}"
         if own is not None:
-            return TargetView(own, own_scope[0], scope_word, rep_sum, own, int(len(chosen)))
+            return TargetView(own, source, label, rep_sum, own, int(len(chosen)))
         if rep_sum is not None:
             return TargetView(rep_sum, "reps", f"sum of {len(chosen)} rep target{'s' if len(chosen) != 1 else ''}",
                               rep_sum, None, int(len(chosen)))

@@ -37,6 +37,8 @@ CURRENCIES = ("USD", "EUR", "GBP", "CHF", "CAD", "AUD", "JPY", "INR")
 NOT_ON_ROSTER = "(not on roster)"
 #: The roster fields every deal carries from its owner (region only where the deal has none).
 ROSTER_FIELDS = (S.MANAGER, S.TEAM, S.REGION)
+#: How many filtered deal frames a workspace keeps (the last ones asked for).
+SLICE_CACHE = 8
 #: The narrow deal columns the KPI engine and the filters read (see :func:`load`).
 FACT_COLUMNS = tuple(store.FACT_COLUMNS)
 
@@ -181,6 +183,28 @@ class Workspace:
 
     def stage_history(self) -> pd.DataFrame:
         return self._cached("stage_history", lambda conn: store.load_stage_history(conn))
+
+    def stage_rules(self) -> dict:
+        """The stage map in force ({stage_key: StageRule}: defaults and the user's edits)."""
+        return self._cached("stage_rules", lambda conn: store.stage_rules(conn))
+
+    def snapshot(self, as_of: str) -> pd.DataFrame:
+        """The snapshot rows of one as-of date."""
+        return self._cached(f"snapshot:{as_of}", lambda conn: store.load_snapshots(conn, as_of))
+
+    def slice(self, key, make):
+        """A derived frame (the deals of a slice) kept for the last few keys asked for."""
+        with self._lock:
+            cache = self._extra.setdefault("_slices", {})
+            if key in cache:
+                cache[key] = cache.pop(key)  # most recently used last
+                return cache[key]
+        value = make()
+        with self._lock:
+            cache[key] = value
+            while len(cache) > SLICE_CACHE:
+                cache.pop(next(iter(cache)))
+        return value
 
     def _cached(self, name: str, read):
         if name not in self._extra:

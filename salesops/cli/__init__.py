@@ -89,11 +89,13 @@ def common_parent() -> argparse.ArgumentParser:
 
 
 def filter_parent() -> argparse.ArgumentParser:
-    """The slice options every reporting command takes: --region, --team, --rep, --segment
-    (repeat or comma-separate values), the same filters as the sidebar."""
+    """The options every reporting command takes, the same as the sidebar: --as-of and
+    --region, --team, --rep, --segment (repeat or comma-separate values)."""
     from ..filters import FIELDS, LABELS
 
     parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--as-of", dest="as_of", metavar="DATE",
+                        help="count what was known on this day (YYYY-MM-DD; default: the data's as-of date)")
     for name in FIELDS:
         parent.add_argument(f"--{name}", action="append", metavar="NAME",
                             help=f"only this {LABELS[name].lower()} (repeat, or separate with commas)")

@@ -18,8 +18,6 @@ def register(sub, parent, report) -> None:
 
     p = sub.add_parser("kpis", parents=[report], help="KPIs for a period, for the team or by a field, as the pages show them")
     p.add_argument("--period", help="2017 (fiscal year), 2017Q2, 2017-05 or 2017-04-01..2017-06-30 (default: the current quarter of the data)")
-    p.add_argument("--as-of", dest="as_of", metavar="DATE",
-                   help="count what was known on this day (YYYY-MM-DD; default: the data's as-of date)")
     p.add_argument("--by", help=f"group by one of: {', '.join(KPI_BY_FIELDS)}")
     p.set_defaults(func=run_kpis)
 

@@ -21,13 +21,17 @@ from ..filters import FIELDS, LABELS, Filters
 from ..periods import FiscalCalendar, Period
 from ..workspace import Workspace
 
-# session-state keys of the shared sidebar
-K_AS_OF = "sb_as_of"
-K_PERIOD_KIND = "sb_period_kind"
-K_PERIOD = "sb_period"
-K_RANGE = "sb_range"
-K_FISCAL = "sb_fiscal_start"      # the fiscal-year start the period label was chosen under
-K_FILTERS = {name: f"sb_f_{name}" for name in FIELDS}
+# session-state keys of the shared sidebar; they are also the URL's query parameters
+# (?period=2026Q3&as_of=2026-08-15&region=EMEA), so a link opens the same view
+K_AS_OF = "as_of"
+K_PERIOD_KIND = "period_kind"
+K_PERIOD = "period"
+K_RANGE = "range"
+K_FISCAL = "_sb_fiscal_start"     # the fiscal-year start the period label was chosen under
+K_URL_READ = "_sb_url_read"       # the link's parameters were checked (once per session)
+K_URL_NOTES = "_sb_url_notes"
+K_FILTERS = {name: name for name in FIELDS}
+BIND = "query-params"
 PERIOD_KINDS = {"Quarter": "Q", "Month": "M", "Year": "Y", "Custom range": None}
 #: The sidebar fields shown (segment joins when the workspace has segments).
 SIDEBAR_FIELDS = ("region", "team", "rep", "segment")
@@ -163,8 +167,58 @@ def _filters(ws: Workspace) -> Filters:
     return Filters.make(ws, period=_selected_period(cal, as_of), as_of=as_of, **fields)
 
 
+def _url_values(key: str) -> list[str]:
+    """The values a link gives for ``key`` (repeated or comma-separated)."""
+    try:
+        raw = st.query_params.get_all(key)
+    except Exception:  # noqa: BLE001 - a bound parameter may not be readable on some versions
+        raw = []
+    return [v.strip() for item in raw for v in str(item).split(",") if v.strip()]
+
+
+def read_link(ws: Workspace) -> list[str]:
+    """Check the parameters of the link the session opened with, once: valid values go into
+    the sidebar's state; an invalid one falls back to the default and is named in a note."""
+    notes: list[str] = []
+    cal = ws.settings.calendar
+    kind = _url_values(K_PERIOD_KIND)
+    if kind:
+        if kind[0] in PERIOD_KINDS:
+            st.session_state[K_PERIOD_KIND] = kind[0]
+        else:
+            notes.append(f"the link's period kind {kind[0]!r} is not one of {', '.join(PERIOD_KINDS)}")
+    as_of = _url_values(K_AS_OF)
+    if as_of:
+        try:
+            st.session_state[K_AS_OF] = date.fromisoformat(as_of[0])
+        except ValueError:
+            notes.append(f"the link's as-of date {as_of[0]!r} is not a date (YYYY-MM-DD)")
+    period = _url_values(K_PERIOD)
+    if period:
+        freq = PERIOD_KINDS.get(st.session_state.get(K_PERIOD_KIND) or "Quarter") or "Q"
+        labels = [p.label for p in _period_options(cal, ws, freq)]
+        if period[0] in labels:
+            st.session_state[K_PERIOD] = period[0]
+            st.session_state[K_FISCAL] = cal.start_month
+        else:
+            notes.append(f"the link's period {period[0]!r} is not a period of this workspace")
+    probe = Filters.make(ws)
+    options = probe.options(ws)
+    for name in FIELDS:
+        wanted = _url_values(K_FILTERS[name])
+        if not wanted:
+            continue
+        known = [v for v in wanted if v in options[name]]
+        unknown = [v for v in wanted if v not in options[name]]
+        st.session_state[K_FILTERS[name]] = known
+        if unknown:
+            notes.append(f"the link's {LABELS[name].lower()} {', '.join(repr(u) for u in unknown)} is not in this workspace")
+    return notes
+
+
 def sidebar() -> None:
-    """Draw the shared sidebar: the workspace, as-of date, period, filters, data freshness."""
+    """Draw the shared sidebar: the workspace, as-of date, period, filters, data freshness.
+    Every choice is bound to the URL."""
     try:
         ws = current_workspace()
     except SalesopsError as exc:
@@ -176,10 +230,15 @@ def sidebar() -> None:
     if ws.empty:
         sb.info("No deals yet: import a CRM export or load the demo workspace.")
         return
-    sb.date_input("As of", value=ws.as_of, key=K_AS_OF, format="DD.MM.YYYY",
+    if not st.session_state.get(K_URL_READ):
+        st.session_state[K_URL_READ] = True
+        st.session_state[K_URL_NOTES] = read_link(ws)
+    for note in st.session_state.get(K_URL_NOTES) or []:
+        sb.warning(f"{note[0].upper()}{note[1:]}; the default is shown instead.", icon=":material/link_off:")
+    sb.date_input("As of", value=ws.as_of, key=K_AS_OF, format="DD.MM.YYYY", bind=BIND,
                   help="Treat this day as today: every number counts what was known by then, and the current "
                        "period's pace is measured from here. Defaults to the date of the newest data.")
-    kind = sb.segmented_control("Period", list(PERIOD_KINDS), default="Quarter", key=K_PERIOD_KIND)
+    kind = sb.segmented_control("Period", list(PERIOD_KINDS), default="Quarter", key=K_PERIOD_KIND, bind=BIND)
     freq = PERIOD_KINDS.get(kind or "Quarter")
     as_of = st.session_state.get(K_AS_OF) or ws.as_of
     if freq:
@@ -189,11 +248,12 @@ def sidebar() -> None:
         if st.session_state.get(K_PERIOD) not in labels or st.session_state.get(K_FISCAL) != cal.start_month:
             st.session_state[K_PERIOD] = current if current in labels else labels[0]
         st.session_state[K_FISCAL] = cal.start_month
-        sb.selectbox("Which", labels, key=K_PERIOD, label_visibility="collapsed",
-                     format_func=lambda lab: f"{lab} (current)" if lab == current else lab)
+        sb.selectbox("Which", labels, key=K_PERIOD, label_visibility="collapsed", bind=BIND,
+                     help=f"The {(kind or 'Quarter').lower()} of the as-of date is {current}.")
     else:
         q = cal.quarter_of(as_of)
-        sb.date_input("Range", value=(q.start, q.end), key=K_RANGE, label_visibility="collapsed", format="DD.MM.YYYY")
+        sb.date_input("Range", value=(q.start, q.end), key=K_RANGE, label_visibility="collapsed", format="DD.MM.YYYY",
+                      bind=BIND)
     f = _filters(ws)
     options = _options(ws.path, ws.version, f)
     shown = [n for n in SIDEBAR_FIELDS if n != "segment" or ws.values(FIELDS["segment"])]
@@ -202,7 +262,7 @@ def sidebar() -> None:
             key = K_FILTERS[name]
             if key in st.session_state:
                 st.session_state[key] = [v for v in st.session_state[key] if v in options[name]]
-            st.multiselect(LABELS[name], options[name], key=key, placeholder="All")
+            st.multiselect(LABELS[name], options[name], key=key, placeholder="All", bind=BIND)
     sb.text(freshness_text(ws))
 
 

@@ -157,17 +157,17 @@ def deals_table(ctx: PageContext, deals: pd.DataFrame, *, key: str | None = None
 
 
 def percent_column(label: str, help: str | None = None):
-    """A column of fractions shown as percentages with one decimal: pass the frame through
-    :func:`display_frame` (which scales fractions to percent) or :func:`table`."""
-    return st.column_config.NumberColumn(label, help=help, format="%.1f%%")
+    """A column of fractions (0.31) shown as a percentage. :func:`table` shows them with one
+    decimal instead (it scales the values itself)."""
+    return st.column_config.NumberColumn(label, help=help, format="percent")
 
 
 #: How a column of each kind is shown in a table.
 def column_for(ctx: PageContext, kind: str, label: str, help: str | None = None):
     if kind in ("money", "money_per_day"):
         return money_column(ctx, label + (" per day" if kind == "money_per_day" else ""), help)
-    if kind == "pct":
-        return percent_column(label, help)
+    if kind == "pct":  # display_frame has scaled the fractions to percent
+        return st.column_config.NumberColumn(label, help=help, format="%.1f%%")
     if kind == "days":
         return st.column_config.NumberColumn(label, help=help, format="%.0f days")
     if kind == "ratio":

@@ -113,7 +113,7 @@ def test_prophet_knobs_reset_and_bad_country(app_at, demo_db, quick_prophet):
 def test_sidebar_filter_narrows_forecast_and_landing(app_at, demo_db, quick_prophet):
     at = app_at(PAGE, demo_db)
     team_next = at.metric[0].value
-    at.multiselect(key="sb_f_region").set_value(["EMEA"])
+    at.multiselect(key="region").set_value(["EMEA"])
     at.run()
     no_exceptions(at)
     assert at.metric[0].value != team_next            # EMEA alone forecasts less than the team

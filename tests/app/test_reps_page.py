@@ -48,7 +48,7 @@ def test_leaderboard_on_demo_matches_the_database(app_at, demo_db):
 
 def test_region_filter_limits_the_leaderboard(app_at, demo_db):
     at = app_at("views/reps.py", demo_db)
-    at.sidebar.multiselect(key="sb_f_region").set_value(["EMEA"]).run()
+    at.sidebar.multiselect(key="region").set_value(["EMEA"]).run()
     no_exceptions(at)
     deals, reps, _ = demo_frames(demo_db)
     table = leaderboard_table(at).set_index("Rep")
@@ -57,7 +57,7 @@ def test_region_filter_limits_the_leaderboard(app_at, demo_db):
     assert set(table["Region"].dropna()) == {"EMEA"}
     q = deals[deals[S.CLOSE_DATE].between("2026-10-01", "2026-12-31") & (deals[S.REGION] == "EMEA") & (deals[S.STATUS] == S.WON)]
     assert table["Bookings"].sum() == q[S.AMOUNT].sum()
-    at.sidebar.selectbox(key="sb_period").set_value("2026Q2").run()
+    at.sidebar.selectbox(key="period").set_value("2026Q2").run()
     no_exceptions(at)
     q2 = deals[deals[S.CLOSE_DATE].between("2026-04-01", "2026-06-30") & (deals[S.REGION] == "EMEA") & (deals[S.STATUS] == S.WON)]
     assert leaderboard_table(at)["Bookings"].sum() == q2[S.AMOUNT].sum()

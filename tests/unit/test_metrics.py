@@ -127,7 +127,7 @@ def test_single_lost_deal_has_zero_win_rate_and_no_deal_size():
 
 
 def test_target_pro_rated_for_a_month():
-    t = targets.prorate(TARGETS, date(2017, 5, 1), date(2017, 5, 31)).groupby(S.SCOPE_NAME)[S.AMOUNT].sum()
+    t = targets.TargetBook(TARGETS, date(2017, 5, 1), date(2017, 5, 31)).scope("owner")
     assert t["Ann"] == pytest.approx(8000 * 31 / 91)
 
 
