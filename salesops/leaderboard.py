@@ -134,10 +134,10 @@ def consistency(ws, f: Filters, owners, window_end: date) -> pd.DataFrame:
     hit = np.zeros(len(owners), dtype=int)
     if quarters:
         q = _series_by_owner(ws, f, "Q", quarters[0].start, quarters[-1].end)
-        q = q[q[metrics.GROUP].astype(str).isin(owners) & q["target"].gt(0)]
-        counts = q.groupby(metrics.GROUP).agg(n=("target", "size"), hit=("attainment", lambda a: int((a >= 1).sum())))
-        counts = counts.reindex(owners).fillna(0)
-        with_target, hit = counts["n"].to_numpy(dtype=int), counts["hit"].to_numpy(dtype=int)
+        q = q[q[metrics.GROUP].astype(str).isin(owners) & q["target"].astype(float).gt(0)]
+        by_owner = q[metrics.GROUP].astype(str)
+        with_target = by_owner.value_counts().reindex(owners, fill_value=0).to_numpy(dtype=int)
+        hit = by_owner[q["attainment"].astype(float).ge(1).to_numpy()].value_counts().reindex(owners, fill_value=0).to_numpy(dtype=int)
     out = pd.DataFrame({"cv": cv, "months_observed": n.astype(int), "months_above": above.astype(int),
                         "quarters_with_target": with_target, "quarters_at_quota": hit,
                         "quarter_quota_share": np.where(with_target > 0, hit / np.maximum(with_target, 1), np.nan)},
@@ -183,6 +183,16 @@ class Leaderboard:
         has = self.reps["target"].gt(0)
         return int((self.reps["attainment"] >= 1).sum()), int(has.sum())
 
+    def coaching_list(self) -> list[tuple[str, str]]:
+        """(rep, their flags in words) for every flagged rep, those with the most flags first,
+        then from the bottom of the ranking."""
+        if self.flags.empty:
+            return []
+        n = self.flags.groupby(S.OWNER).size()
+        lb = self.reps[self.reps["coaching"] != ""].assign(_n=lambda d: d[S.OWNER].map(n))
+        lb = lb.sort_values(["_n", "rank"], ascending=[False, False])
+        return list(zip(lb[S.OWNER], lb["coaching"]))
+
     def win_rate_note(self) -> str:
         """The team win rate tile's note: its 80% interval."""
         t = self.team
@@ -226,7 +236,8 @@ def _listed_without_rows(ws, f: Filters, listed: set[str]) -> list[str]:
 def _win_rate_text(rate, low, high, small) -> str:
     if pd.isna(rate):
         return formats.MISSING
-    text = f"{formats.pct(rate)} ({formats.pct(low)}–{formats.pct(high)})"
+    k = metrics.KPIS["win_rate"]
+    text = f"{k.format(rate)} ({k.format(low)}–{k.format(high)})"
     return text + " · few deals" if small else text
 
 
@@ -249,7 +260,8 @@ def leaderboard(ws, f: Filters) -> Leaderboard:
     if missing:
         zero = pd.DataFrame(0, index=pd.Index(missing, name=metrics.GROUP), columns=metrics.SUM_COLUMNS)
         extra = metrics.finish(zero, f.group_targets(ws, S.OWNER, missing)).reset_index()
-        rows = pd.concat([rows, extra.reindex(columns=rows.columns)], ignore_index=True)
+        extra = extra.reindex(columns=rows.columns)
+        rows = extra if rows.empty else pd.concat([rows, extra], ignore_index=True)
     lb = rows.rename(columns={metrics.GROUP: S.OWNER}).reset_index(drop=True)
     lb[S.OWNER] = lb[S.OWNER].astype(str)
     for col in (S.MANAGER, S.TEAM, S.REGION):
@@ -543,7 +555,7 @@ def rep_detail(ws, f: Filters, owner: str, limit: int = 300) -> RepDetail:
     st = metrics.deal_states(facts.loc[m], f.as_of)
     status = pd.Series(np.select([st["won"], st["lost"]], [S.WON, S.LOST], S.OPEN), index=facts.index[m])
     top = facts.loc[m, S.AMOUNT].sort_values(ascending=False, na_position="last", kind="stable").head(limit)
-    deals = ws.deal_rows(list(top.index), PROFILE_DEAL_COLUMNS)
+    deals = ws.deal_rows(list(top.index), [S.OWNER, *PROFILE_DEAL_COLUMNS])[PROFILE_DEAL_COLUMNS]
     deals[S.STATUS] = status.reindex(top.index).to_numpy()
     return RepDetail(owner, rep_funnel(ws, f, owner), rep_trends(ws, f, (owner,)), deals.reset_index(drop=True), int(m.sum()))
 
@@ -576,7 +588,7 @@ def hierarchy(ws, f: Filters, level: str | None = None) -> pd.DataFrame:
     rp = _kpis_by(ws, f, S.OWNER).assign(level="rep")
     rp["name"] = rp[metrics.GROUP]
     rp["parent"] = rp[metrics.GROUP].map(roster[S.MANAGER]).fillna(NOT_ON_ROSTER) if roster is not None else NOT_ON_ROSTER
-    out = pd.concat([top, tm, mg, rp], ignore_index=True)
+    out = pd.concat([x for x in (top, tm, mg, rp) if len(x)], ignore_index=True)
     mgr_team = dict(zip(mg["name"], mg["parent"]))
     out["path"] = [
         "All" if lv == "all" else n if lv == "team" else f"{p} › {n}" if lv == "manager"

@@ -36,7 +36,7 @@ SPLITS = {S.REGION: "Region", S.TEAM: "Team", S.MANAGER: "Manager", S.SEGMENT: "
 #: How many groups a split trend shows (the largest by bookings over the window).
 TOP_GROUPS = 8
 #: Columns of the "deals behind a bar" table.
-BEHIND_COLUMNS = [S.NAME, S.ACCOUNT, S.OWNER, S.STAGE, S.AMOUNT, S.CREATED_DATE, S.CLOSE_DATE]
+BEHIND_COLUMNS = [S.OPPORTUNITY_ID, S.NAME, S.ACCOUNT, S.OWNER, S.STAGE, S.AMOUNT, S.CREATED_DATE, S.CLOSE_DATE]
 STATE_WORDS = {"running": "in progress", "closed": "closed", "future": "not started"}
 KIND_WORDS = overview.KIND_WORDS
 
@@ -281,7 +281,7 @@ def _pacing_tiles(pc: Pacing, cc: str) -> list[Tile]:
     rel = k.relative(pc.won_to_date, pc.last_year_same_day)
     tiles.append(Tile(f"{ly.label} by the same day" if pc.state == "running" else f"{ly.label}, the same {word} last year",
                       _money(pc.last_year_same_day, cc),
-                      None if rel is None else f"{_rel(rel)} this {word} against it", None if rel is None else rel >= 0,
+                      None if rel is None else f"this {word} {_rel(rel)}", None if rel is None else rel >= 0,
                       help=f"Won amount of {ly.label} up to {day_words} of it" if pc.state == "running" else
                            f"Won amount of the whole of {ly.label}."))
     return tiles

@@ -28,6 +28,7 @@ if board.empty:
     st.stop()
 team, lb = board.team, board.reps
 
+SHOWN_FLAGS = 6  # the other flagged reps sit in an expander
 VIEWS = ["Leaderboard", "Win rate vs deal size", "Compare reps", "Rep profile", "New-hire ramp"]
 view = st.segmented_control("View", VIEWS, default="Leaderboard", key="reps_view") or "Leaderboard"
 LEADERBOARD = {
@@ -62,8 +63,13 @@ if view == "Leaderboard":
     if board.flags.empty:
         st.success("No rep stands out against the team on win rate, cycle, deal size, coverage, pace or consistency.")
     else:
-        for owner, text in board.reps.loc[board.reps["coaching"] != "", ["owner", "coaching"]].itertuples(index=False):
+        flagged = board.coaching_list()
+        for owner, text in flagged[:SHOWN_FLAGS]:
             st.markdown(f"- **{widgets.plain(owner)}**: {widgets.plain(text)}")
+        if len(flagged) > SHOWN_FLAGS:
+            with st.expander(f"{len(flagged) - SHOWN_FLAGS} more reps flagged"):
+                for owner, text in flagged[SHOWN_FLAGS:]:
+                    st.markdown(f"- **{widgets.plain(owner)}**: {widgets.plain(text)}")
         st.caption("A win rate is flagged only when its whole 80% interval is below the team's; cycle and deal size "
                    "against the rep's own team when it has three or more reps.")
     left, right = st.columns(2)

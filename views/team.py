@@ -19,8 +19,10 @@ if widgets.filter_problem(ctx):
 cc = ctx.currency
 
 
-def show_tiles(tiles) -> None:
-    cols = st.columns(max(len(tiles), 4))
+def show_tiles(tiles, per_row: int = 4) -> None:
+    cols = []
+    for i in range(0, len(tiles), per_row):
+        cols += st.columns(per_row)
     for col, t in zip(cols, tiles):
         if t.good is None:
             widgets.note_tile(t.label, t.value, t.note, help=t.help, container=col)
@@ -61,9 +63,9 @@ else:
 # --- pacing -------------------------------------------------------------------------------
 st.subheader("Pacing")
 if cmp_.state != "future":
-    show_tiles(pace.tiles)
+    show_tiles(pace.tiles, per_row=2)  # two a row: each says in words what it compares with
 elif len(pace.tiles) > 1:
-    show_tiles(pace.tiles[1:])
+    show_tiles(pace.tiles[1:], per_row=2)
 if pace.target.note(cc):
     st.caption(pace.target.note(cc))
 st.altair_chart(charts.pacing_chart(pace, cc), width="stretch")
@@ -120,7 +122,7 @@ if (h["level"] == level).any():
     st.caption(f"Won amount per {level} in {ctx.period.label} as known on {ctx.as_of:%d %b %Y}, against its target "
                "by the target rule (its own target where one is set, else the sum of its reps' targets).")
 widgets.table(ctx, h, {"path": ("Team › manager › rep", "text"), "won_amount": "Bookings", "target": "Target",
-                       "target_label": ("Target basis", "text"), "attainment": "Attainment", "won_count": "Deals won",
-                       "win_rate": "Win rate", "avg_deal_size": "Average deal", "avg_cycle_days": "Sales cycle",
-                       "open_pipeline": "Open pipeline", "coverage": "Coverage"},
+                       "attainment": "Attainment", "won_count": "Deals won", "win_rate": "Win rate",
+                       "avg_deal_size": "Average deal", "avg_cycle_days": "Sales cycle", "open_pipeline": "Open pipeline",
+                       "coverage": "Coverage", "target_label": ("Target basis", "text")},
               key="team_rollup", download=f"rollup_{level}_{ctx.period.label}")

@@ -250,7 +250,7 @@ def cohort_chart(cohort: pd.DataFrame, currency: str) -> alt.Chart:
     data["month"] = data["k"].astype(int) + 1
     bars = alt.Chart(data).mark_bar(color=ACCENT).encode(
         x=alt.X("month:O", title="Month since hire", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("mean_won_amount:Q", axis=money_axis(currency, f"Average bookings per new rep ({currency})")),
+        y=alt.Y("mean_won_amount:Q", axis=money_axis(currency, f"Bookings per new rep ({currency})")),
         tooltip=[alt.Tooltip("month:O", title="Month since hire"), money_tooltip("mean_won_amount:Q", "Average bookings", currency),
                  money_tooltip("median_won_amount:Q", "Median bookings", currency), alt.Tooltip("reps:Q", title="Reps observed"),
                  alt.Tooltip("share_of_tenured:Q", title="Share of a tenured rep", format=".1%")],
@@ -268,11 +268,11 @@ def ramp_curve_chart(curve: pd.DataFrame) -> alt.Chart:
     """The ramp factor by month of tenure (share of a tenured rep's productivity)."""
     chart = alt.Chart(_data(curve)).mark_line(point=True, color=ACCENT, interpolate="step-after").encode(
         x=alt.X("month:Q", title="Month since hire", axis=alt.Axis(tickMinStep=1)),
-        y=alt.Y("ramp_factor:Q", title="Share of a tenured rep's productivity", axis=alt.Axis(format=".0%"),
+        y=alt.Y("ramp_factor:Q", title="Share of full productivity", axis=alt.Axis(format=".0%"),
                 scale=alt.Scale(domain=[0, 1.05])),
         tooltip=[alt.Tooltip("month:Q", title="Month since hire"), alt.Tooltip("ramp_factor:Q", title="Ramp factor", format=".1%")],
     )
-    return titled(chart.properties(height=HEIGHT - 80), "Ramp curve", "The expected share of full productivity by tenure.")
+    return titled(chart.properties(height=HEIGHT - 40), "Ramp curve", "The expected share of a tenured rep's productivity.")
 
 
 def hierarchy_bars(h: pd.DataFrame, currency: str, level: str, period_label: str) -> alt.Chart:

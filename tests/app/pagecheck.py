@@ -169,7 +169,7 @@ def check_charts(at, currency_symbol="$", min_charts=1):
 
 def tiles(at) -> dict:
     """{label: (value, delta)} of every tile on the page."""
-    return {m.label: (m.value, m.delta) for m in at.metric}
+    return {m.label: (m.value, m.delta or None) for m in at.metric}
 
 
 def unescape(text: str) -> str:

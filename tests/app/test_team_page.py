@@ -51,14 +51,14 @@ def cli(capsys, db, *args):
 
 
 def sidebar(at, *, period=None, as_of=None, region=None, team=None, rep=None):
-    """Set the shared sidebar like a user (as-of first: it decides the period choices)."""
+    """Set the shared sidebar like a user would, then rerun once."""
     if as_of is not None:
-        at.sidebar.date_input(key="sb_as_of").set_value(dt.date.fromisoformat(as_of)).run()
+        at.sidebar.date_input(key="as_of").set_value(dt.date.fromisoformat(as_of))
     if period is not None:
-        at.sidebar.selectbox(key="sb_period").set_value(period).run()
+        at.sidebar.selectbox(key="period").set_value(period)
     for key, value in (("region", region), ("team", team), ("rep", rep)):
-        at.sidebar.multiselect(key=f"sb_f_{key}").set_value(value or []).run()
-    return at
+        at.sidebar.multiselect(key=key).set_value(value or [])
+    return at.run()
 
 
 def cli_args(period, as_of=None, region=None, team=None, rep=None):
@@ -108,28 +108,64 @@ def assert_team_matches_cli(at, doc, currency="USD"):
 
 
 def assert_rollup_matches_cli(at, doc_by):
-    roll = table(at, "Team › manager › rep").set_index("Team › manager › rep")
+    """The roll-up rows of one level equal ``kpis --by team|manager|owner``."""
+    roll = table(at, "Team › manager › rep")
+    roll = roll.assign(name=roll["Team › manager › rep"].str.split(" › ").str[-1]).set_index("name")
     for r in doc_by["rows"]:
         row = roll.loc[r["group"]]
         assert row["Bookings"] == pytest.approx(r["won_amount"]), r["group"]
         assert (pd.isna(row["Target"]) and r["target"] is None) or row["Target"] == pytest.approx(r["target"]), r["group"]
         assert row["Target basis"] == r["target_label"]
+    assert set(roll.index) - {"All"} == {r["group"] for r in doc_by["rows"]}
 
 
 # --- parity with the CLI ------------------------------------------------------------------------
-def test_team_page_on_demo_equals_the_cli(app_at, demo, capsys):
+def test_team_page_on_demo_equals_the_cli_and_the_overview(app_at, demo, capsys):
+    """On the demo: every number against `kpis --json`; the win-rate change in points; the pace
+    against the same target as the Overview's (the company target of 10.8M, not the reps' 11.9M;
+    under a region filter the region's target, not the targets of every rep with a deal there);
+    a quarter after the as-of date "not started" with its target and the pipeline closing in it."""
     at = app_at("views/team.py", demo)
     check_clean(at)
     assert at.title[0].value == "Team · 2026Q4"
-    doc = cli(capsys, demo, "--period", "2026Q4")
-    assert_team_matches_cli(at, doc)
-    assert_rollup_matches_cli(at, cli(capsys, demo, "--period", "2026Q4", "--by", "team"))
-    check_charts(at, min_charts=3)
-    # the deals behind the default bar (the month holding the as-of date, bookings), independently
     with store.connect(demo) as conn:
         deals = store.load_deals(conn)
+    for region in (None, ["EMEA"]):
+        sidebar(at, region=region)
+        check_clean(at)
+        doc = cli(capsys, demo, "--period", "2026Q4", *(["--region", "EMEA"] if region else []))
+        assert_team_matches_cli(at, doc)
+        assert_rollup_matches_cli(at, cli(capsys, demo, "--period", "2026Q4", "--by", "team",
+                                          *(["--region", "EMEA"] if region else [])))
+        target = doc["target"]
+        assert target["source"] == ("region" if region else "all") and target["rep_sum"] > target["amount"]
+        assert f"Attainment is against the {target['label']} ({formats.money(target['amount'])})" in " ".join(captions(at))
+        team_pace = tiles(at)["Against an even pace to target"][0]
+        at.switch_page("views/overview.py").run()
+        assert tiles(at)["Against an even pace to target"][0] == team_pace == formats.money(abs(doc["pace"]["gap"]))
+        assert tiles(at)["Target"][0] == formats.money(target["amount"])
+        at.switch_page("views/team.py").run()
+    sidebar(at, region=[])
+    # the win-rate change is in points (the registry's), not a relative change
+    doc = cli(capsys, demo, "--period", "2026Q4")
+    cur, prev = doc["rows"][0]["win_rate"], doc["compare"]["rows"][0]["win_rate"]
+    delta = tiles(at)["Win rate"][1]
+    assert delta == K["win_rate"].delta(cur, prev) == f"{'+' if cur >= prev else '-'}{abs(cur - prev) * 100:.0f} pts"
+    # the deals behind the default bar (the month holding the as-of date, bookings), independently
     nov = deals[(deals[S.STATUS] == S.WON) & deals[S.CLOSE_DATE].between("2026-11-01", "2026-11-20")]
     assert f"{len(nov):,} deals behind bookings in 2026-11, {formats.money(nov[S.AMOUNT].sum())} in total." in captions(at)
+    check_charts(at, min_charts=3)
+    # a quarter after the as-of date
+    sidebar(at, period="2027Q1")
+    check_clean(at)
+    assert any("has not started" in i.value for i in at.info)
+    doc = cli(capsys, demo, "--period", "2027Q1")
+    assert doc["state"] == "future" and doc["target"]["amount"] > 0
+    assert_team_matches_cli(at, doc)
+    open_q = deals[(deals[S.STATUS] == S.OPEN) & deals[S.CLOSE_DATE].between("2027-01-01", "2027-03-31")
+                   & (deals[S.CREATED_DATE] <= "2026-11-20")]
+    assert tiles(at)["Open pipeline"] == (formats.money(open_q[S.AMOUNT].sum()), f"{len(open_q):,} deals closing in 2027Q1")
+    check_charts(at, min_charts=3)
 
 
 #: (period, as-of, region, team, rep) on the hand-made company: a running, a closed and a
@@ -163,15 +199,39 @@ def test_team_page_equals_the_cli_across_periods_as_of_dates_and_filters(app_at,
     check_charts(at, min_charts=3)
 
 
+@pytest.mark.parametrize("targets", ["reps", "teams", "all"])
+def test_team_page_equals_the_cli_on_acme_by_kind_of_target(app_at, tmp_path, capsys, targets):
+    """The issue's matrix on Acme (tests/fixtures.py): closed, running and future quarter x two
+    as-of dates x no filter, region, team, rep, for rep targets only, team targets only and a
+    company target only."""
+    from tests import fixtures as acme
+
+    db = acme.write_acme(tmp_path / f"acme_{targets}.db", targets=acme.target_variant(targets))
+    with held_open(db):
+        at = app_at("views/team.py", db)
+        for period, inside in (("2027Q2", "2026-08-15"), ("2027Q3", "2026-11-25"), ("2027Q4", "2027-02-01")):
+            for as_of in (acme.DATA_AS_OF, inside):
+                for fields in ({}, {"region": ["West"]}, {"team": ["East Enterprise"]}, {"rep": ["Ann Lee"]}):
+                    sidebar(at, as_of=as_of, period=period, region=fields.get("region"), team=fields.get("team"),
+                            rep=fields.get("rep"))
+                    check_clean(at)
+                    doc = cli(capsys, db, *cli_args(period, as_of, **fields))
+                    try:
+                        assert_team_matches_cli(at, doc)
+                    except AssertionError as exc:
+                        raise AssertionError(f"{(targets, period, as_of, fields)}: {exc}") from exc
+
+
 # --- the defects of issue 10, each with a test that fails on the old page ------------------------
 def test_velocity_on_team_equals_the_overview(app_at, company_db, capsys):
+    at = app_at("views/overview.py", company_db)
     for as_of in (company.AS_OF, "2026-10-20"):
+        sidebar(at, as_of=as_of, period="2027Q3")
         doc = cli(capsys, company_db, "--period", "2027Q3", "--as-of", as_of)
         want = K["velocity"].format(doc["rows"][0]["velocity"])
         shown = []
         for page in ("views/overview.py", "views/team.py"):
-            at = app_at(page, company_db)
-            sidebar(at, as_of=as_of, period="2027Q3")
+            at.switch_page(page).run()
             shown.append(tiles(at)["Sales velocity"][0])
         assert shown == [want, want], as_of
 
@@ -187,60 +247,20 @@ def test_team_says_what_last_years_curve_compares_with(app_at, company_db, capsy
     assert value == formats.money(abs(doc["rows"][0]["won_amount"] - expected))
     help_text = next(m.help for m in at.metric if m.label == label)
     assert formats.pct(ly["share"], 1) in help_text and formats.money(doc["target"]["amount"]) in help_text
+    # last year's share by the same day, independently: won in 2026Q3 (Oct-Dec 2025) up to 30 Nov
+    deals = company.deals()
+    won = deals[(deals["status"] == "won") & deals["close_date"].between("2025-10-01", "2025-12-31")]
+    assert ly["share"] == pytest.approx(won.loc[won["close_date"] <= "2025-11-30", "amount"].sum() / won["amount"].sum())
 
 
-def test_win_rate_change_on_team_is_in_points(app_at, demo, capsys):
-    at = app_at("views/team.py", demo)
-    doc = cli(capsys, demo, "--period", "2026Q4")
-    cur, prev = doc["rows"][0]["win_rate"], doc["compare"]["rows"][0]["win_rate"]
-    delta = tiles(at)["Win rate"][1]
-    assert delta.endswith(" pts") and delta == K["win_rate"].delta(cur, prev)
-    assert delta == f"{'+' if cur >= prev else '-'}{abs(cur - prev) * 100:.0f} pts"
-
-
-def test_a_quarter_after_the_as_of_date_shows_not_started_with_target_and_pipeline(app_at, demo, capsys):
-    at = app_at("views/team.py", demo)
-    sidebar(at, period="2027Q1")
-    check_clean(at)
-    assert any("has not started" in i.value for i in at.info)
-    doc = cli(capsys, demo, "--period", "2027Q1")
-    assert doc["state"] == "future" and doc["target"]["amount"] > 0
-    assert_team_matches_cli(at, doc)
-    # the pipeline closing in it, independently
-    with store.connect(demo) as conn:
-        deals = store.load_deals(conn)
-    open_q = deals[(deals[S.STATUS] == S.OPEN) & deals[S.CLOSE_DATE].between("2027-01-01", "2027-03-31")
-                   & (deals[S.CREATED_DATE] <= "2026-11-20")]
-    assert tiles(at)["Open pipeline"] == (formats.money(open_q[S.AMOUNT].sum()), f"{len(open_q):,} deals closing in 2027Q1")
-    check_charts(at, min_charts=3)
-
-
-def test_a_workspace_without_targets_gives_valid_charts_and_no_target_words(app_at, demo, capsys):
-    with store.connect(demo, write=True) as conn:
+def test_a_workspace_without_targets_gives_valid_charts_and_no_target_words(app_at, company_db, capsys):
+    with store.connect(company_db, write=True) as conn:
         conn.execute("DELETE FROM targets")
-    at = app_at("views/team.py", demo)
+    at = app_at("views/team.py", company_db)
     check_clean(at)
-    check_charts(at, min_charts=3)  # strict JSON: a NaN in a chart's data or metadata fails here
+    check_charts(at, min_charts=3)  # strict JSON: a NaN in a chart's data or its metadata fails here
     assert tiles(at)["Target"] == ("–", "no target set for this period")
-    assert_team_matches_cli(at, cli(capsys, demo, "--period", "2026Q4"))
-
-
-def test_team_pacing_uses_the_overviews_target(app_at, demo, capsys):
-    """The company target (10.8M), not the sum of rep targets (11.9M); under a region filter the
-    region's target, not the targets of every rep with a deal there."""
-    for region in (None, ["EMEA"]):
-        doc = cli(capsys, demo, "--period", "2026Q4", *(["--region", "EMEA"] if region else []))
-        target = doc["target"]
-        assert target["source"] == ("region" if region else "all") and target["rep_sum"] != target["amount"]
-        seen = {}
-        for page in ("views/overview.py", "views/team.py"):
-            at = app_at(page, demo)
-            sidebar(at, region=region)
-            seen[page] = tiles(at)["Against an even pace to target"][0]
-            if page == "views/overview.py":
-                assert tiles(at)["Target"][0] == formats.money(target["amount"])
-        assert seen["views/overview.py"] == seen["views/team.py"] == formats.money(abs(doc["pace"]["gap"]))
-        assert f"Attainment is against the {target['label']} ({formats.money(target['amount'])})" in " ".join(captions(at))
+    assert_team_matches_cli(at, cli(capsys, company_db, "--period", "2027Q3"))
 
 
 def test_region_filter_target_is_the_target_of_what_is_inside(app_at, company_db, capsys):
@@ -302,26 +322,20 @@ def test_team_page_on_maven_without_targets(app_at, datasets_dir, tmp_path, caps
 
 
 def maven_db(datasets_dir, tmp_path):
-    """The Maven CRM dataset imported through salesops.ingest (deals) and the roster."""
-    from salesops.ingest import importer
-
-    from tests.unit.test_metrics_maven import salesops_reps
+    """The Maven CRM dataset imported through salesops.ingest (deals and roster)."""
+    from salesops import ingest
 
     db = tmp_path / "maven.db"
     folder = datasets_dir / "maven_crm"
-    with store.connect(db):
-        pass
-    importer.run_import(db, (folder / "sales_pipeline.csv").read_bytes(), "sales_pipeline.csv", as_of="2017-12-31")
-    teams = pd.read_csv(folder / "sales_teams.csv")
-    with store.connect(db, write=True) as conn:
-        store.insert_frame(conn, "reps", salesops_reps(teams))
+    ingest.run_import(db, (folder / "sales_pipeline.csv").read_bytes(), "sales_pipeline.csv")
+    ingest.run_reference_import(db, (folder / "sales_teams.csv").read_bytes(), "sales_teams.csv", "roster")
     return db
 
 
-def test_money_follows_the_workspace_currency(app_at, demo):
-    with store.connect(demo, write=True) as conn:
+def test_money_follows_the_workspace_currency(app_at, company_db):
+    with store.connect(company_db, write=True) as conn:
         store.set_settings(conn, currency="EUR")
-    at = app_at("views/team.py", demo)
+    at = app_at("views/team.py", company_db)
     check_clean(at)
     assert tiles(at)["Bookings"][0].startswith("€")
     check_charts(at, currency_symbol="€", min_charts=3)
