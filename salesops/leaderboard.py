@@ -46,18 +46,15 @@ EXTRA_COLUMNS = ["rank", S.MANAGER, S.TEAM, S.REGION, "win_rate_shrunk", "small_
                  "coaching"]
 
 
-def _kpis_by(ws, f: Filters, by: str) -> pd.DataFrame:
-    """metrics.kpis by ``by``; a slice holding no deal at all has no groups (an empty frame)."""
-    if f.facts(ws).empty:
-        return pd.DataFrame(columns=metrics.KPI_COLUMNS)
-    return metrics.kpis(ws, f, by=by)
-
-
-def _series_by_owner(ws, f: Filters, freq: str, start, end) -> pd.DataFrame:
-    """metrics.series by owner; empty for a slice holding no deal at all."""
-    if f.facts(ws).empty:
-        return pd.DataFrame(columns=["period_start", "period_end", "period", "in_progress", *metrics.KPI_COLUMNS])
-    return metrics.series(ws, f, freq, start, end, by=S.OWNER)
+def _months_by_owner(ws, f: Filters, start, end) -> pd.DataFrame:
+    """The KPIs (no targets: none is needed) of each owner in each calendar month overlapping
+    [start, end] as known on the as-of date: metrics.sums -> metrics.finish in one pass.
+    Columns: ``month`` (first day), ``group`` (owner) and the KPI columns."""
+    months = ws.settings.calendar.periods_between(pd.Timestamp(start).date(), pd.Timestamp(end).date(), "M")
+    s = metrics.sums(f.facts(ws), [(m.start, m.end) for m in months], f.as_of, S.OWNER)
+    k = metrics.finish(s).reset_index()
+    k["month"] = pd.to_datetime([months[i].start for i in k["period"]]) if len(k) else pd.Series(dtype="datetime64[ns]")
+    return k[k[metrics.GROUP] != metrics.BLANK]
 
 
 # =============================================================================================
@@ -90,14 +87,13 @@ def _on_team(reps: pd.DataFrame | None, owners, months: pd.DatetimeIndex) -> np.
 
 def consistency(ws, f: Filters, owners, window_end: date) -> pd.DataFrame:
     """Consistency per rep over the :data:`CONSISTENCY_MONTHS` complete months before
-    ``window_end`` (DESIGN.md section 4), from metrics.series by owner (bookings and each
-    month's and quarter's target by the one rule).
+    ``window_end`` (DESIGN.md section 4): monthly bookings from metrics.sums by owner, and
+    each complete quarter's attainment from metrics.series (its target by the one rule).
 
     Columns (index ``owner``): ``cv`` coefficient of variation of monthly won amount
     (population standard deviation / mean over the months the rep was on the team; NaN with
     fewer than 3 such months or no bookings); ``months_observed``; ``months_above`` months at
-    or above the bar (the rep's target for the month where they have one, else the median
-    rep-month of the slice); ``quarters_with_target``, ``quarters_at_quota`` (complete fiscal
+    or above the median rep-month of the slice; ``quarters_with_target``, ``quarters_at_quota`` (complete fiscal
     quarters inside the window with a target, and those at or above 100% attainment) and
     ``quarter_quota_share``; ``spark`` the monthly won amounts (0 where not on the team).
     ``attrs``-free: the months are in the index name's frame ``months`` column list."""
@@ -108,13 +104,11 @@ def consistency(ws, f: Filters, owners, window_end: date) -> pd.DataFrame:
     if not owners:
         return pd.DataFrame(columns=cols, index=pd.Index([], name=S.OWNER))
     w_start, w_end = months[0].date(), (months[-1] + pd.offsets.MonthEnd(0)).date()
-    m = _series_by_owner(ws, f, "M", w_start, w_end)
-    m = m[m[metrics.GROUP].astype(str).isin(owners)]
+    m = _months_by_owner(ws, f, w_start, w_end)
     m = m.assign(**{metrics.GROUP: m[metrics.GROUP].astype(str)})
-    won = m.pivot(index=metrics.GROUP, columns="period_start", values="won_amount")
+    m = m[m[metrics.GROUP].isin(owners)]
+    won = m.pivot(index=metrics.GROUP, columns="month", values="won_amount") if len(m) else pd.DataFrame()
     won = won.reindex(index=owners, columns=months).fillna(0.0)
-    tgt = m.pivot(index=metrics.GROUP, columns="period_start", values="target")
-    tgt = tgt.reindex(index=owners, columns=months).to_numpy(dtype=float)
     on = _on_team(ws.reps, owners, months)
     values = np.where(on, won.to_numpy(dtype=float), np.nan)
     n = on.sum(axis=1)
@@ -125,15 +119,14 @@ def consistency(ws, f: Filters, owners, window_end: date) -> pd.DataFrame:
         mean = np.where(n > 0, mean, np.nan)
         cv = np.where((n >= 3) & (mean > 0), std / np.where(mean > 0, mean, 1), np.nan)
     slice_median = float(np.nanmedian(values[on])) if on.any() else np.nan
-    bar = np.where(np.isfinite(tgt) & (tgt > 0), tgt, slice_median)
-    above = ((values >= bar) & on).sum(axis=1)
+    above = ((values >= slice_median) & on).sum(axis=1)
     # complete fiscal quarters inside the window, against each quarter's target by the rule
     cal = ws.settings.calendar
     quarters = [q for q in cal.periods_between(w_start, w_end, "Q") if q.start >= w_start and q.end <= w_end]
     with_target = np.zeros(len(owners), dtype=int)
     hit = np.zeros(len(owners), dtype=int)
     if quarters:
-        q = _series_by_owner(ws, f, "Q", quarters[0].start, quarters[-1].end)
+        q = metrics.series(ws, f, "Q", quarters[0].start, quarters[-1].end, by=S.OWNER)
         q = q[q[metrics.GROUP].astype(str).isin(owners) & q["target"].astype(float).gt(0)]
         by_owner = q[metrics.GROUP].astype(str)
         with_target = by_owner.value_counts().reindex(owners, fill_value=0).to_numpy(dtype=int)
@@ -254,7 +247,7 @@ def leaderboard(ws, f: Filters) -> Leaderboard:
     state = overview.state_of(p, f.as_of)
     team = metrics.team(ws, f)
     target = f.target(ws)
-    rows = _kpis_by(ws, f, S.OWNER)
+    rows = metrics.kpis(ws, f, by=S.OWNER)
     rows = rows[rows[metrics.GROUP] != metrics.BLANK]
     missing = _listed_without_rows(ws, f, set(rows[metrics.GROUP].astype(str)))
     if missing:
@@ -305,7 +298,7 @@ def _peer_teams(ws, f: Filters, lb: pd.DataFrame) -> dict:
     big = [t for t, n in sizes.items() if n >= 3 and t != NOT_ON_ROSTER]
     if not big:
         return {}
-    k = _kpis_by(ws, f, S.TEAM).set_index(metrics.GROUP)
+    k = metrics.kpis(ws, f, by=S.TEAM).set_index(metrics.GROUP)
     return {t: k.loc[t].to_dict() for t in big if t in k.index}
 
 
@@ -427,12 +420,11 @@ def trend_window(f: Filters) -> tuple[date, date]:
 
 def rep_trends(ws, f: Filters, owners: tuple = ()) -> pd.DataFrame:
     """Monthly bookings, win rate and pipeline created of ``owners`` over :func:`trend_window`,
-    as known on the as-of date (metrics.series by owner), beside the median rep of the slice
+    as known on the as-of date (metrics.sums by owner, finished), beside the median rep of the slice
     that month (over reps with a closed or created deal in it). Long format: ``month``,
     ``series`` (a rep's name or :data:`MEDIAN`), and the :data:`TREND_SERIES` columns."""
     start, end = trend_window(f)
-    s = _series_by_owner(ws, f, "M", start, end)
-    s = s[s[metrics.GROUP] != metrics.BLANK].rename(columns={"period_start": "month", metrics.GROUP: "series"})
+    s = _months_by_owner(ws, f, start, end).rename(columns={metrics.GROUP: "series"})
     active = (s["won_count"] + s["lost_count"] + s["pipeline_created_count"]) > 0
     med = s[active].groupby("month")[list(TREND_SERIES)].median().reindex(sorted(s["month"].unique())).reset_index()
     med["series"] = MEDIAN
@@ -577,15 +569,15 @@ def hierarchy(ws, f: Filters, level: str | None = None) -> pd.DataFrame:
     ``level`` (team, manager or rep) only the slice's row and that level's rows."""
     top = pd.DataFrame([metrics.team(ws, f)]).assign(level="all", name="All", parent="")
     roster = ws.reps.drop_duplicates(S.NAME).set_index(S.NAME) if ws.reps is not None and not ws.reps.empty else None
-    tm = _kpis_by(ws, f, S.TEAM).assign(level="team")
+    tm = metrics.kpis(ws, f, by=S.TEAM).assign(level="team")
     tm["name"], tm["parent"] = tm[metrics.GROUP], "All"
-    mg = _kpis_by(ws, f, S.MANAGER).assign(level="manager")
+    mg = metrics.kpis(ws, f, by=S.MANAGER).assign(level="manager")
     if roster is not None and S.MANAGER in roster.columns:
         team_of = roster.groupby(S.MANAGER)[S.TEAM].agg(lambda s: s.mode().iat[0] if s.notna().any() else NOT_ON_ROSTER)
     else:
         team_of = pd.Series(dtype=object)
     mg["name"], mg["parent"] = mg[metrics.GROUP], mg[metrics.GROUP].map(team_of).fillna(NOT_ON_ROSTER)
-    rp = _kpis_by(ws, f, S.OWNER).assign(level="rep")
+    rp = metrics.kpis(ws, f, by=S.OWNER).assign(level="rep")
     rp["name"] = rp[metrics.GROUP]
     rp["parent"] = rp[metrics.GROUP].map(roster[S.MANAGER]).fillna(NOT_ON_ROSTER) if roster is not None else NOT_ON_ROSTER
     out = pd.concat([x for x in (top, tm, mg, rp) if len(x)], ignore_index=True)

@@ -329,10 +329,7 @@ def trend(ws, f: Filters, kpi: str = "won_amount", freq: str = "M", n: int = 12,
     last = cal.period_of(min(f.period.end, max(f.as_of, f.period.start)), freq)
     first = cal.shift(last, -(n - 1))
     view = with_field(ws, by)
-    if by is not None and f.facts(view).empty:  # no deal in the slice: no groups to split into
-        s = metrics.series(view, f, freq, first.start, last.end).iloc[0:0]
-    else:
-        s = metrics.series(view, f, freq, first.start, last.end, by=by)
+    s = metrics.series(view, f, freq, first.start, last.end, by=by)
     s = s[s["period_start"] >= pd.Timestamp(first.start)].copy()
     s["kind"] = np.where(s["in_progress"], "in progress",
                          np.where(s["period_start"] > pd.Timestamp(f.as_of), "not started", "actual"))

@@ -120,7 +120,7 @@ def assert_rollup_matches_cli(at, doc_by):
 
 
 # --- parity with the CLI ------------------------------------------------------------------------
-def test_team_page_on_demo_equals_the_cli_and_the_overview(app_at, demo, capsys):
+def test_team_page_on_demo_equals_the_cli(app_at, demo, capsys):
     """On the demo: every number against `kpis --json`; the win-rate change in points; the pace
     against the same target as the Overview's (the company target of 10.8M, not the reps' 11.9M;
     under a region filter the region's target, not the targets of every rep with a deal there);
@@ -140,11 +140,8 @@ def test_team_page_on_demo_equals_the_cli_and_the_overview(app_at, demo, capsys)
         target = doc["target"]
         assert target["source"] == ("region" if region else "all") and target["rep_sum"] > target["amount"]
         assert f"Attainment is against the {target['label']} ({formats.money(target['amount'])})" in " ".join(captions(at))
-        team_pace = tiles(at)["Against an even pace to target"][0]
-        at.switch_page("views/overview.py").run()
-        assert tiles(at)["Against an even pace to target"][0] == team_pace == formats.money(abs(doc["pace"]["gap"]))
-        assert tiles(at)["Target"][0] == formats.money(target["amount"])
-        at.switch_page("views/team.py").run()
+        # doc["pace"] is overview.standing's pace: the Overview's tile (tests/app/test_parity.py holds those equal)
+        assert tiles(at)["Against an even pace to target"][0] == formats.money(abs(doc["pace"]["gap"]))
     sidebar(at, region=[])
     # the win-rate change is in points (the registry's), not a relative change
     doc = cli(capsys, demo, "--period", "2026Q4")
@@ -166,60 +163,6 @@ def test_team_page_on_demo_equals_the_cli_and_the_overview(app_at, demo, capsys)
                    & (deals[S.CREATED_DATE] <= "2026-11-20")]
     assert tiles(at)["Open pipeline"] == (formats.money(open_q[S.AMOUNT].sum()), f"{len(open_q):,} deals closing in 2027Q1")
     check_charts(at, min_charts=3)
-
-
-#: (period, as-of, region, team, rep) on the hand-made company: a running, a closed and a
-#: future quarter; as-of at the end of the data and inside the quarter; each kind of filter.
-COMPANY_CASES = [
-    ("2027Q3", None, None, None, None),
-    ("2027Q3", None, ["East"], None, None),
-    ("2027Q3", None, None, ["East Enterprise"], None),
-    ("2027Q3", None, None, None, ["Dee Fox"]),
-    ("2027Q3", "2026-10-20", None, None, None),
-    ("2027Q3", "2026-10-20", ["West"], None, None),
-    ("2027Q2", None, None, None, None),
-    ("2027Q2", "2026-10-20", None, ["East Enterprise"], None),
-    ("2027Q4", None, None, None, None),
-    ("2027Q4", None, ["East"], None, None),
-]
-
-
-def test_team_page_equals_the_cli_across_periods_as_of_dates_and_filters(app_at, company_db, capsys):
-    at = app_at("views/team.py", company_db)
-    for period, as_of, region, team, rep in COMPANY_CASES:
-        sidebar(at, as_of=as_of or company.AS_OF, period=period, region=region, team=team, rep=rep)
-        case = (period, as_of, region, team, rep)
-        check_clean(at)
-        doc = cli(capsys, company_db, *cli_args(period, as_of, region, team, rep))
-        try:
-            assert_team_matches_cli(at, doc)
-            assert_rollup_matches_cli(at, cli(capsys, company_db, *cli_args(period, as_of, region, team, rep), "--by", "team"))
-        except AssertionError as exc:
-            raise AssertionError(f"{case}: {exc}") from exc
-    check_charts(at, min_charts=3)
-
-
-@pytest.mark.parametrize("targets", ["reps", "teams", "all"])
-def test_team_page_equals_the_cli_on_acme_by_kind_of_target(app_at, tmp_path, capsys, targets):
-    """The issue's matrix on Acme (tests/fixtures.py): closed, running and future quarter x two
-    as-of dates x no filter, region, team, rep, for rep targets only, team targets only and a
-    company target only."""
-    from tests import fixtures as acme
-
-    db = acme.write_acme(tmp_path / f"acme_{targets}.db", targets=acme.target_variant(targets))
-    with held_open(db):
-        at = app_at("views/team.py", db)
-        for period, inside in (("2027Q2", "2026-08-15"), ("2027Q3", "2026-11-25"), ("2027Q4", "2027-02-01")):
-            for as_of in (acme.DATA_AS_OF, inside):
-                for fields in ({}, {"region": ["West"]}, {"team": ["East Enterprise"]}, {"rep": ["Ann Lee"]}):
-                    sidebar(at, as_of=as_of, period=period, region=fields.get("region"), team=fields.get("team"),
-                            rep=fields.get("rep"))
-                    check_clean(at)
-                    doc = cli(capsys, db, *cli_args(period, as_of, **fields))
-                    try:
-                        assert_team_matches_cli(at, doc)
-                    except AssertionError as exc:
-                        raise AssertionError(f"{(targets, period, as_of, fields)}: {exc}") from exc
 
 
 # --- the defects of issue 10, each with a test that fails on the old page ------------------------
@@ -281,7 +224,7 @@ def test_region_filter_target_is_the_target_of_what_is_inside(app_at, company_db
 # --- the page on every kind of workspace ---------------------------------------------------------
 def test_team_page_splits_grains_and_roll_up_levels(app_at, company_db, capsys):
     at = app_at("views/team.py", company_db)
-    for split in ("Region", "Team", "Manager", "Segment", "Product", "Lead source", "Deal type"):
+    for split in ("Manager", "Product", "Deal type"):  # a roster field, a deal field, a field the company leaves blank
         at.selectbox(key="team_split").set_value(split).run()
         check_clean(at)
     at.selectbox(key="team_split").set_value("Region").run()
@@ -307,18 +250,6 @@ def test_team_page_on_an_empty_database(app_at, empty_db):
     check_clean(at)
     assert any("no deals" in i.value for i in at.info)
     assert not chart_specs_with_next(at)
-
-
-def test_team_page_on_maven_without_targets(app_at, datasets_dir, tmp_path, capsys):
-    db = maven_db(datasets_dir, tmp_path)
-    with held_open(db):
-        at = app_at("views/team.py", db)
-        check_clean(at)
-        assert at.title[0].value == "Team · 2017Q4"
-        assert_team_matches_cli(at, cli(capsys, db, "--period", "2017Q4"))
-        at.selectbox(key="team_split").set_value("Product").run()
-        check_clean(at)
-        check_charts(at, min_charts=3)
 
 
 def maven_db(datasets_dir, tmp_path):
