@@ -176,6 +176,14 @@ class Leaderboard:
         has = self.reps["target"].gt(0)
         return int((self.reps["attainment"] >= 1).sum()), int(has.sum())
 
+    def count_text(self) -> str:
+        return f"{len(self.reps):,}"
+
+    def at_target_text(self) -> tuple[str, str | None]:
+        """The "at or above target" tile: ("3 of 28", "reps with a target"), or no targets."""
+        hit, n = self.at_target()
+        return (f"{hit} of {n}", "reps with a target") if n else ("no targets", None)
+
     def coaching_list(self) -> list[tuple[str, str]]:
         """(rep, their flags in words) for every flagged rep, those with the most flags first,
         then from the bottom of the ranking."""
@@ -532,6 +540,9 @@ class RepDetail:
     deals: pd.DataFrame
     deal_count: int
 
+    def deals_title(self, period_label: str) -> str:
+        return f"Deals closing or created in {period_label} ({self.deal_count:,})"
+
 
 def rep_detail(ws, f: Filters, owner: str, limit: int = 300) -> RepDetail:
     """:func:`rep_funnel`, :func:`rep_trends` and the rep's deals: those existing on the as-of
@@ -608,6 +619,10 @@ class Ramp:
     equivalents: float
     headcount: int
     productivity: float
+
+    @property
+    def equivalents_text(self) -> str:
+        return f"{self.equivalents:.1f}"
 
     def method_words(self) -> str:
         if self.method == "learned":

@@ -100,6 +100,10 @@ class Comparison:
         return (f"Changes compare with {self.previous.label} ({self.previous.start:%d %b} – {self.previous.end:%d %b %Y}) "
                 f"and with {self.last_year.label} ({self.last_year.start:%d %b} – {self.last_year.end:%d %b %Y}).")
 
+    def open_note(self) -> str:
+        """The open pipeline tile's note: how many deals are open on the as-of date."""
+        return f"{int(self.current.get('open_count') or 0):,} deals closing in {self.period.label}"
+
     def coverage_note(self) -> str:
         """The coverage tile's note: the coverage the current win rate needs."""
         need = self.current.get("required_coverage")
@@ -307,6 +311,12 @@ class Trend:
     @property
     def periods(self) -> list[str]:
         return list(dict.fromkeys(self.frame.sort_values("period_start")["period"]))
+
+    def default_period(self, as_of: date) -> str | None:
+        """The bar the deals list opens on: the last period started by the as-of date."""
+        frame = self.frame.drop_duplicates("period").sort_values("period_start")
+        started = frame.loc[frame["period_start"] <= pd.Timestamp(as_of), "period"]
+        return started.iloc[-1] if len(started) else (frame["period"].iloc[-1] if len(frame) else None)
 
     def caption(self, filters_text: str) -> str:
         k = metrics.KPIS[self.kpi]

@@ -41,13 +41,11 @@ LEADERBOARD = {
 }
 
 if view == "Leaderboard":
-    at_target, with_target = board.at_target()
     c = st.columns(4)
-    widgets.note_tile("Reps", f"{len(lb):,}", "listed", container=c[0],
+    widgets.note_tile("Reps", board.count_text(), "listed", container=c[0],
                       help="Reps with deals or a target in the period inside the filters, and rostered reps on the team then.")
-    widgets.note_tile("At or above target", f"{at_target} of {with_target}" if with_target else "no targets",
-                      "reps with a target" if with_target else None, container=c[1],
-                      help="Reps whose bookings reached their own target for the period.")
+    widgets.note_tile("At or above target", *board.at_target_text(), container=c[1],
+                      help="Reps whose bookings reached their own target for the period (a zero quota is not a target).")
     widgets.kpi(ctx, "attainment", team, container=c[2], label="Team attainment",
                 note=f"of the {board.target.label}" if board.target.has_target else "no target set",
                 help="Team bookings / the team's target: the Overview's number. " + (board.target.note(cc) or ""))
@@ -64,11 +62,12 @@ if view == "Leaderboard":
         st.success("No rep stands out against the team on win rate, cycle, deal size, coverage, pace or consistency.")
     else:
         flagged = board.coaching_list()
-        for owner, text in flagged[:SHOWN_FLAGS]:
+        shown, more = flagged[:SHOWN_FLAGS], flagged[SHOWN_FLAGS:]
+        for owner, text in shown:
             st.markdown(f"- **{widgets.plain(owner)}**: {widgets.plain(text)}")
-        if len(flagged) > SHOWN_FLAGS:
-            with st.expander(f"{len(flagged) - SHOWN_FLAGS} more reps flagged"):
-                for owner, text in flagged[SHOWN_FLAGS:]:
+        if more:
+            with st.expander(f"{len(more)} more reps flagged"):
+                for owner, text in more:
                     st.markdown(f"- **{widgets.plain(owner)}**: {widgets.plain(text)}")
         st.caption("A win rate is flagged only when its whole 80% interval is below the team's; cycle and deal size "
                    "against the rep's own team when it has three or more reps.")
@@ -118,7 +117,7 @@ elif view == "Rep profile":
     for col, name in zip(c, ("attainment", "won_amount", "win_rate", "avg_deal_size")):
         widgets.kpi(ctx, name, prof.row, container=col, note=prof.median_note(name, cc))
     if not prof.flags:
-        st.success(f"{owner} does not stand out against the team this period.")
+        st.success(f"{widgets.plain(owner)} does not stand out against the team this period.")
     else:
         st.warning("Coaching: " + widgets.plain("; ".join(prof.flags)))
     left, right = st.columns(2)
@@ -129,13 +128,13 @@ elif view == "Rep profile":
         st.altair_chart(charts.rep_trend_chart(detail.trend, "won_amount", "Bookings", "money", cc, L.MEDIAN),
                         width="stretch")
         st.caption(f"{widgets.plain(owner)}'s monthly bookings against the median rep's.")
-    st.markdown(f"**Deals closing or created in {p.label}** ({detail.deal_count:,})")
+    st.markdown(f"**{widgets.plain(detail.deals_title(p.label))}**")
     widgets.deals_table(ctx, detail.deals, key="reps_profile_deals", download=f"deals_{owner}_{p.label}")
 
 else:  # New-hire ramp
     rp = compute(L.ramp_view, ctx)
     c = st.columns(3)
-    widgets.note_tile("Ramped-rep equivalents", f"{rp.equivalents:.1f}", f"of {rp.headcount} reps on the team",
+    widgets.note_tile("Ramped-rep equivalents", rp.equivalents_text, f"of {rp.headcount} reps on the team",
                       help="Each rep counts by the share of a tenured rep's productivity expected at their tenure.",
                       container=c[0])
     widgets.note_tile("Bookings per ramped rep", widgets.money(ctx, rp.productivity), "per quarter, last 12 months",

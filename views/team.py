@@ -46,7 +46,7 @@ if cmp_.state == "future":
     c = st.columns(4)
     target_tile = pace.tiles[0]  # a future period's pacing tiles start with its target
     widgets.note_tile(target_tile.label, target_tile.value, target_tile.note, help=target_tile.help, container=c[0])
-    widgets.kpi(ctx, "open_pipeline", cur, container=c[1], note=f"{cur['open_count']:,} deals closing in {ctx.period.label}")
+    widgets.kpi(ctx, "open_pipeline", cur, container=c[1], note=cmp_.open_note())
     widgets.kpi(ctx, "coverage", cur, container=c[2], note=cmp_.coverage_note())
     widgets.kpi(ctx, "weighted_pipeline", cur, container=c[3], note="CRM probability x amount")
 else:
@@ -96,17 +96,18 @@ with st.container(border=True):
     st.markdown("**Deals behind a bar**")
     p1, p2 = st.columns(2)
     labels = tr.periods
-    started = [lab for lab in labels if ctx.calendar.parse(lab).start <= ctx.as_of] or labels
-    default = picked.get("period") if picked.get("period") in labels else started[-1]
-    which = p1.selectbox(freq_name, labels, index=labels.index(default), key=f"team_drill_period_{picked.get('period')}")
+    default = picked.get("period") if picked.get("period") in labels else tr.default_period(ctx.as_of)
+    which = p1.selectbox(freq_name, labels, index=labels.index(default) if default in labels else None,
+                         key=f"team_drill_period_{picked.get('period')}", placeholder="No period to show")
     group = None
     if by is not None and tr.groups:
         gi = tr.groups.index(picked["group"]) if picked.get("group") in tr.groups else 0
         group = p2.selectbox(split_name, tr.groups, index=gi, key=f"team_drill_group_{picked.get('group')}")
-    behind = compute(trends.deals_behind, ctx, kpi, which, by, group)
-    st.caption(widgets.plain(behind.text))
-    if behind.count:
-        widgets.deals_table(ctx, behind.deals, key="team_drill", download=f"deals_{kpi}_{which}")
+    if which is not None:
+        behind = compute(trends.deals_behind, ctx, kpi, which, by, group)
+        st.caption(widgets.plain(behind.text))
+        if behind.count:
+            widgets.deals_table(ctx, behind.deals, key="team_drill", download=f"deals_{kpi}_{which}")
 
 # --- roll-up ------------------------------------------------------------------------------
 st.subheader("Roll-up: team → manager → rep")
