@@ -10,6 +10,10 @@ from contextlib import contextmanager
 
 import pyarrow as pa
 
+from salesops.cli import to_jsonable
+from salesops.cli.core import kpis_doc
+from salesops.filters import Filters
+
 #: Words that must never reach a user.
 FORBIDDEN = re.compile(r"\b(NaN|nan|None|NaT|inf|Infinity|opportunity_id|won_amount|win_rate|scope_name)\b|--[a-z]")
 RAW_FIELDS = {"value", "amount", "won_amount", "period", "owner", "group", "win_rate", "avg_deal_size", "month", "k",
@@ -31,6 +35,14 @@ def held_open(db):
         yield db
     finally:
         conn.close()
+
+
+def truth(ws, period, as_of=None, fields=None, by=None):
+    """The `kpis --json` document (cli.core.kpis_doc, what the command prints) for these
+    options on a workspace loaded once, as JSON carries it (NaN -> null)."""
+    f = Filters.make(ws, period=period, as_of=as_of, **(fields or {}))
+    f.check(ws)
+    return json.loads(json.dumps(to_jsonable(kpis_doc(ws, f, by))))
 
 
 def _children(block):

@@ -10,12 +10,12 @@ import shutil
 import pandas as pd
 import pytest
 
-from salesops import formats, metrics, store
+from salesops import formats, metrics, store, workspace
 from salesops import schema as S
 from salesops.cli import main
 from tests import company
 
-from .pagecheck import captions, chart_specs_with_next, check_charts, check_clean, held_open, tiles
+from .pagecheck import captions, chart_specs_with_next, check_charts, check_clean, held_open, tiles, truth
 
 K = metrics.KPIS
 COMPARE_TILES = ("won_amount", "win_rate", "avg_deal_size", "avg_cycle_days", "open_pipeline", "coverage", "velocity",
@@ -128,15 +128,16 @@ def test_team_page_on_demo_equals_the_cli(app_at, demo, capsys):
     at = app_at("views/team.py", demo)
     check_clean(at)
     assert at.title[0].value == "Team · 2026Q4"
-    with store.connect(demo) as conn:
-        deals = store.load_deals(conn)
+    ws = workspace.load(demo)
+    deals = ws.deals
     for region in (None, ["EMEA"]):
-        sidebar(at, region=region)
-        check_clean(at)
-        doc = cli(capsys, demo, "--period", "2026Q4", *(["--region", "EMEA"] if region else []))
+        if region:
+            sidebar(at, region=region)
+            check_clean(at)
+        fields = {"region": region} if region else {}
+        doc = truth(ws, "2026Q4", fields=fields)
         assert_team_matches_cli(at, doc)
-        assert_rollup_matches_cli(at, cli(capsys, demo, "--period", "2026Q4", "--by", "team",
-                                          *(["--region", "EMEA"] if region else [])))
+        assert_rollup_matches_cli(at, truth(ws, "2026Q4", fields=fields, by="team"))
         target = doc["target"]
         assert target["source"] == ("region" if region else "all") and target["rep_sum"] > target["amount"]
         assert f"Attainment is against the {target['label']} ({formats.money(target['amount'])})" in " ".join(captions(at))
@@ -144,7 +145,7 @@ def test_team_page_on_demo_equals_the_cli(app_at, demo, capsys):
         assert tiles(at)["Against an even pace to target"][0] == formats.money(abs(doc["pace"]["gap"]))
     sidebar(at, region=[])
     # the win-rate change is in points (the registry's), not a relative change
-    doc = cli(capsys, demo, "--period", "2026Q4")
+    doc = truth(ws, "2026Q4")
     cur, prev = doc["rows"][0]["win_rate"], doc["compare"]["rows"][0]["win_rate"]
     delta = tiles(at)["Win rate"][1]
     assert delta == K["win_rate"].delta(cur, prev) == f"{'+' if cur >= prev else '-'}{abs(cur - prev) * 100:.0f} pts"
@@ -156,7 +157,7 @@ def test_team_page_on_demo_equals_the_cli(app_at, demo, capsys):
     sidebar(at, period="2027Q1")
     check_clean(at)
     assert any("has not started" in i.value for i in at.info)
-    doc = cli(capsys, demo, "--period", "2027Q1")
+    doc = truth(ws, "2027Q1")
     assert doc["state"] == "future" and doc["target"]["amount"] > 0
     assert_team_matches_cli(at, doc)
     open_q = deals[(deals[S.STATUS] == S.OPEN) & deals[S.CLOSE_DATE].between("2027-01-01", "2027-03-31")

@@ -11,31 +11,19 @@ prints) for the same period, as-of date and filters.
 
 Both pages are checked in one AppTest session per workspace (switching pages keeps each rerun
 small)."""
-import json
-
 import pytest
 
 from salesops import workspace
-from salesops.cli import to_jsonable
-from salesops.cli.core import kpis_doc
-from salesops.filters import Filters
 from tests import company
 from tests import fixtures as acme
 
-from .pagecheck import check_clean, held_open
+from .pagecheck import check_clean, held_open, truth
 from .test_reps_page import assert_reps_match_cli
 from .test_team_page import (_company_template, assert_rollup_matches_cli, assert_team_matches_cli,  # noqa: F401
                              company_db, sidebar)
 
 QUARTERS = [("2027Q2", "2026-08-15"), ("2027Q3", "2026-11-25"), ("2027Q4", "2027-02-01")]
 FILTERS = [{}, {"region": ["West"]}, {"team": ["East Enterprise"]}, {"rep": ["Ann Lee"]}]
-
-
-def truth(ws, period, as_of, fields, by=None):
-    """The `kpis --json` document for these options, as JSON would carry it."""
-    f = Filters.make(ws, period=period, as_of=as_of, **fields)
-    f.check(ws)
-    return json.loads(json.dumps(to_jsonable(kpis_doc(ws, f, by))))
 
 
 def check_both_pages(at, ws, period, as_of, fields, case, rollup=False):
