@@ -3,7 +3,8 @@ consistent each one is, who needs coaching and why, win rate against deal size, 
 profile, the team -> manager -> rep roll-up and the new-hire ramp.
 
 Every KPI comes from salesops.metrics (``metrics.kpis(ws, f, by="owner")`` for the reps,
-``metrics.team`` for the team row, ``metrics.series`` for months and quarters) and every target
+``metrics.team`` for the team row, ``metrics.sums`` for months, ``metrics.series`` for quarters
+with their targets) and every target
 from the one target rule, so the leaderboard, the Overview and ``python -m salesops kpis``
 show the same numbers. What this module adds is built *on* those rows: ranks, the shrunk win
 rate, consistency, coaching flags and quadrants. Functions take ``(ws, f, ...)`` so that pages

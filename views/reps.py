@@ -36,7 +36,7 @@ LEADERBOARD = {
     "attainment": "Attainment", "won_amount": "Bookings", "target": "Target",
     "win_rate_text": ("Win rate (80% interval)", "text"), "win_rate_shrunk": ("Win rate, shrunk to team", "pct"),
     "avg_deal_size": "Average deal", "avg_cycle_days": "Sales cycle", "open_pipeline": "Open pipeline",
-    "coverage": "Coverage", "cv": ("Monthly variation (CV)", "number"), "months_above_text": ("Months above bar", "text"),
+    "coverage": "Coverage", "cv": ("Monthly variation (CV)", "number"), "months_above_text": ("Months at the median rep or above", "text"),
     "quarter_quota_share": ("Quarters at quota", "pct"), "spark": ("Last 12 months", "spark"), "coaching": ("Coaching", "text"),
 }
 
