@@ -21,11 +21,16 @@ pages = {
         st.Page("views/team.py", title="Team", icon=":material/groups:"),
         st.Page("views/reps.py", title="Reps", icon=":material/person:"),
         st.Page("views/pipeline.py", title="Pipeline", icon=":material/filter_alt:"),
+        st.Page("views/review.py", title="Review", icon=":material/slideshow:"),
     ],
     "Planning": [
         st.Page("views/forecast.py", title="Forecast", icon=":material/trending_up:"),
         st.Page("views/goals.py", title="Goals", icon=":material/flag:"),
         st.Page("views/compensation.py", title="Compensation", icon=":material/payments:"),
+    ],
+    "Customers": [
+        st.Page("views/segments.py", title="Segments", icon=":material/donut_small:"),
+        st.Page("views/territories.py", title="Territories", icon=":material/map:"),
     ],
     "Data": [
         st.Page("views/import.py", title="Import", icon=":material/upload_file:"),

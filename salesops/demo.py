@@ -45,6 +45,13 @@ MONTH_SEASON = np.array([0.85, 0.95, 1.05, 0.95, 1.0, 1.05, 0.85, 0.85, 1.1, 1.1
 SEGMENT_SIZE = {"SMB": 9_000, "Mid-Market": 32_000, "Enterprise": 115_000}
 SEGMENT_CYCLE = {"SMB": 32, "Mid-Market": 62, "Enterprise": 105}
 SEGMENT_WIN = {"SMB": 0.34, "Mid-Market": 0.28, "Enterprise": 0.22}
+#: How an account's industry moves win odds and deal size (the ideal customer profile has
+#: something to find: software and financial services buy more, manufacturing and education less).
+#: Applied to the odds and sizes already drawn: the random stream is the same as without them.
+INDUSTRY_WIN = {"Software": 1.2, "Financial Services": 1.1, "Healthcare": 0.95, "Retail": 1.0, "Manufacturing": 0.8,
+                "Logistics": 0.95, "Education": 0.85}
+INDUSTRY_SIZE = {"Software": 1.15, "Financial Services": 1.25, "Healthcare": 1.1, "Retail": 0.95, "Manufacturing": 0.9,
+                 "Logistics": 0.9, "Education": 0.7}
 
 FIRST = ["Ava", "Ben", "Chloe", "Diego", "Elena", "Farid", "Grace", "Hiro", "Isla", "Jonas", "Kara", "Liam",
          "Maya", "Noah", "Olga", "Priya", "Quinn", "Rafael", "Sofia", "Tariq", "Uma", "Victor", "Wen", "Xavier",
@@ -167,6 +174,8 @@ def _simulate_deals(rng: np.random.Generator, reps: pd.DataFrame, accounts: pd.D
     d["lead_source"] = rng.choice(LEAD_SOURCES, size=n, p=[0.38, 0.32, 0.18, 0.12])
     size = np.vectorize(SEGMENT_SIZE.get)(seg) * d["size_skill"].to_numpy() * np.exp(rng.normal(0, 0.45, n))
     size *= np.where(d["product"] == "Premium Support", 0.45, np.where(d["product"] == "Analytics Add-on", 0.8, 1.0))
+    industry = d["account"].map(accounts.set_index("name")["industry"])
+    size *= industry.map(INDUSTRY_SIZE).fillna(1.0).to_numpy()
     d["amount0"] = np.maximum(np.round(size, -2), 500.0)
     cyc = np.vectorize(SEGMENT_CYCLE.get)(seg) * d["cycle_skill"].to_numpy() * rng.gamma(4.0, 0.25, n)
     d["cycle"] = np.maximum(np.round(cyc), 3).astype(int)
@@ -174,6 +183,7 @@ def _simulate_deals(rng: np.random.Generator, reps: pd.DataFrame, accounts: pd.D
     p_win *= np.where(d["lead_source"] == "Partner", 1.2, np.where(d["lead_source"] == "Outbound", 0.85, 1.0))
     p_win *= np.where(d["type"] == "Renewal", 2.2, np.where(d["type"] == "Expansion", 1.35, 1.0))
     p_win *= np.clip(0.55 + d["tenure_at_create"].to_numpy() / 365.0, 0.55, 1.0)  # new hires win less
+    p_win *= industry.map(INDUSTRY_WIN).fillna(1.0).to_numpy()
     created = pd.to_datetime(d["created"])
     actual = created + pd.to_timedelta(d["cycle"], unit="D")
     p_win *= np.where(actual.dt.quarter == 4, 1.22, np.where(actual.dt.quarter == 1, 0.9, 1.0))  # Q4 buying season, Q1 budget freeze
@@ -381,6 +391,48 @@ def generate(seed: int = SEED, scale: float = 1.0, with_snapshots: bool = True) 
     )
 
 
+DEMO_PLAN_NAME = "Demo territories FY2027"
+
+
+def territory_plan(reps: pd.DataFrame) -> dict:
+    """The demo's active territory plan: per team, each active rep owns the accounts of the
+    team's region and company sizes in a share of the industries (seven industries over four
+    or five reps: some books hold two industries, so the balance has something to show); a
+    few key accounts are named; anything else falls to unowned house accounts."""
+    from .accounts import SizeBands
+
+    labels = SizeBands().labels()
+    sizes = {"Enterprise": labels[2:], "Commercial": labels[:2]}
+    territories, rules = [], []
+    active = reps[reps["end_date"].isna()] if "end_date" in reps else reps
+    for team, grp in active.groupby("team", sort=True):
+        region, kind = str(team).rsplit(" ", 1)
+        names = sorted(grp["name"])
+        for i, rep in enumerate(names):
+            t = f"{team} {i + 1}"
+            territories.append({"name": t, "rep": rep})
+            rules.append({"territory": t, "region": [region], "size_band": sizes[kind], "industry": list(INDUSTRIES[i::len(names)])})
+    key = sorted(territories, key=lambda t: t["name"])[0]
+    territories.append({"name": "Strategic accounts", "reps": {key["rep"]: 0.5, sorted(active["name"])[1]: 0.5}})
+    rules.insert(0, {"territory": "Strategic accounts", "accounts": ["Acme Corp", "Globex Holdings", "Initech Systems"]})
+    territories.append({"name": "House accounts"})
+    return {"name": DEMO_PLAN_NAME, "territories": territories, "rules": rules, "default": "House accounts"}
+
+
+def _save_plan(conn, reps: pd.DataFrame) -> None:
+    """Save the demo plan (a new version only when it differs from the last) and mark it active."""
+    doc = territory_plan(reps)
+    last = store.load_document(conn, "scenarios", DEMO_PLAN_NAME)
+    if last is not None and last.get("plan") == doc:
+        version = int(conn.execute("SELECT MAX(version) FROM scenarios WHERE name = ?", (DEMO_PLAN_NAME,)).fetchone()[0])
+    else:
+        _, version = store.save_document(conn, "scenarios", DEMO_PLAN_NAME,
+                                         {"plan": doc, "changes": "the demo's plan: each rep owns a share of the industries "
+                                                                  "of their team's region and company sizes"},
+                                         kind="territory_plan", created_by="demo")
+    store.set_settings(conn, active_territory_plan={"name": DEMO_PLAN_NAME, "version": version})
+
+
 def load_demo(path, seed: int = SEED, scale: float = 1.0, with_snapshots: bool = True) -> dict:
     """Replace everything in the database at ``path`` with the demo workspace, in one
     transaction. Returns counts of what was written."""
@@ -394,4 +446,5 @@ def load_demo(path, seed: int = SEED, scale: float = 1.0, with_snapshots: bool =
         conn.execute("DELETE FROM stage_map")
         conn.execute("DELETE FROM settings")
         store.set_settings(conn, **ws.settings)
+        _save_plan(conn, ws.reps)
     return counts

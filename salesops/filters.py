@@ -27,20 +27,32 @@ from .errors import InputError
 from .periods import Period
 from .targets import TargetBook, TargetView
 
-#: The fields a slice can be cut by: name -> deal/roster column.
-FIELDS = {"region": S.REGION, "team": S.TEAM, "rep": S.OWNER, "segment": S.SEGMENT}
-LABELS = {"region": "Region", "team": "Team", "rep": "Rep", "segment": "Segment"}
+#: The fields a slice can be cut by: name -> deal/roster column. ``industry``, ``size_band``
+#: and ``territory`` come from the deal's account (salesops.accounts: the account's industry,
+#: else the deal's own; its company-size band; its territory under the active plan).
+FIELDS = {"region": S.REGION, "team": S.TEAM, "rep": S.OWNER, "segment": S.SEGMENT,
+          "industry": S.INDUSTRY, "size_band": "size_band", "territory": "territory"}
+LABELS = {"region": "Region", "team": "Team", "rep": "Rep", "segment": "Segment",
+          "industry": "Industry", "size_band": "Company size", "territory": "Territory"}
 #: Columns the roster places a rep by (a slice cut by anything else holds no reps).
 ROSTER_COLUMNS = (S.REGION, S.TEAM, S.MANAGER, S.OWNER)
 #: Target scope of each column.
 SCOPE_OF = {S.REGION: "region", S.TEAM: "team", S.MANAGER: "manager", S.SEGMENT: "segment", S.OWNER: "owner"}
 
 
+def split_values(text: str) -> list[str]:
+    """Values in one text, separated by commas; a comma inside a number ("5,000+ employees")
+    does not separate."""
+    import re
+
+    return [x for x in (p.strip() for p in re.split(r",(?!\d{3})", str(text))) if x]
+
+
 def _values(v) -> tuple[str, ...]:
     if v is None:
         return ()
     if isinstance(v, str):
-        v = [x for x in (p.strip() for p in v.split(",")) if x]
+        v = split_values(v)
     return tuple(sorted({str(x) for x in v if x is not None and str(x) != ""}))
 
 
@@ -54,6 +66,9 @@ class Filters:
     team: tuple[str, ...] = ()
     rep: tuple[str, ...] = ()
     segment: tuple[str, ...] = ()
+    industry: tuple[str, ...] = ()
+    size_band: tuple[str, ...] = ()
+    territory: tuple[str, ...] = ()
     extra: tuple = field(default=())  # further (column, values) cuts, e.g. a --by group
 
     # -- construction ---------------------------------------------------------------------------
@@ -177,7 +192,13 @@ class Filters:
                 key = S.NAME if col == S.OWNER else col
                 if key in rows.columns:
                     vals |= _distinct(rows[key])
-            out[name] = sorted(vals | set(getattr(self, name)))
+            chosen = vals | set(getattr(self, name))
+            col_t = facts[col] if col in facts.columns else None
+            if col_t is not None and isinstance(col_t.dtype, pd.CategoricalDtype) and col_t.cat.ordered:  # size bands: smallest first
+                order = {str(c): i for i, c in enumerate(col_t.cat.categories)}
+                out[name] = sorted(chosen, key=lambda v: (order.get(v, len(order)), v))
+            else:
+                out[name] = sorted(chosen)
         return out
 
     def problem(self, ws) -> str | None:
@@ -206,7 +227,7 @@ class Filters:
             missing = [v for v in chosen if v not in known]
             if missing:
                 some = ", ".join(sorted(known)[:8]) + (", ..." if len(known) > 8 else "")
-                raise InputError(f"--{name} {missing[0]!r} is not a {LABELS[name].lower()} of this workspace"
+                raise InputError(f"--{name.replace('_', '-')} {missing[0]!r} is not a {LABELS[name].lower()} of this workspace"
                                  + (f"; known: {some}" if known else ""))
 
     def as_dict(self) -> dict:

@@ -61,3 +61,14 @@ def ratio(x) -> str:
     if _missing(x):
         return MISSING
     return f"{float(x):.1f}x"
+
+
+def date_text(x) -> str:
+    """``20 Nov 2026`` from a date or timestamp; "–" for missing."""
+    import pandas as pd
+
+    try:
+        t = pd.Timestamp(x)
+    except (TypeError, ValueError):
+        return MISSING
+    return MISSING if pd.isna(t) else f"{t:%d %b %Y}"

@@ -581,3 +581,20 @@ def same_point(period, previous, as_of: date) -> date:
     running period with the last one "up to the same day")."""
     elapsed = (as_of - period.start).days
     return min(previous.start + timedelta(days=elapsed), previous.end)
+
+
+# =============================================================================================
+# New logos
+# =============================================================================================
+def first_win_ids(deals: pd.DataFrame) -> set:
+    """Ids of the deals that are their account's first won deal (earliest close date; ties by
+    id): the "new logos" of goal setting and comp plans. Needs ``opportunity_id``, ``account``,
+    ``status`` and ``close_date``; deals without an account are never new logos."""
+    if deals.empty or S.ACCOUNT not in deals.columns:
+        return set()
+    account = deals[S.ACCOUNT]
+    won = deals[(deals[S.STATUS] == S.WON) & account.notna() & (account.astype(str).str.strip() != "")]
+    if won.empty:
+        return set()
+    first = won.sort_values([S.CLOSE_DATE, S.OPPORTUNITY_ID]).drop_duplicates(S.ACCOUNT)
+    return set(first[S.OPPORTUNITY_ID])

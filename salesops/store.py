@@ -365,8 +365,9 @@ def _codes_sql(column: str, values) -> str:
     return f"CASE {column} {cases} ELSE -1 END AS {column}"
 
 
-def load_deal_facts(path: Path | str) -> pd.DataFrame:
-    """One narrow row per deal: ``rowid`` and :data:`FACT_COLUMNS`; text as categories,
+def load_deal_facts(path: Path | str, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One narrow row per deal: ``rowid``, :data:`FACT_COLUMNS` and ``text_columns`` (further
+    text columns, e.g. account and industry for the account-derived fields); text as categories,
     dates as datetime64 (NaT where blank or not a date), blanks as NaN.
 
     Read column-wise with the ADBC SQLite driver (Apache Arrow) on two connections at once
@@ -378,7 +379,8 @@ def load_deal_facts(path: Path | str) -> pd.DataFrame:
     import adbc_driver_sqlite.dbapi as adbc
     import pyarrow.compute as pc
 
-    text_sql = "SELECT rowid, " + ", ".join(f"IFNULL(CAST({c} AS TEXT), '') AS {c}" for c in (S.OWNER, S.REGION, S.SEGMENT)) \
+    texts_read = (S.OWNER, S.REGION, S.SEGMENT, *[c for c in text_columns if c in S.OPPORTUNITY_COLUMNS])
+    text_sql = "SELECT rowid, " + ", ".join(f"IFNULL(CAST({c} AS TEXT), '') AS {c}" for c in texts_read) \
         + " FROM opportunities"
     rest_sql = ("SELECT rowid, " + _codes_sql(S.STATUS, S.STATUSES) + ", "
                 + _codes_sql(S.FORECAST_CATEGORY, S.FORECAST_CATEGORIES) + ", "
@@ -402,7 +404,7 @@ def load_deal_facts(path: Path | str) -> pd.DataFrame:
         texts, rest = pool.map(read, (text_sql, rest_sql))
     if rest.num_rows == 0:  # no rows: the driver cannot tell the column types; give them
         frame = pd.DataFrame({"rowid": np.array([], dtype=np.int64)})
-        for c in FACT_COLUMNS:
+        for c in (*FACT_COLUMNS, *texts_read[3:]):
             if c in (S.AMOUNT, S.PROBABILITY):
                 frame[c] = np.array([], dtype=float)
             elif c in S.DATE_FIELDS:
@@ -415,7 +417,7 @@ def load_deal_facts(path: Path | str) -> pd.DataFrame:
     if not np.array_equal(rowid, rest.column("rowid").to_numpy().astype(np.int64)):  # both scan in rowid order
         raise StoreError(f"{path}: the deal table changed while it was read; reload the page")
     data: dict = {"rowid": rowid}
-    for c in (S.OWNER, S.REGION, S.SEGMENT):
+    for c in texts_read:
         col = pc.dictionary_encode(texts.column(c)).to_pandas()
         data[c] = col.cat.remove_categories([""]) if "" in col.cat.categories else col
     data[S.STATUS] = pd.Categorical.from_codes(rest.column(S.STATUS).to_numpy().astype(np.int64), list(S.STATUSES))
@@ -429,7 +431,7 @@ def load_deal_facts(path: Path | str) -> pd.DataFrame:
         parsed = pc.strptime(rest.column(c), format="%Y-%m-%d", unit="s", error_is_null=True)
         data[c] = parsed.to_numpy(zero_copy_only=False).astype("datetime64[ns]")
     frame = pd.DataFrame({k: (v.reset_index(drop=True) if isinstance(v, pd.Series) else v) for k, v in data.items()})
-    return frame[["rowid", *FACT_COLUMNS]]
+    return frame[["rowid", *FACT_COLUMNS, *texts_read[3:]]]
 
 
 def load_deal_rows(conn: sqlite3.Connection, rowids: list[int], columns: list[str] | None = None) -> pd.DataFrame:

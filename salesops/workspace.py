@@ -29,6 +29,8 @@ import pandas as pd
 
 from . import schema as S
 from . import store
+from .accounts import (ACTIVE_PLAN_KEY, SIZE_BAND, SIZE_BANDS_KEY, TERRITORY, SizeBands, deal_accounts_from,
+                       deal_columns, fields_by_account, universe)
 from .errors import InputError, Problem
 from .periods import FiscalCalendar
 
@@ -124,6 +126,13 @@ class Workspace:
     summary: dict
     as_of: date                     # the as-of date of the data (store.data_as_of)
     first_close: date | None = None
+    #: Company-size bands (accounts.SizeBands, from the settings) and the active territory
+    #: plan (its saved reference {"name", "version"} and its plan document), if any.
+    size_bands: SizeBands = field(default_factory=SizeBands)
+    active_plan_ref: dict | None = None
+    active_plan_doc: dict | None = None
+    #: Per account name: industry, size_band, territory (what every deal takes from its account).
+    account_fields: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=[S.INDUSTRY, SIZE_BAND, TERRITORY]))
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _deals: pd.DataFrame | None = field(default=None, repr=False, compare=False)
     _extra: dict = field(default_factory=dict, repr=False, compare=False)
@@ -158,8 +167,44 @@ class Workspace:
                     else:
                         with store.connect(self.path) as conn:
                             raw = store.load_deals(conn, rowid_index=True)
-                        self._deals = attach_roster(raw, self.reps)
+                        self._deals = self.attach_accounts(attach_roster(raw, self.reps))
         return self._deals
+
+    def attach_accounts(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` (deal rows with ``account``) with the fields each deal takes from its
+        account: ``industry`` (the account's, else the deal's own), ``size_band`` and
+        ``territory`` (the active plan's), as the facts have them."""
+        if S.ACCOUNT not in frame.columns:
+            return frame
+        acc = pd.Categorical(frame[S.ACCOUNT].astype(object).where(frame[S.ACCOUNT].notna() & (frame[S.ACCOUNT].astype(object) != ""), None))
+        cols = deal_columns(acc, frame[S.INDUSTRY].to_numpy(dtype=object) if S.INDUSTRY in frame.columns else None,
+                            self.account_fields, self.size_bands.labels(self.settings.currency))
+        out = frame.copy()
+        for col, values in cols.items():
+            out[col] = pd.Series(values, index=out.index) if col != S.INDUSTRY else pd.Series(values, index=out.index).astype(object).where(pd.notna(values), None)
+        return out
+
+    def account_universe(self) -> pd.DataFrame:
+        """Every account (the accounts import and the accounts the deals name: accounts.universe)
+        with its ``size_band`` and its ``territory`` under the active plan."""
+        def make():
+            uni = universe(self.accounts, self._deal_accounts())
+            f = self.account_fields
+            uni[SIZE_BAND] = self.size_bands.band(uni[self.size_bands.basis].to_numpy(), self.settings.currency)
+            uni[TERRITORY] = f[TERRITORY].reindex(uni[S.NAME].astype(str)).to_numpy(dtype=object) if len(f) else None
+            return uni
+        return self._memo("account_universe", make)
+
+    def _deal_accounts(self) -> pd.DataFrame | None:
+        """Per account the deals name: deal count, their most common own industry and region."""
+        return self._extra.get("deal_accounts")
+
+    def _memo(self, name: str, make):
+        if name not in self._extra:
+            value = make()
+            with self._lock:
+                self._extra.setdefault(name, value)
+        return self._extra[name]
 
     def deal_rows(self, rowids, columns: list[str] | None = None) -> pd.DataFrame:
         """The full rows of the deals with these database ``rowid``s, in the order given
@@ -171,9 +216,13 @@ class Workspace:
         if self._deals is not None:
             rows = self._deals.loc[ids]
         else:
+            derived = (SIZE_BAND, TERRITORY)
+            read = [c for c in cols if c not in (S.MANAGER, S.TEAM, *derived)]
+            if any(c in cols for c in (S.INDUSTRY, *derived)):
+                read = list(dict.fromkeys([*read, S.ACCOUNT, S.INDUSTRY]))
             with store.connect(self.path) as conn:
-                rows = store.load_deal_rows(conn, ids, [c for c in cols if c not in (S.MANAGER, S.TEAM)])
-            rows = attach_roster(rows, self.reps)
+                rows = store.load_deal_rows(conn, ids, read)
+            rows = self.attach_accounts(attach_roster(rows, self.reps))
         keep = list(dict.fromkeys([c for c in cols if c in rows.columns]))
         return rows[keep]
 
@@ -283,6 +332,36 @@ def _facts(frame: pd.DataFrame, reps: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _account_fields(facts: pd.DataFrame, accounts: pd.DataFrame, bands: SizeBands, plan_doc: dict | None,
+                    currency: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(per-account industry / size band / territory, the deals' accounts) for facts that
+    carry ``account`` and the deal's own ``industry``."""
+    if S.ACCOUNT not in facts.columns:
+        return pd.DataFrame(columns=[S.INDUSTRY, SIZE_BAND, TERRITORY]), None
+    own = facts[S.INDUSTRY].array if S.INDUSTRY in facts.columns else None
+    deal_acc = deal_accounts_from(facts[S.ACCOUNT].array, own if isinstance(own, pd.Categorical) else None, facts[S.REGION].array)
+    uni = universe(accounts, deal_acc)
+    assignment = None
+    if plan_doc:
+        from .territories import active_assignment
+
+        assignment = active_assignment(accounts, deal_acc, bands, plan_doc, currency)
+    return fields_by_account(uni, bands, assignment, currency), deal_acc
+
+
+def _with_account_columns(facts: pd.DataFrame, fields: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """The facts with ``industry`` (the account's, else the deal's own), ``size_band`` and
+    ``territory`` as categoricals (mapped per account category)."""
+    if S.ACCOUNT not in facts.columns:
+        return facts
+    own = facts[S.INDUSTRY].array if S.INDUSTRY in facts.columns else None
+    cols = deal_columns(facts[S.ACCOUNT].array, own, fields, labels)
+    out = facts.copy()
+    for col, values in cols.items():
+        out[col] = values
+    return out
+
+
 def _deal_stats(facts: pd.DataFrame) -> dict:
     closed = facts.loc[(facts[S.STATUS] != S.OPEN).to_numpy(), S.CLOSE_DATE]
     iso = lambda t: None if pd.isna(t) else pd.Timestamp(t).date().isoformat()  # noqa: E731
@@ -296,12 +375,14 @@ def load(path: str | Path | None = None) -> Workspace:
     for _ in range(3):  # the deal facts come through a second (columnar) reader: retry if a write fell between
         with store.connect(path) as conn:  # migrates a new or older database first
             version = int(conn.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()[0])
-        raw = store.load_deal_facts(path)
+        raw = store.load_deal_facts(path, text_columns=(S.ACCOUNT, S.INDUSTRY))
         with store.connect(path) as conn:
             conn.execute("BEGIN")
             try:
                 again = int(conn.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()[0])
-                settings = Settings.from_dict(store.get_settings(conn))
+                raw_settings = store.get_settings(conn)
+                settings = Settings.from_dict(raw_settings)
+                plan_ref, plan_doc = _active_plan(conn, raw_settings)
                 reps = store.load_reps(conn)
                 targets = store.load_targets(conn)
                 accounts = store.load_accounts(conn)
@@ -314,11 +395,29 @@ def load(path: str | Path | None = None) -> Workspace:
             break
         version = again
     facts = _facts(raw, reps)
+    bands = SizeBands.from_setting(raw_settings.get(SIZE_BANDS_KEY))
+    fields, deal_acc = _account_fields(facts, accounts, bands, plan_doc, settings.currency)
+    facts = _with_account_columns(facts, fields, bands.labels(settings.currency))
     first = facts[S.CLOSE_DATE].min() if not facts.empty else pd.NaT
-    return Workspace(path=path, version=version, settings=settings, facts=facts, reps=reps, targets=targets,
-                     accounts=accounts, snapshot_dates=snaps, summary=summary,
-                     as_of=date.fromisoformat(as_of_text) if as_of_text else date.today(),
-                     first_close=first.date() if pd.notna(first) else None)
+    ws = Workspace(path=path, version=version, settings=settings, facts=facts, reps=reps, targets=targets,
+                   accounts=accounts, snapshot_dates=snaps, summary=summary,
+                   as_of=date.fromisoformat(as_of_text) if as_of_text else date.today(),
+                   first_close=first.date() if pd.notna(first) else None,
+                   size_bands=bands, active_plan_ref=plan_ref, active_plan_doc=plan_doc, account_fields=fields)
+    ws._extra["deal_accounts"] = deal_acc
+    return ws
+
+
+def _active_plan(conn, raw_settings: dict) -> tuple[dict | None, dict | None]:
+    """The active territory plan's reference and document (None, None without one, or when
+    the saved version is gone)."""
+    ref = raw_settings.get(ACTIVE_PLAN_KEY)
+    if not isinstance(ref, dict) or not ref.get("name"):
+        return None, None
+    doc = store.load_document(conn, "scenarios", str(ref["name"]), ref.get("version"))
+    if not isinstance(doc, dict) or not isinstance(doc.get("plan"), dict):
+        return None, None
+    return ref, doc["plan"]
 
 
 def from_frames(deals: pd.DataFrame, *, reps: pd.DataFrame | None = None, targets: pd.DataFrame | None = None,
@@ -348,17 +447,29 @@ def from_frames(deals: pd.DataFrame, *, reps: pd.DataFrame | None = None, target
     for col in (S.PERIOD_START, S.PERIOD_END):
         t[col] = pd.to_datetime(t[col])
     full = attach_roster(d, reps)
-    facts = d[list(FACT_COLUMNS)].copy()
+    facts = d[[*FACT_COLUMNS, S.ACCOUNT, S.INDUSTRY]].copy()
+    for col in (S.ACCOUNT, S.INDUSTRY):
+        facts[col] = pd.Categorical(facts[col].astype(object).where(facts[col].notna() & (facts[col].astype(object) != ""), None))
     facts.insert(0, "rowid", np.arange(len(facts)))
     facts = _facts(facts, reps)
+    acc_table = accounts if accounts is not None else pd.DataFrame(columns=list(S.ACCOUNT_COLUMNS))
+    raw_settings = settings or {}
+    bands = SizeBands.from_setting(raw_settings.get(SIZE_BANDS_KEY))
+    cur = Settings.from_dict(raw_settings).currency
+    plan_doc = raw_settings.get("territory_plan")  # tests: {"territory_plan": plan document}
+    fields, deal_acc = _account_fields(facts, acc_table, bands, plan_doc, cur)
+    facts = _with_account_columns(facts, fields, bands.labels(cur))
     activity = pd.concat([d.loc[d[S.STATUS] != S.OPEN, S.CLOSE_DATE], d[S.CREATED_DATE]]).max()
     first = facts[S.CLOSE_DATE].min() if not facts.empty else pd.NaT
     ws = Workspace(path=path, version=0, settings=Settings.from_dict(settings or {}), facts=facts, reps=reps, targets=t,
-                   accounts=accounts if accounts is not None else pd.DataFrame(columns=list(S.ACCOUNT_COLUMNS)),
+                   accounts=acc_table,
                    snapshot_dates=[], summary={"deals": len(d), "reps": len(reps), "last_import_at": None},
                    as_of=as_of or (activity.date() if pd.notna(activity) else date.today()),
-                   first_close=first.date() if pd.notna(first) else None)
-    ws._deals = full
+                   first_close=first.date() if pd.notna(first) else None,
+                   size_bands=bands, active_plan_ref={"name": plan_doc.get("name"), "version": 0} if plan_doc else None,
+                   active_plan_doc=plan_doc, account_fields=fields)
+    ws._extra["deal_accounts"] = deal_acc
+    ws._deals = ws.attach_accounts(full)
     return ws
 
 

@@ -26,7 +26,7 @@ import pandas as pd
 from ..errors import InputError, SalesopsError
 
 #: Modules under salesops.cli that register commands, in help order.
-COMMAND_MODULES = ("core", "ingest", "forecast", "pipeline", "planning")
+COMMAND_MODULES = ("core", "ingest", "forecast", "pipeline", "planning", "territories", "reports")
 MAX_PROBLEM_LINES = 20
 
 
@@ -97,7 +97,7 @@ def filter_parent() -> argparse.ArgumentParser:
     parent.add_argument("--as-of", dest="as_of", metavar="DATE",
                         help="count what was known on this day (YYYY-MM-DD; default: the data's as-of date)")
     for name in FIELDS:
-        parent.add_argument(f"--{name}", action="append", metavar="NAME",
+        parent.add_argument(f"--{name.replace('_', '-')}", dest=name, action="append", metavar="NAME",
                             help=f"only this {LABELS[name].lower()} (repeat, or separate with commas)")
     return parent
 
@@ -108,13 +108,13 @@ def workspace_and_filters(args, *, period: str | None = None, as_of=None):
     (default --as-of, else the data's) and the slice of --region/--team/--rep/--segment.
     Unknown values are refused (exit 2)."""
     from .. import workspace
-    from ..filters import FIELDS, Filters
+    from ..filters import FIELDS, Filters, split_values
 
     ws = workspace.load(db_path(args))
     fields = {}
     for name in FIELDS:
         given = getattr(args, name, None) or []
-        fields[name] = [v.strip() for g in given for v in str(g).split(",") if v.strip()]
+        fields[name] = [v for g in given for v in split_values(g)]
     f = Filters.make(ws, period=period if period is not None else getattr(args, "period", None),
                      as_of=as_of if as_of is not None else getattr(args, "as_of", None), **fields)
     f.check(ws)

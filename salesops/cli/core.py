@@ -7,7 +7,8 @@ from .. import schema as S
 from ..errors import InputError
 from . import Result, db_path, workspace_and_filters
 
-KPI_BY_FIELDS = (S.OWNER, S.MANAGER, S.TEAM, S.REGION, S.SEGMENT, S.PRODUCT, S.TYPE, S.LEAD_SOURCE, S.INDUSTRY, S.PIPELINE, S.ACCOUNT)
+KPI_BY_FIELDS = (S.OWNER, S.MANAGER, S.TEAM, S.REGION, S.SEGMENT, S.PRODUCT, S.TYPE, S.LEAD_SOURCE, S.INDUSTRY, S.PIPELINE, S.ACCOUNT,
+                 "size_band", "territory")
 #: Fields the compact facts hold; grouping by any other reads every deal row.
 FACT_FIELDS = (S.OWNER, S.MANAGER, S.TEAM, S.REGION, S.SEGMENT)
 
@@ -42,7 +43,7 @@ def run_definitions(args) -> Result:
 
 def _with_deal_field(ws, by: str):
     """A workspace view whose facts carry ``by`` (read from the deal rows) for grouping."""
-    if by in FACT_FIELDS:
+    if by in FACT_FIELDS or by in ws.facts.columns:  # the facts carry it (industry, size band, territory: from the account)
         return ws
     import copy
 

@@ -33,8 +33,14 @@ K_URL_NOTES = "_sb_url_notes"
 K_FILTERS = {name: name for name in FIELDS}
 BIND = "query-params"
 PERIOD_KINDS = {"Quarter": "Q", "Month": "M", "Year": "Y", "Custom range": None}
-#: The sidebar fields shown (segment joins when the workspace has segments).
-SIDEBAR_FIELDS = ("region", "team", "rep", "segment")
+#: The sidebar fields shown (segment, industry, company size and territory join when the
+#: workspace has them: the territory once a plan is active).
+SIDEBAR_FIELDS = ("region", "team", "rep", "segment", "industry", "size_band", "territory")
+OPTIONAL_FIELDS = ("segment", "industry", "size_band", "territory")
+K_SEARCH = "sb_search"
+#: Where a search hit opens: the page and the query parameter it reads.
+SEARCH_TARGETS = {"account": ("views/segments.py", "account"), "deal": ("views/segments.py", "deal"),
+                  "rep": ("views/reps.py", "rep")}
 
 
 @dataclass
@@ -133,6 +139,61 @@ def _options(db: str, version: int, filters: Filters) -> dict[str, list[str]]:
     return filters.options(load_workspace(db, version))
 
 
+@st.cache_data(max_entries=64, show_spinner="Searching (the first search after a big import indexes every name)…")
+def _search(db: str, version: int, text: str):
+    from .. import search
+
+    return search.find(db, text)
+
+
+def shown_fields(ws: Workspace) -> list[str]:
+    """The sidebar's filter fields for this workspace (optional ones only when it has values)."""
+    return [n for n in SIDEBAR_FIELDS if n not in OPTIONAL_FIELDS or ws.values(FIELDS[n])]
+
+
+#: A search link's marker: it opens one thing, so the other cuts are cleared (then it is dropped).
+K_FROM_SEARCH = "from_search"
+
+
+def _filters_from_url(ws: Workspace) -> None:
+    """A search hit's link (``?rep=Ann%20Lee&from_search=1``) sets that filter and clears the
+    others, once; the filter itself stays in the address (it is bound to the URL)."""
+    if K_FROM_SEARCH not in st.query_params:
+        return
+    for name in FIELDS:
+        values = _url_values(K_FILTERS[name])
+        st.session_state[K_FILTERS[name]] = values
+    del st.query_params[K_FROM_SEARCH]
+
+
+def search_box(ws: Workspace) -> None:
+    """The sidebar's "find anything" box: accounts, reps and deals by a few letters of a name;
+    each hit is a link to the page that shows it."""
+    from . import widgets
+
+    sb = st.sidebar
+    text = sb.text_input("Find an account, deal or rep", key=K_SEARCH, placeholder="a few letters of a name",
+                         help="Searches every account, rep and deal name (and deal ids) by the start of each word.")
+    if not text or not text.strip():
+        return
+    try:
+        hits = _search(ws.path, ws.version, text.strip())
+    except SalesopsError as exc:
+        sb.caption(widgets.plain(str(exc)))
+        return
+    if not hits:
+        sb.caption(widgets.plain(f"Nothing matches “{text.strip()}”."))
+        return
+    from ..search import KIND_LABELS
+
+    for h in hits:
+        page, param = SEARCH_TARGETS[h.kind]
+        label = f"{KIND_LABELS[h.kind]}: {h.label}"
+        sb.page_link(page, label=widgets.plain(label[:80]), query_params={param: h.key, K_FROM_SEARCH: "1"},
+                     help=widgets.plain(h.detail) if h.detail else None,
+                     icon={"account": ":material/apartment:", "rep": ":material/person:", "deal": ":material/handshake:"}[h.kind])
+
+
 # --- the sidebar ---------------------------------------------------------------------------------
 def _period_options(cal: FiscalCalendar, ws: Workspace, freq: str) -> list[Period]:
     start = ws.first_close or ws.as_of - timedelta(days=365)
@@ -163,7 +224,7 @@ def _filters(ws: Workspace) -> Filters:
     as_of = st.session_state.get(K_AS_OF) or ws.as_of
     if not isinstance(as_of, date):
         as_of = ws.as_of
-    fields = {name: tuple(st.session_state.get(K_FILTERS[name]) or ()) for name in FIELDS}
+    fields = {name: tuple(st.session_state.get(K_FILTERS[name]) or ()) for name in shown_fields(ws)}
     return Filters.make(ws, period=_selected_period(cal, as_of), as_of=as_of, **fields)
 
 
@@ -230,6 +291,8 @@ def sidebar() -> None:
     if ws.empty:
         sb.info("No deals yet: import a CRM export or load the demo workspace.")
         return
+    _filters_from_url(ws)
+    search_box(ws)
     if not st.session_state.get(K_URL_READ):
         st.session_state[K_URL_READ] = True
         st.session_state[K_URL_NOTES] = read_link(ws)
@@ -256,7 +319,7 @@ def sidebar() -> None:
                       bind=BIND)
     f = _filters(ws)
     options = _options(ws.path, ws.version, f)
-    shown = [n for n in SIDEBAR_FIELDS if n != "segment" or ws.values(FIELDS["segment"])]
+    shown = shown_fields(ws)
     with sb.expander("Filters", expanded=any(st.session_state.get(K_FILTERS[n]) for n in shown)):
         for name in shown:
             key = K_FILTERS[name]

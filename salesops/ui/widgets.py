@@ -180,16 +180,22 @@ def column_for(ctx: PageContext, kind: str, label: str, help: str | None = None)
         return st.column_config.NumberColumn(label, help=help, format="%,.2f")
     if kind == "spark":  # a list of numbers per row, drawn as a small line
         return st.column_config.LineChartColumn(label, help=help)
+    if kind == "number_text":  # numbers already formatted as text (see fill_missing): aligned like numbers
+        return st.column_config.TextColumn(label, help=help, alignment="right")
     return st.column_config.TextColumn(label, help=help)
 
 
 def table(ctx: PageContext, frame: pd.DataFrame, columns: dict, *, key: str | None = None, height=None,
-          download: str | None = None) -> None:
+          download: str | None = None, missing: str | None = None) -> None:
     """Show ``frame`` with only ``columns`` ({column: label} for KPI or deal columns, whose
     kind the registry knows, or {column: (label, kind)}), in that order, under business names;
     percentages with one decimal, money in the currency. ``download`` adds CSV/XLSX buttons
-    (the file stem) of the same table under the same names."""
+    (the file stem) of the same table under the same names. ``missing`` (e.g. "–") is shown in
+    number cells that have no value, instead of the grid's "None" (such a column is shown as
+    formatted text)."""
     shown, config = display_frame(frame, columns)
+    if missing is not None:
+        shown, config = fill_missing(shown, config, missing, ctx.currency)
     st.dataframe(shown, hide_index=True, width="stretch", key=key, height=height or "auto", placeholder=formats.MISSING,
                  column_config={label: column_for(ctx, kind, label) for label, kind in config.items()})
     if download:
@@ -228,6 +234,25 @@ def display_frame(frame: pd.DataFrame, columns: dict) -> tuple[pd.DataFrame, dic
     return pd.DataFrame(out), kinds
 
 
+_FORMAT = {"money": lambda v, c: formats.money(v, c, compact=False), "money_per_day": lambda v, c: formats.money(v, c, compact=False) + "/day",
+           "pct": lambda v, c: f"{v:.1f}%", "days": lambda v, c: formats.days(v), "ratio": lambda v, c: formats.ratio(v),
+           "count": lambda v, c: formats.number(v), "number": lambda v, c: f"{v:,.2f}"}
+
+
+def fill_missing(shown: pd.DataFrame, kinds: dict[str, str], missing: str, currency: str) -> tuple[pd.DataFrame, dict]:
+    """``display_frame``'s output with every number column that has an empty cell turned into
+    formatted text (kind "number_text", right-aligned), ``missing`` in the empty cells
+    (percent columns are already scaled)."""
+    out, new_kinds = shown.copy(), dict(kinds)
+    for label, kind in kinds.items():
+        fmt = _FORMAT.get(kind)
+        if fmt is None or not out[label].isna().any():
+            continue
+        out[label] = [missing if pd.isna(v) else fmt(float(v), currency) for v in out[label]]
+        new_kinds[label] = "number_text"
+    return out, new_kinds
+
+
 def export_frame(frame: pd.DataFrame, columns: dict) -> pd.DataFrame:
     """The same columns under the same business names for a download (fractions stay fractions;
     sparkline columns are left out)."""
@@ -256,3 +281,24 @@ def ensure_database(path: str) -> None:
 def _integrity_at_start(path: str) -> list[str]:
     """``PRAGMA quick_check`` once per database per server process (it reads the whole file)."""
     return store.integrity_problems(path)
+
+
+def chart_with_downloads(ctx: PageContext, chart, data: pd.DataFrame | None, stem: str, *, columns: dict | None = None,
+                         key: str | None = None, downloads: bool = True) -> None:
+    """An Altair chart with CSV, XLSX (the numbers behind it, under business names when
+    ``columns`` gives them, formula cells neutralised) and PNG (the same spec rendered
+    offline) downloads. Every file is built only when its button is clicked."""
+    st.altair_chart(chart, width="stretch")
+    if not downloads:
+        return
+    k = key or stem
+    frame = export_frame(data, columns) if (data is not None and columns) else data
+    c1, c2, c3 = st.columns(3)
+    if frame is not None:
+        c1.download_button("Chart data (CSV)", lambda: reports.to_csv_bytes(frame), file_name=f"{stem}.csv", mime="text/csv",
+                           key=f"{k}_chart_csv", icon=":material/download:")
+        c2.download_button("Chart data (Excel)", lambda: reports.to_xlsx_bytes(frame), file_name=f"{stem}.xlsx",
+                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"{k}_chart_xlsx",
+                           icon=":material/download:")
+    c3.download_button("Chart (PNG)", lambda: reports.chart_png(chart, width=1000), file_name=f"{stem}.png", mime="image/png",
+                       key=f"{k}_chart_png", icon=":material/image:")

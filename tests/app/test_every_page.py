@@ -12,7 +12,8 @@ from tests import fixtures as acme
 from .conftest import APP
 
 PAGES = ["views/overview.py", "views/team.py", "views/reps.py", "views/pipeline.py", "views/forecast.py",
-         "views/goals.py", "views/compensation.py", "views/import.py", "views/settings.py"]
+         "views/goals.py", "views/compensation.py", "views/segments.py", "views/territories.py", "views/import.py",
+         "views/settings.py"]
 #: Words that must never reach a user: missing values, column names, CLI flags.
 BAD = re.compile(r"\bNaN\b|\bnan\b|\bNone\b|\bNaT\b|opportunity_id|won_amount|close_date|created_date|"
                  r"scope_name|--[a-z]+(-[a-z]+)*\b")
