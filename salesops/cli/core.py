@@ -2,7 +2,7 @@
 a period for a slice, as the Overview, Team and Reps pages show them) and ``definitions``."""
 from __future__ import annotations
 
-from .. import demo, formats, metrics, overview
+from .. import demo, formats, leaderboard, metrics, overview, trends
 from .. import schema as S
 from ..errors import InputError
 from . import Result, db_path, workspace_and_filters
@@ -67,6 +67,15 @@ def kpis_doc(ws, f, by: str | None = None) -> dict:
         doc["compare"] = {"period": s.compare.label, "as_of": s.compare_as_of.isoformat(), "label": s.compare_label,
                           "rows": [s.previous]}
         doc["pace"] = s.pace
+        # the Team page's comparison with last year and its pace against last year's shape
+        c, pc = trends.compare(ws, f), trends.pacing(ws, f)
+        doc["last_year"] = {"period": c.last_year.label, "as_of": c.last_year_as_of.isoformat(), "rows": [c.ly],
+                            "same_day": pc.last_year_same_day, "total": pc.last_year_total, "share": pc.last_year_share}
+    elif by == S.OWNER:
+        # the Reps page's leaderboard: rank, roster fields, shrunk win rate, consistency, flags
+        board = leaderboard.leaderboard(ws, f)
+        doc["leaderboard"] = board.reps[[S.OWNER, *leaderboard.EXTRA_COLUMNS]].to_dict(orient="records")
+        doc["leaderboard_team"] = {"cv_median": board.team["cv_median"], "months": board.months}
     return doc
 
 

@@ -178,6 +178,8 @@ def column_for(ctx: PageContext, kind: str, label: str, help: str | None = None)
         return st.column_config.DateColumn(label, help=help, format="DD MMM YYYY")
     if kind == "number":
         return st.column_config.NumberColumn(label, help=help, format="%,.2f")
+    if kind == "spark":  # a list of numbers per row, drawn as a small line
+        return st.column_config.LineChartColumn(label, help=help)
     if kind == "number_text":  # numbers already formatted as text (see fill_missing): aligned like numbers
         return st.column_config.TextColumn(label, help=help, alignment="right")
     return st.column_config.TextColumn(label, help=help)
@@ -194,7 +196,7 @@ def table(ctx: PageContext, frame: pd.DataFrame, columns: dict, *, key: str | No
     shown, config = display_frame(frame, columns)
     if missing is not None:
         shown, config = fill_missing(shown, config, missing, ctx.currency)
-    st.dataframe(shown, hide_index=True, width="stretch", key=key, height=height or "auto",
+    st.dataframe(shown, hide_index=True, width="stretch", key=key, height=height or "auto", placeholder=formats.MISSING,
                  column_config={label: column_for(ctx, kind, label) for label, kind in config.items()})
     if download:
         download_buttons(export_frame(frame, columns), download, key=f"{key or download}_dl")
@@ -252,10 +254,11 @@ def fill_missing(shown: pd.DataFrame, kinds: dict[str, str], missing: str, curre
 
 
 def export_frame(frame: pd.DataFrame, columns: dict) -> pd.DataFrame:
-    """The same columns under the same business names for a download (fractions stay fractions)."""
+    """The same columns under the same business names for a download (fractions stay fractions;
+    sparkline columns are left out)."""
     out = {}
     for col, spec in columns.items():
-        if col in frame.columns:
+        if col in frame.columns and _kind_label(col, spec)[1] != "spark":
             out[_kind_label(col, spec)[0]] = frame[col].reset_index(drop=True)
     return pd.DataFrame(out)
 
