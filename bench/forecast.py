@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # allow `python bench/forecast.py` from a checkout
     sys.path.insert(0, str(ROOT))
 
-from salesops import demo, metrics, store  # noqa: E402
+from salesops import demo, store, workspace  # noqa: E402
 from salesops import schema as S  # noqa: E402
 from salesops.forecasting import backtest as B  # noqa: E402
 from salesops.forecasting import landing_zone as L  # noqa: E402
@@ -88,7 +88,7 @@ def demo_tables():
     path = Path(tempfile.mkdtemp()) / "demo.db"
     demo.load_demo(path)
     with store.connect(path) as conn:
-        deals = metrics.attach_roster(store.load_deals(conn), store.load_reps(conn))
+        deals = workspace.attach_roster(store.load_deals(conn), store.load_reps(conn))
         return deals, store.load_snapshots(conn), store.load_stage_history(conn)
 
 

@@ -27,7 +27,6 @@ import pandas as pd
 
 from . import formats
 from . import schema as S
-from .workspace import attach_roster  # noqa: F401  (re-exported for callers being moved to workspace)
 
 GROUP = "group"
 ALL = "all"

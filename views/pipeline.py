@@ -1,6 +1,5 @@
 """Pipeline: how the period's pipeline moved between two snapshots, where deals leak in the
 funnel, which deals are at risk, and how clean the CRM is."""
-import pandas as pd
 import streamlit as st
 
 from salesops import formats, hygiene, pipeline

@@ -48,7 +48,6 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from .. import metrics
 from .. import schema as S
 from ..errors import InputError
 from ..periods import FiscalCalendar, Period

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesops import metrics, store
+from salesops import store, workspace
 from salesops.cli import main
 from salesops.forecasting import backtest as B
 from salesops.forecasting import models as M
@@ -218,7 +218,7 @@ def test_prophet_fit_gives_components_and_finite_numbers():
 # --- demo workspace: auto is no worse than seasonal naive on held-out months -------------------
 def demo_deals(path):
     with store.connect(path) as conn:
-        return metrics.attach_roster(store.load_deals(conn), store.load_reps(conn))
+        return workspace.attach_roster(store.load_deals(conn), store.load_reps(conn))
 
 
 def test_demo_with_a_short_history_uses_the_ensemble_and_scores_the_held_out_months(demo_db):
