@@ -496,7 +496,6 @@ WINDOWS = {"period": None, "12m": 12, "36m": 36}
 def window(f, which: str = "period"):
     """The filters of a segments view: the sidebar's period, or the 12 or 36 months to the
     as-of date (``which`` = "period", "12m", "36m")."""
-
     from .periods import Period
 
     months = WINDOWS.get(which)
