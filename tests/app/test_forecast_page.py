@@ -162,3 +162,27 @@ def test_sidebar_filter_narrows_forecast_and_landing(app_at, demo_db, quick_prop
     at.run()
     no_exceptions(at)
     assert any("will likely land at" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("region", [None, "EMEA"])
+def test_landing_zone_on_the_page_equals_landing_json(app_at, demo_db, quick_prophet, capsys, region):
+    """The landing zone the page states (P10, P50, P90, target, closed won) is what
+    ``landing --json`` prints for the same quarter, as-of date and slice."""
+    from salesops import formats
+
+    args = ["--db", str(demo_db), "landing", "--json"] + (["--region", region] if region else [])
+    assert main(args) == 0
+    doc = json.loads(capsys.readouterr().out)
+    at = app_at(PAGE, demo_db)
+    if region:
+        at.sidebar.multiselect(key="region").set_value([region])
+    at.segmented_control(key="fc_view").set_value("Quarter landing zone")
+    at.run()
+    no_exceptions(at)
+    words = next(i.value for i in at.info if "will likely land at" in i.value)
+    money = lambda x: formats.money(x, "USD")  # noqa: E731
+    assert f"**{money(doc['p50'])}**" in words
+    assert f"{money(doc['p10'])} – {money(doc['p90'])}" in words
+    assert doc["target"] and f"target {money(doc['target'])}" in words
+    tile = next(m for m in at.metric if m.label == "Closed won")
+    assert tile.value == money(doc["closed_won"])
