@@ -72,3 +72,21 @@ def test_team_and_reps_equal_the_cli_on_the_company(app_at, company_db):
                                   ("2027Q2", "2026-10-20", {}),
                                   ("2027Q4", company.AS_OF, {})]:
         check_both_pages(at, ws, period, as_of, fields, (period, as_of, fields), rollup=True)
+
+
+def test_territory_and_industry_filters_change_team_and_reps_as_the_cli_says(app_at, demo_db):
+    """Issue #15: the customer cuts (an account's territory, its industry) move the Team and
+    Reps numbers exactly as `kpis --territory/--industry` says."""
+    ws = workspace.load(demo_db)
+    territory = sorted(ws.values("territory"))[0]
+    industry = sorted(ws.values("industry"))[0]
+    at = app_at("views/team.py", demo_db)
+    whole = truth(ws, "2026Q3")
+    for fields in ({"territory": [territory]}, {"industry": [industry], "region": ["EMEA"]}):
+        for key in ("territory", "industry", "region"):
+            at.sidebar.multiselect(key=key).set_value(fields.get(key, []))
+        at.sidebar.selectbox(key="period").set_value("2026Q3")
+        at.run()
+        doc = truth(ws, "2026Q3", None, fields)
+        assert doc["rows"][0]["won_amount"] < whole["rows"][0]["won_amount"]  # the cut moves the numbers
+        check_both_pages(at, ws, "2026Q3", None, fields, fields)
