@@ -4,8 +4,9 @@ Everything here runs inside one ``store.connect(path, write=True)`` transaction 
 caller: either every row, snapshot, undo record and the import record are committed, or none.
 
 Undo data: before an import replaces a row it copies the prior row to
-``import_prior_opportunities`` / ``import_prior_snapshots`` (or, for the small tables, JSON in
-``import_prior_rows``); rows it inserts carry its ``import_id``. Undoing deletes what the import
+``import_prior_opportunities`` (or, for the small tables, JSON in ``import_prior_rows``; for
+snapshot versions, the prior end of each version it closes, ``import_prior_versions``); rows it
+inserts carry its ``import_id``. Undoing deletes what the import
 wrote and puts the prior rows back, so the database returns exactly to its earlier state. Only
 the latest applied import of a kind can be undone (a later one may have built on it).
 """
@@ -24,14 +25,9 @@ from .. import store
 from ..errors import InputError, Problem
 
 OPP_COLUMNS = list(S.OPPORTUNITY_COLUMNS)
-SNAP_COLUMNS = list(S.SNAPSHOT_COLUMNS)
 COMPARE_COLUMNS = [c for c in OPP_COLUMNS if c != S.IMPORT_ID]
 #: Kinds of import; undo order is kept per family.
 KINDS = ("opportunities", "stage_history", "roster", "accounts", "targets")
-BATCH = 50_000
-#: Rows per multi-row INSERT statement, within SQLite's limit of bound variables (32766 since 3.32).
-ROWS_PER_STATEMENT = 500
-MAX_VARIABLES = 32_000
 #: Page cache of the import's connection (KiB): big loads touch many index pages.
 CACHE_KIB = 262_144
 #: From this many rows on, secondary indexes are dropped and rebuilt after the load.
@@ -82,61 +78,16 @@ def _noop(_f: float, _t: str) -> None:
 
 
 # --- row building --------------------------------------------------------------------------------
-def column_lists(frame: pd.DataFrame, columns: list[str]) -> list[list]:
-    """Columns as Python lists ready for executemany: NaN/NaT/None -> None."""
-    out = []
-    for c in columns:
-        if c not in frame.columns:
-            out.append([None] * len(frame))
-            continue
-        s = frame[c]
-        if pd.api.types.is_float_dtype(s.dtype):
-            arr = s.to_numpy(dtype=object)
-            arr[np.isnan(s.to_numpy(dtype=float))] = None
-        elif pd.api.types.is_integer_dtype(s.dtype):
-            arr = s.to_numpy(dtype=object)
-        else:
-            arr = s.to_numpy(dtype=object)
-            mask = pd.isna(s).to_numpy()
-            if mask.any():
-                arr = arr.copy()
-                arr[mask] = None
-        out.append(arr.tolist())
-    return out
+column_lists = store.column_lists
 
 
 def _insert(conn: sqlite3.Connection, table: str, columns: list[str], frame: pd.DataFrame, *, verb: str = "INSERT",
             constants: dict | None = None, progress: Progress = _noop, start: float = 0.0, span: float = 0.0,
             label: str = "") -> int:
-    """Insert ``frame[columns]`` plus ``constants`` (one value for every row) with multi-row
-    ``VALUES (...), (...), ...`` statements: one SQLite step per few hundred rows instead of
-    one per row (measured about twice as fast as a plain executemany, and faster than binding
-    into a temp table and copying)."""
-    constants = constants or {}
-    columns = [c for c in columns if c not in constants]
-    n, k = len(frame), len(columns) + len(constants)
-    if not n:
-        return 0
-    per = max(1, min(ROWS_PER_STATEMENT, MAX_VARIABLES // k))
-    one = "(" + ", ".join("?" * k) + ")"
-    head = f"{verb} INTO {table} ({', '.join([*columns, *constants])}) VALUES "
-    many = head + ", ".join([one] * per)
-    chunk = BATCH * 4
-    for lo in range(0, n, chunk):
-        part = frame.iloc[lo: lo + chunk]
-        m = len(part)
-        flat: list = [None] * (m * k)
-        lists = column_lists(part, columns) + [[v] * m for v in constants.values()]
-        for j, values in enumerate(lists):
-            flat[j::k] = values
-        full = m // per * per
-        step = per * k
-        if full:
-            conn.executemany(many, (flat[i: i + step] for i in range(0, full * k, step)))
-        if m > full:
-            conn.executemany(head + one, (flat[i: i + k] for i in range(full * k, m * k, k)))
-        progress(start + span * min(1.0, (lo + m) / n), label)
-    return n
+    """:func:`store.insert_columns` with progress reporting."""
+    n = len(frame)
+    return store.insert_columns(conn, table, columns, frame, verb=verb, constants=constants,
+                                on_rows=lambda done: progress(start + span * min(1.0, done / max(n, 1)), label))
 
 
 def _drop_indexes(conn: sqlite3.Connection, tables: tuple[str, ...]) -> list[str]:
@@ -228,35 +179,27 @@ def write_deals(conn: sqlite3.Connection, deals: pd.DataFrame, *, file_name: str
         conn.executemany(f"INSERT INTO import_prior_opportunities (undo_import_id, {', '.join(OPP_COLUMNS)}) "
                          f"SELECT ?, {', '.join(OPP_COLUMNS)} FROM opportunities WHERE opportunity_id = ?",
                          ((import_id, i) for i in changed_ids))
-    has_snap = conn.execute("SELECT 1 FROM snapshots WHERE as_of = ? LIMIT 1", (as_of,)).fetchone()
-    if has_snap:
-        conn.execute(f"INSERT INTO import_prior_snapshots (undo_import_id, {', '.join(SNAP_COLUMNS)}) "
-                     f"SELECT ?, {', '.join(SNAP_COLUMNS)} FROM snapshots WHERE as_of = ?", (import_id, as_of))
     everything = bool((is_new | is_changed).all())
     write = deals if everything else deals.loc[is_new | is_changed]
     if is_changed.any():
         conn.executemany("DELETE FROM opportunities WHERE opportunity_id = ?", ((i,) for i in changed_ids))
     progress(0.6, "writing deals")
-    rebuild = _drop_indexes(conn, ("opportunities", "snapshots")) if len(deals) >= BULK_ROWS else []
+    rebuild = _drop_indexes(conn, ("opportunities",)) if len(deals) >= BULK_ROWS else []
     # bind only the columns the file fills: the others stay NULL (fewer values to pass to SQLite)
     cols = [c for c in OPP_COLUMNS if c in write.columns and c != S.IMPORT_ID
             and (c in (S.OPPORTUNITY_ID, S.STATUS) or write[c].notna().any())]
     _insert(conn, "opportunities", cols, write, constants={S.IMPORT_ID: import_id}, progress=progress,
             start=0.6, span=0.25, label="writing deals")
     progress(0.85, "writing snapshots")
-    # every deal of the file now stands in opportunities as the file shows it: copy inside SQLite
-    snap_cols = [c for c in SNAP_COLUMNS if c not in (S.AS_OF, S.IMPORT_ID)]
-    select = f"SELECT ?, {', '.join('o.' + c for c in snap_cols)}, ? FROM opportunities o"
-    insert = f"INSERT OR REPLACE INTO snapshots ({S.AS_OF}, {', '.join(snap_cols)}, {S.IMPORT_ID}) "
+    # only deals that changed since the previous snapshot get a version row; when every deal of
+    # the file is new, their rows now in opportunities are copied inside SQLite
+    bulk = None
     if everything:
-        conn.execute(insert + select + " WHERE o.import_id = ?", (as_of, import_id, import_id))
-    else:
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS import_ids (opportunity_id TEXT PRIMARY KEY)")
-        conn.execute("DELETE FROM temp.import_ids")
-        _insert(conn, "temp.import_ids", [S.OPPORTUNITY_ID], deals, verb="INSERT OR IGNORE")
-        conn.execute(insert + select + " JOIN temp.import_ids t ON t.opportunity_id = o.opportunity_id",
-                     (as_of, import_id))
-        conn.execute("DELETE FROM temp.import_ids")
+        bulk = (f"SELECT opportunity_id, {', '.join(store.SNAPSHOT_STATE)} FROM opportunities WHERE import_id = ?",
+                (import_id,))
+    snap = store.write_snapshot(conn, as_of, deals, import_id=import_id, bulk_source=bulk)
+    details = {**details, "snapshot": {"slot": snap.slot_id, "versions_new": snap.versions_new,
+                                       "versions_closed": snap.versions_closed, "unchanged": snap.unchanged}}
     if rebuild:
         progress(0.95, "indexing")
         # measured: SQLite's external merge sort builds these indexes faster with a small cache
@@ -356,11 +299,8 @@ def undo(conn: sqlite3.Connection, import_id: int) -> dict:
         conn.execute("DELETE FROM opportunities WHERE import_id = ?", (iid,))
         conn.execute(f"INSERT INTO opportunities ({', '.join(OPP_COLUMNS)}) SELECT {', '.join(OPP_COLUMNS)} "
                      "FROM import_prior_opportunities WHERE undo_import_id = ?", (iid,))
-        conn.execute("DELETE FROM snapshots WHERE import_id = ?", (iid,))
-        conn.execute(f"INSERT OR REPLACE INTO snapshots ({', '.join(SNAP_COLUMNS)}) SELECT {', '.join(SNAP_COLUMNS)} "
-                     "FROM import_prior_snapshots WHERE undo_import_id = ?", (iid,))
+        store.undo_snapshot(conn, iid)
         conn.execute("DELETE FROM import_prior_opportunities WHERE undo_import_id = ?", (iid,))
-        conn.execute("DELETE FROM import_prior_snapshots WHERE undo_import_id = ?", (iid,))
     elif kind == "stage_history":
         conn.execute("DELETE FROM stage_history WHERE import_id = ?", (iid,))
         rows = [json.loads(r[0]) for r in conn.execute(

@@ -323,13 +323,13 @@ def test_kill_9_mid_import_leaves_old_or_new_state(db, tmp_path):
         conn = sqlite3.connect(str(db))
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         conn.close()
-        assert {"idx_opportunities_close", "idx_opportunities_owner", "idx_snapshots_opp"} <= indexes
+        assert {"idx_opportunities_close", "idx_opportunities_owner", "idx_snapshot_slots_as_of"} <= indexes
         now = dump(db)
         if now == old:
             continue
-        # the new state: every deal and its snapshot are there
+        # the new state: every deal and its snapshot version are there
         assert len(now["opportunities"]) == len(old["opportunities"]) + 120_000
-        assert len(now["snapshots"]) == len(old["snapshots"]) + 120_000
+        assert len(now["snapshot_versions"]) == len(old["snapshot_versions"]) + 120_000
         break
 
 
