@@ -592,10 +592,9 @@ def write_snapshot(conn: sqlite3.Connection, as_of: str, deals: pd.DataFrame, *,
     it closes goes to ``import_prior_versions`` and :func:`undo_snapshot` reverses it exactly.
     ``bulk_source`` = (SELECT of opportunity_id + state columns, params) yielding exactly the
     rows of ``deals``: used to copy inside SQLite when every deal needs a new version."""
-    state = _state_frame(deals)
     slot = int(conn.execute("INSERT INTO snapshot_slots (as_of, import_id) VALUES (?, ?)",
                             (str(as_of), import_id)).lastrowid)
-    out = SnapshotWrite(slot, deals=len(state))
+    out = SnapshotWrite(slot, deals=len(deals))
     nxt = conn.execute("SELECT slot_id, as_of FROM snapshot_slots WHERE as_of > ? ORDER BY as_of, slot_id LIMIT 1",
                        (str(as_of),)).fetchone()
     prev = conn.execute("SELECT slot_id, as_of FROM snapshot_slots WHERE (as_of, slot_id) < (?, ?) "
@@ -615,8 +614,9 @@ def write_snapshot(conn: sqlite3.Connection, as_of: str, deals: pd.DataFrame, *,
                   "WHERE (f.as_of, f.slot_id) <= (?, ?) AND (t.slot_id IS NULL OR (t.as_of, t.slot_id) > (?, ?))",
             (nxt[1], nxt[0], prev[1], prev[0], prev[1], prev[0]))
     new_to = None if nxt is None else int(nxt[0])
+    state = None if cover.empty and bulk_source is not None else _state_frame(deals)
     if cover.empty:
-        fresh = np.ones(len(state), dtype=bool)
+        fresh = np.ones(len(deals), dtype=bool)
         closing = cover
     else:
         cover = cover.set_index(S.OPPORTUNITY_ID)

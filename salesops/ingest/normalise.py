@@ -408,6 +408,38 @@ def _german_months(text: str) -> str:
     return out.replace(". ", " ")
 
 
+# --- currencies ---------------------------------------------------------------------------------
+#: Currency names as CRMs write them in a currency column (Dynamics: "US Dollar", "Euro").
+CURRENCY_NAMES = {
+    "us dollar": "USD", "u.s. dollar": "USD", "dollar": "USD", "united states dollar": "USD", "euro": "EUR",
+    "pound sterling": "GBP", "british pound": "GBP", "pound": "GBP", "swiss franc": "CHF", "schweizer franken": "CHF",
+    "canadian dollar": "CAD", "australian dollar": "AUD", "new zealand dollar": "NZD", "japanese yen": "JPY",
+    "yen": "JPY", "chinese yuan": "CNY", "yuan renminbi": "CNY", "renminbi": "CNY", "indian rupee": "INR",
+    "danish krone": "DKK", "swedish krona": "SEK", "norwegian krone": "NOK", "polish zloty": "PLN",
+    "czech koruna": "CZK", "hungarian forint": "HUF", "mexican peso": "MXN", "brazilian real": "BRL",
+    "singapore dollar": "SGD", "hong kong dollar": "HKD", "south african rand": "ZAR", "korean won": "KRW",
+    "south korean won": "KRW", "turkish lira": "TRY", "israeli new shekel": "ILS", "uae dirham": "AED",
+    "saudi riyal": "SAR", "russian ruble": "RUB", "argentine peso": "ARS", "chilean peso": "CLP",
+    "colombian peso": "COP", "philippine peso": "PHP", "thai baht": "THB", "malaysian ringgit": "MYR",
+    "indonesian rupiah": "IDR", "us-dollar": "USD",
+}
+
+
+def currency_code(text) -> str | None:
+    """An ISO 4217 code from a currency cell: a code (any case), a name, or a symbol."""
+    if text is None or (isinstance(text, float) and text != text):
+        return None
+    t = str(text).strip()
+    if not t:
+        return None
+    key = re.sub(r"\s+", " ", t.casefold())
+    if key in CURRENCY_NAMES:
+        return CURRENCY_NAMES[key]
+    if t in _SYMBOL_CODES:
+        return _SYMBOL_CODES[t]
+    return t.upper()
+
+
 # --- booleans, statuses, categories --------------------------------------------------------------
 TRUE_TOKENS = frozenset({"true", "t", "yes", "y", "1", "x", "ja", "j", "wahr", "won", "closed", "-1"})
 FALSE_TOKENS = frozenset({"false", "f", "no", "n", "0", "nein", "falsch", "open"})

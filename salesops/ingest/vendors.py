@@ -16,9 +16,11 @@ from .reader import header_key
 #: Fields that are not columns of ``opportunities`` but feed rules:
 #: is_won / is_closed / is_lost (flags used when the stage is unknown), won_date / lost_date /
 #: closed_on / actual_close_date (the close date of closed deals), actual_amount (the amount
-#: of closed deals), entered_at (stage history).
+#: of closed deals), status_check (a second opinion on open/won/lost: decides for unknown
+#: stages, reported where it disagrees; Zoho's Forecast Type), status_reason (a reason that is
+#: a loss reason for lost deals only; Dynamics' Status Reason), entered_at (stage history).
 HELPER_FIELDS = ("is_won", "is_closed", "is_lost", "won_date", "lost_date", "closed_on",
-                 "actual_close_date", "actual_amount", S.ENTERED_AT)
+                 "actual_close_date", "actual_amount", "status_check", "status_reason", S.ENTERED_AT)
 #: Every field a column may be mapped to.
 DEAL_FIELDS = tuple(c for c in S.OPPORTUNITY_COLUMNS if c not in (S.EXTRA, S.IMPORT_ID))
 ALL_FIELDS = DEAL_FIELDS + HELPER_FIELDS
@@ -95,19 +97,24 @@ SALESFORCE_REPORT = Vendor(
 SALESFORCE_API = Vendor(
     "salesforce_api", "Salesforce (API names / Data Loader)",
     pairs=(
-        ("Id", S.OPPORTUNITY_ID), ("Name", S.NAME),
-        ("Account.Name", S.ACCOUNT), ("AccountName", S.ACCOUNT), ("AccountId", S.ACCOUNT),
-        ("Owner.Name", S.OWNER), ("OwnerName", S.OWNER), ("OwnerId", S.OWNER),
+        ("Id", S.OPPORTUNITY_ID), ("External_Id__c", S.OPPORTUNITY_ID), ("Name", S.NAME),
+        # relationship headers of Data Loader and Analytics load files: the related record's field
+        ("Account.Name", S.ACCOUNT), ("AccountName", S.ACCOUNT), ("Account.External_Id__c", S.ACCOUNT),
+        ("AccountId", S.ACCOUNT),
+        ("Owner.Name", S.OWNER), ("OwnerName", S.OWNER), ("Owner.Email", S.OWNER), ("Owner.Username", S.OWNER),
+        ("Owner.External_Id__c", S.OWNER), ("OwnerId", S.OWNER),
         ("StageName", S.STAGE),
         ("Amount", S.AMOUNT), ("CurrencyIsoCode", S.CURRENCY),
-        ("CreatedDate", S.CREATED_DATE), ("CloseDate", S.CLOSE_DATE),
+        ("CreatedDate", S.CREATED_DATE), ("DateTimeCreated__c", S.CREATED_DATE), ("Created_Date__c", S.CREATED_DATE),
+        ("CloseDate", S.CLOSE_DATE),
         ("Probability", S.PROBABILITY),
         ("ForecastCategoryName", S.FORECAST_CATEGORY), ("ForecastCategory", S.FORECAST_CATEGORY),
         ("Type", S.TYPE), ("LeadSource", S.LEAD_SOURCE), ("Loss_Reason__c", S.LOSS_REASON),
         ("IsWon", "is_won"), ("IsClosed", "is_closed"),
     ),
     signatures=(_sig("Id", "Name", "StageName", "CloseDate", "Amount", "IsWon"),
-                _sig("Id", "StageName", "CloseDate", "OwnerId", "AccountId")),
+                _sig("Id", "StageName", "CloseDate", "OwnerId", "AccountId"),
+                _sig("External_Id__c", "Name", "StageName", "CloseDate", "Amount", "Owner.External_Id__c")),
 )
 
 SALESFORCE_HISTORY = Vendor(
@@ -177,24 +184,37 @@ PIPEDRIVE = Vendor(
     notes=("'Deal - Status' decides won/lost/open; a closed deal's close date is its Won time or Lost time.",),
 )
 
+#: Zoho's Deals module was called Potentials until 2018, and an organisation may rename it
+#: (Opportunities): its field labels follow the module's name.
+ZOHO_MODULE_NAMES = ("Deal", "Potential", "Opportunity")
+
+
+def _zoho_module(label: str, field_: str) -> tuple[tuple[str, str], ...]:
+    return tuple((f"{m} {label}", field_) for m in ZOHO_MODULE_NAMES)
+
+
 ZOHO = Vendor(
-    "zoho", "Zoho CRM deals",
+    "zoho", "Zoho CRM deals (or Potentials)",
     pairs=(
-        ("Record Id", S.OPPORTUNITY_ID), ("id", S.OPPORTUNITY_ID),
-        ("Deal Name", S.NAME), ("Deal_Name", S.NAME), ("Opportunity Name", S.NAME),
+        ("Record Id", S.OPPORTUNITY_ID), ("id", S.OPPORTUNITY_ID), *_zoho_module("Id", S.OPPORTUNITY_ID),
+        *_zoho_module("Name", S.NAME), ("Deal_Name", S.NAME), ("Potential_Name", S.NAME),
         ("Account Name", S.ACCOUNT), ("Account_Name", S.ACCOUNT),
-        ("Deal Owner", S.OWNER), ("Opportunity Owner", S.OWNER), ("Owner", S.OWNER),
+        *_zoho_module("Owner", S.OWNER), ("Owner", S.OWNER),
         ("Stage", S.STAGE),
         ("Amount", S.AMOUNT), ("Currency", S.CURRENCY),
         ("Created Time", S.CREATED_DATE), ("Created_Time", S.CREATED_DATE),
         ("Closing Date", S.CLOSE_DATE), ("Closing_Date", S.CLOSE_DATE),
         ("Probability (%)", S.PROBABILITY), ("Probability", S.PROBABILITY),
+        ("Forecast Type", "status_check"),
         ("Type", S.TYPE), ("Lead Source", S.LEAD_SOURCE), ("Lead_Source", S.LEAD_SOURCE),
         ("Pipeline", S.PIPELINE), ("Reason For Loss", S.LOSS_REASON), ("Reason_For_Loss__s", S.LOSS_REASON),
     ),
     signatures=(_sig("Record Id", "Deal Owner", "Deal Name", "Closing Date", "Stage", "Amount", "Deal Owner.id"),
-                _sig("Deal_Name", "Closing_Date", "Account_Name", "Stage", "Amount")),
+                _sig("Deal_Name", "Closing_Date", "Account_Name", "Stage", "Amount"),
+                _sig("Potential Name", "Potential Owner", "Closing Date", "Stage", "Amount", "Created Time"),
+                _sig("Opportunity Name", "Opportunity Owner", "Closing Date", "Stage", "Amount", "Created Time")),
     twin_suffix=".id",
+    notes=("Stage decides; Forecast Type (Open / Won / Lost) is checked against it.",),
 )
 
 DYNAMICS = Vendor(
@@ -214,7 +234,7 @@ DYNAMICS = Vendor(
         ("Actual Close Date", "actual_close_date"), ("actualclosedate", "actual_close_date"),
         ("Probability", S.PROBABILITY), ("closeprobability", S.PROBABILITY),
         ("Forecast category", S.FORECAST_CATEGORY), ("msdyn_forecastcategory", S.FORECAST_CATEGORY),
-        ("Status Reason", S.LOSS_REASON),
+        ("Status Reason", "status_reason"),
     ),
     signatures=(_sig("(Do Not Modify) Opportunity", "Topic", "Potential Customer", "Est. close date", "Est. revenue", "Status"),
                 _sig("Topic", "Potential Customer", "Est. close date", "Est. revenue", "Status", "Actual Revenue"),
@@ -280,8 +300,9 @@ def vendor_scores(header: list[str]) -> dict[str, float]:
             n = sum(1 for h in raw if h.strip().lower().startswith("deal - "))
             if n >= 3:
                 score = max(score, 0.7)
-        if v is SALESFORCE_HISTORY and not ({"opportunityid", "oppid"} & keys or "opportunityhistoryid" in keys):
-            score = min(score, 0.3)
+        if v is SALESFORCE_HISTORY and (not ({"opportunityid", "oppid"} & keys or "opportunityhistoryid" in keys)
+                                        or not {"stagename", "tostage"} & keys):
+            score = min(score, 0.3)  # a stage history needs the deal's id and the stage it entered
         out[v.name] = min(score, 1.0)
     return out
 
