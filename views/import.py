@@ -173,6 +173,10 @@ if len(t.sheets) > 1:
                  format_func=lambda v: f"Automatic ({t.sheet})" if v is None else v)
 st.markdown(f"**{file_name}**: {mapping.vendor_label}"
             + (f" (match {mapping.vendor_score:.0%})" if mapping.vendor != "generic" else "") + f" · {detail}")
+if analysis.notes:  # footer and totals rows dropped, the id column chosen, open deals without a close date
+    shown = analysis.notes[:12]
+    more = len(analysis.notes) - len(shown)
+    st.text("\n".join(f"• {n}" for n in shown) + (f"\n… and {more:,} more notes" if more else ""))
 default_as_of = date.fromisoformat(analysis.as_of)
 as_of = o3.date_input("Data as of", value=default_as_of, key=f"imp_as_of_{sha[:12]}",
                       help=f"The day the export shows (found: {analysis.as_of_source}). Each import records every "

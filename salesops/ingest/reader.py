@@ -50,7 +50,7 @@ MAX_UPLOAD_BYTES = int(_upload_cap_mb() * 1024 * 1024)
 MAX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
 #: Largest compression ratio, of the whole workbook and of any part above 1 MB (real workbooks
 #: compress about 5-20x; the bombs of issue #11 are 190x and more).
-MAX_ZIP_RATIO = 100
+MAX_ZIP_RATIO = 50
 #: Below this total uncompressed size the ratio is not judged (tiny workbooks compress oddly).
 RATIO_FLOOR_BYTES = 4 * 1024 * 1024
 #: Most cells read from one sheet.
