@@ -378,13 +378,18 @@ def insert_columns(conn: sqlite3.Connection, table: str, columns: list[str], fra
     with the number of rows written so far after each chunk."""
     constants = constants or {}
     columns = [c for c in columns if c not in constants]
-    n, k = len(frame), len(columns) + len(constants)
+    # integer and NULL constants go into the SQL text (nothing to bind per row); others are bound
+    literal = {c: ("NULL" if v is None else str(int(v))) for c, v in constants.items()
+               if v is None or (isinstance(v, (int, np.integer)) and not isinstance(v, bool))}
+    bound = {c: v for c, v in constants.items() if c not in literal}
+    n, k = len(frame), len(columns) + len(bound)
     if not n:
         return 0
-    per = max(1, min(ROWS_PER_STATEMENT, MAX_VARIABLES // k))
-    one = "(" + ", ".join("?" * k) + ")"
-    head = f"{verb} INTO {table} ({', '.join([*columns, *constants])}) VALUES "
+    per = max(1, min(ROWS_PER_STATEMENT, MAX_VARIABLES // max(k, 1)))
+    one = "(" + ", ".join(["?"] * k + list(literal.values())) + ")"
+    head = f"{verb} INTO {table} ({', '.join([*columns, *bound, *literal])}) VALUES "
     many = head + ", ".join([one] * per)
+    constants = bound
     for lo in range(0, n, INSERT_CHUNK):
         part = frame.iloc[lo: lo + INSERT_CHUNK]
         m = len(part)

@@ -267,7 +267,8 @@ def run_import(db, data: bytes, file_name: str, *, as_of: str | None = None, ven
         return result
     valid_rows = p.deals if p.valid.all() else p.deals.loc[p.valid].reset_index(drop=True)
     if own_analysis:
-        analysis.table.frame = analysis.table.frame.iloc[:0]  # the raw cells are no longer needed: free them
+        # the raw cells are no longer needed: free them (a zero-row slice would keep pyarrow's buffers alive)
+        analysis.table.frame = pd.DataFrame({i: pd.Series([], dtype=object) for i in analysis.table.frame.columns})
     with store.connect(db, write=True) as conn:
         if writer.find_applied(conn, analysis.sha256, kind) is not None:  # another process was faster
             raise InputError(f"{analysis.file_name}: this file was imported by someone else a moment ago; nothing "

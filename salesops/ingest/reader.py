@@ -380,15 +380,16 @@ def sheet_facts(zf: zipfile.ZipFile, file_name: str, *, max_cells: int | None = 
                                 raise _err(file_name, f"refused: sheet {name!r} declares {facts.declared_cells:,} cells "
                                                       f"(limit {limit:,})")
                             first = False
-                        # count tags whole: keep a few bytes across chunk borders
-                        cut = len(buf) - 3
-                        facts.cells += buf.count(b"<c ", 0, cut) + buf.count(b"<c>", 0, cut)
-                        facts.formulas += buf.count(b"<f>", 0, cut) + buf.count(b"<f ", 0, cut)
+                        # "<c" opens a cell (and the few <col> of <cols>), "<f" a formula; the last
+                        # byte stays for the next chunk so no tag is split
+                        cut = len(buf) - 1
+                        facts.cells += buf.count(b"<c", 0, cut)
+                        facts.formulas += buf.count(b"<f", 0, cut)
                         tail = buf[cut:]
                         if facts.cells > limit:
                             raise _err(file_name, f"refused: sheet {name!r} has more than {limit:,} cells")
-                    facts.cells += tail.count(b"<c ") + tail.count(b"<c>")
-                    facts.formulas += tail.count(b"<f>") + tail.count(b"<f ")
+                    facts.cells += tail.count(b"<c")
+                    facts.formulas += tail.count(b"<f")
             except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as exc:
                 raise _err(file_name, f"sheet {name!r} cannot be read ({exc}); the file is damaged or truncated") from None
         out.append(facts)
@@ -451,15 +452,18 @@ def _sheet_rows(sheet, file_name: str, name: str, limit: int | None = None) -> l
     return rows
 
 
-def read_xlsx_rows(data: bytes, file_name: str, sheet: str | None) -> tuple[list[list[str]], str, list[str]]:
-    """Rows of one sheet as text (hidden rows and columns included): the named sheet, or the
-    one that looks most like a deal table (see :func:`_sheet_score`)."""
+def read_xlsx(data: bytes, file_name: str, sheet: str | None) -> RawTable:
+    """One sheet as a table of text cells (hidden rows and columns included): the named sheet,
+    or the one that looks most like a deal table (see :func:`_sheet_score`). Read with
+    python-calamine after :func:`check_xlsx` and :func:`sheet_facts` (bombs and the cell cap are
+    refused before it builds anything); streamed row by row into pyarrow columns."""
     zf = check_xlsx(data, file_name)
     facts = {f.name: f for f in sheet_facts(zf, file_name)}
     try:
         from python_calamine import CalamineWorkbook
     except ImportError:  # pragma: no cover - python-calamine is a pinned dependency
-        return _read_xlsx_openpyxl(data, file_name, sheet)
+        rows, name, names = _read_xlsx_openpyxl(data, file_name, sheet)
+        return _table_from_rows(rows, file_name, "xlsx", sheet=name, sheets=names)
     try:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
         names = list(wb.sheet_names)
@@ -470,26 +474,199 @@ def read_xlsx_rows(data: bytes, file_name: str, sheet: str | None) -> tuple[list
         if sheet is not None and sheet not in names:
             raise _err(file_name, f"there is no sheet named {sheet!r}; the sheets are {', '.join(names)}")
         if sheet is not None:
-            return _sheet_rows(wb.get_sheet_by_name(sheet), file_name, sheet), sheet, names
-        candidates = [n for n in names if str(getattr(meta.get(n), "visible", "Visible")).endswith("Visible")
-                      and not str(getattr(meta.get(n), "visible", "")).endswith(("Hidden", "VeryHidden"))
+            return _sheet_table(_open_sheet(wb, file_name, sheet), file_name, sheet, names)
+        candidates = [n for n in names if str(getattr(meta.get(n), "visible", "Visible")).endswith(".Visible")
                       and str(getattr(meta.get(n), "typ", "WorkSheet")).endswith("WorkSheet")]
         if not candidates:
             raise _err(file_name, "the workbook has no visible sheet")
         if len(candidates) == 1:
-            name = candidates[0]
-            return _sheet_rows(wb.get_sheet_by_name(name), file_name, name), name, names
+            return _sheet_table(_open_sheet(wb, file_name, candidates[0]), file_name, candidates[0], names)
         best = None
         for name in candidates:
-            sh = wb.get_sheet_by_name(name)
+            sh = _open_sheet(wb, file_name, name)
             head = _sheet_rows(sh, file_name, name, limit=HEADER_SEARCH_ROWS + 5)
             score = _sheet_score(head, facts.get(name), sh.height)
             if best is None or score > best[0]:
                 best = (score, name, sh)
         _, name, sh = best
-        return _sheet_rows(sh, file_name, name), name, names
+        return _sheet_table(sh, file_name, name, names)
     finally:
         wb.close()
+
+
+def read_xlsx_rows(data: bytes, file_name: str, sheet: str | None) -> tuple[list[list[str]], str, list[str]]:
+    """Rows of the chosen sheet as lists of text (for callers that want plain rows)."""
+    t = read_xlsx(data, file_name, sheet)
+    body = [[str(t.frame.iat[i, j]) for j in range(len(t.header))] for i in range(len(t.frame))]
+    return [t.header, *body], t.sheet, t.sheets
+
+
+def _open_sheet(wb, file_name: str, name: str):
+    try:
+        return wb.get_sheet_by_name(name)
+    except Exception as exc:  # noqa: BLE001 - calamine raises its own types for broken sheets
+        raise _err(file_name, f"sheet {name!r} cannot be read ({type(exc).__name__}: {exc})") from None
+
+
+#: Rows converted to pyarrow at a time when a sheet is streamed.
+XLSX_CHUNK_ROWS = 65_536
+
+
+def _text_column(values) -> "pa.Array":
+    """One column of calamine cells as pyarrow text, the way :func:`_cell_text` writes each
+    cell, converted a column at a time in C++ where the column holds one type (numbers, dates,
+    text; blanks are ""), cell by cell only for columns that mix types."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def typed(vals):
+        try:
+            arr = pa.array(vals, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, ValueError):
+            return None
+        t = arr.type
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            return pc.fill_null(arr.cast(pa.string()), "")
+        if pa.types.is_null(t):
+            return pa.array([""] * len(arr), type=pa.string())
+        if pa.types.is_boolean(t):
+            return pc.if_else(arr, "TRUE", "FALSE")
+        if pa.types.is_integer(t):
+            return arr.cast(pa.string())
+        if pa.types.is_floating(t):
+            f = arr.to_numpy(zero_copy_only=False)
+            whole = np.isfinite(f) & (f == np.floor(f)) & (np.abs(f) < 1e16)
+            as_int = pa.array(np.where(whole, f, 0).astype(np.int64)).cast(pa.string())
+            return pc.if_else(pa.array(whole), as_int, arr.cast(pa.string()))
+        if pa.types.is_date(t):
+            return arr.cast(pa.string())
+        if pa.types.is_timestamp(t):
+            txt = pc.strftime(arr.cast(pa.timestamp("s")), format="%Y-%m-%d %H:%M:%S")
+            return pc.replace_substring_regex(txt, " 00:00:00$", "")
+        if pa.types.is_time(t):
+            return pc.cast(arr.cast(pa.time32("s")), pa.string())
+        return None
+
+    out = typed(values)
+    if out is not None:
+        return out
+    arr = np.asarray(values, dtype=object)
+    blank = np.frompyfunc(lambda v: isinstance(v, str) and v == "", 1, 1)(arr).astype(bool)
+    if blank.any() and not blank.all():  # numbers or dates with blank cells between them
+        inner = typed(list(arr[~blank]))
+        if inner is not None:
+            full = np.full(len(arr), "", dtype=object)
+            full[~blank] = inner.to_numpy(zero_copy_only=False)
+            return pa.array(full, type=pa.string())
+    return pa.array([_cell_text(v) for v in values], type=pa.string())
+
+
+def _sheet_table(sheet, file_name: str, name: str, names: list[str]) -> RawTable:
+    """Stream a calamine sheet into a RawTable: header found in the first rows, blank rows
+    skipped (still counted), the footer cut from the last rows, cells as pyarrow strings
+    converted a column at a time (no Python string kept per cell)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    label = f"{file_name}, sheet {name!r}"
+    _, left = sheet.start if sheet.start is not None else (0, 0)
+    head: list[list] = []
+    header: list[str] | None = None
+    hidx = 0
+    width = 0
+    chunk: list = []
+    chunk_start = 0  # position (0-based among the yielded rows) of chunk[0]
+    columns: list[list] = []
+    positions: list[np.ndarray] = []
+    yielded = 0
+
+    def flush():
+        nonlocal chunk
+        m = len(chunk)
+        if not m:
+            return
+        raw = list(zip(*chunk))
+        arrays, blank = [], np.ones(m, dtype=bool)
+        for j in range(width):
+            k = j - left
+            arr = _text_column(raw[k]) if 0 <= k < len(raw) else pa.array([""] * m, type=pa.string())
+            blank &= np.asarray(pc.equal(pc.utf8_trim_whitespace(arr), "").to_numpy(zero_copy_only=False), dtype=bool)
+            arrays.append(arr)
+        keep = ~blank
+        mask = pa.array(keep)
+        for j, arr in enumerate(arrays):
+            columns[j].append(arr.filter(mask) if not keep.all() else arr)
+        positions.append(np.flatnonzero(keep) + chunk_start)
+        chunk = []
+
+    def begin():
+        nonlocal hidx, header, width, columns, chunk, chunk_start
+        texts = [[""] * left + [_cell_text(v) for v in r] for r in head]
+        hidx = find_header_row(texts)
+        header, width = _start_body(texts[hidx])
+        columns = [[] for _ in range(width)]
+        chunk, chunk_start = head[hidx + 1:], hidx + 1
+
+    try:
+        for r in sheet.iter_rows():
+            if header is None:
+                head.append(r)
+                yielded += 1
+                if len(head) >= HEADER_SEARCH_ROWS + 5:
+                    begin()
+                continue
+            if not chunk:
+                chunk_start = yielded
+            chunk.append(r)
+            yielded += 1
+            if len(chunk) >= XLSX_CHUNK_ROWS:
+                flush()
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - calamine raises its own types for broken sheets
+        raise _err(file_name, f"sheet {name!r} cannot be read ({type(exc).__name__}: {exc})") from None
+    if header is None:  # a short sheet: fewer rows than the header search
+        if not head or not any(str(c).strip() for r in head for c in r):
+            raise _err(label, "the sheet is empty")
+        begin()
+    flush()
+    # rows above the first used one: calamine may leave them out; count them back in
+    end_row = sheet.end[0] if sheet.end is not None else yielded - 1
+    offset = max(0, end_row + 1 - yielded)
+    pos = np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64)
+    numbers = pos + 1 + offset
+    header_row = hidx + 1 + offset
+    cols = [pa.chunked_array(c, type=pa.string()) for c in columns]
+    n = len(numbers)
+    k0 = max(0, n - 2 * FOOTER_SEARCH_ROWS)
+    tail = [[cols[j][i].as_py() for j in range(width)] for i in range(k0, n)]
+    k = footer_start(tail) if tail else None
+    footer: list[str] = []
+    n_keep = n
+    if k is not None:
+        footer = [" ".join(_filled(t)) for t in tail[k:] if _filled(t)]
+        n_keep = k0 + k
+    frame = pd.DataFrame({j: pd.Series(pd.arrays.ArrowExtensionArray(cols[j].slice(0, n_keep)))
+                          for j in range(width)})
+    numbers = numbers[:n_keep]
+    # blank trailing headers over empty columns (a formatted but unused column) go
+    while width > 0 and not header[width - 1] and not (frame[width - 1].str.strip() != "").any():
+        frame = frame.drop(columns=[width - 1])
+        width -= 1
+        header = header[:width]
+    if not header or not any(header):
+        raise _err(label, "the file has no header row")
+    if not len(frame):
+        raise _err(label, "the file has a header but no data rows", row=header_row)
+    table = RawTable(file_name=file_name, kind="xlsx", header=header, frame=frame, row_numbers=numbers,
+                     sheet=name, sheets=names, header_row=header_row, footer=footer)
+    _footer_facts(table)
+    return table
+
+
+def _start_body(header_cells: list[str]) -> tuple[list[str], int]:
+    header = [str(c).replace("\ufeff", "").strip() for c in header_cells]
+    return header, len(header)
 
 
 def _read_xlsx_openpyxl(data: bytes, file_name: str, sheet: str | None) -> tuple[list[list[str]], str, list[str]]:
@@ -701,8 +878,7 @@ def read_table(data: bytes, file_name: str, *, sheet: str | None = None) -> RawT
         if kind == "gzip":
             raise _err(file_name, "a gzip inside a gzip is not supported")
     if kind == "xlsx":
-        rows, name, names = read_xlsx_rows(data, file_name, sheet)
-        return _table_from_rows(rows, file_name, "xlsx", sheet=name, sheets=names)
+        return read_xlsx(data, file_name, sheet)
     if sheet is not None:
         raise _err(file_name, "a sheet was chosen but the file is CSV text, not a workbook")
     if len(data) > FAST_PATH_MIN_CHARS and not data.startswith((b"\xff\xfe", b"\xfe\xff")) and b"\x00" not in data:
