@@ -135,7 +135,11 @@ def _migration_snapshot_versions(conn: sqlite3.Connection) -> None:
     date, a version row holds one state of one deal over a run of snapshots (``valid_from``
     inclusive to ``valid_to`` exclusive, NULL while it is still current). Existing full-copy
     snapshots, and the undo data of every applied import, are converted so that every reader
-    and every undo sees exactly what it saw before. ``snapshots`` stays as a read-only view."""
+    and every undo sees exactly what it saw before. ``snapshots`` stays as a read-only view.
+
+    The opportunities indexes on close_date and owner go: no query reads by them (every reader
+    loads the table whole), and each cost every bulk import a rebuild (about 0.9 s per million
+    deals)."""
     state = {c: S.SNAPSHOT_COLUMNS[c] for c in SNAPSHOT_STATE}
     conn.execute("CREATE TABLE snapshot_slots (slot_id INTEGER PRIMARY KEY, as_of TEXT NOT NULL, import_id INTEGER)")
     conn.execute("CREATE INDEX idx_snapshot_slots_as_of ON snapshot_slots (as_of, slot_id)")
@@ -148,6 +152,8 @@ def _migration_snapshot_versions(conn: sqlite3.Connection) -> None:
     conn.execute("DROP TABLE snapshots")
     conn.execute("DROP TABLE import_prior_snapshots")
     conn.execute(f"CREATE VIEW snapshots AS {_SNAPSHOTS_VIEW_SQL}")
+    conn.execute("DROP INDEX IF EXISTS idx_opportunities_close")
+    conn.execute("DROP INDEX IF EXISTS idx_opportunities_owner")
 
 
 #: Numbered migrations: MIGRATIONS[i] takes the schema from version i to i + 1. Append only.
@@ -579,96 +585,99 @@ def _state_frame(deals: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _same_values(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Element-wise equality where two blanks (None/NaN) are equal."""
-    an, bn = pd.isna(a), pd.isna(b)
-    return np.asarray((an & bn) | (~an & ~bn & (a == b)), dtype=bool)
+def stage_snapshot(conn: sqlite3.Connection, deals: pd.DataFrame, table: str = "snapshot_new") -> str:
+    """Put ``deals`` (opportunity_id + the state columns) in a temporary table of this
+    connection, for :func:`write_snapshot`; returns its name."""
+    state = {c: S.SNAPSHOT_COLUMNS[c] for c in SNAPSHOT_STATE}
+    conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+    conn.execute(f"CREATE TEMP TABLE {table} (opportunity_id TEXT PRIMARY KEY NOT NULL, {_columns_sql(state)})")
+    insert_columns(conn, f"temp.{table}", [S.OPPORTUNITY_ID, *SNAPSHOT_STATE], _state_frame(deals))
+    return f"temp.{table}"
 
 
-def write_snapshot(conn: sqlite3.Connection, as_of: str, deals: pd.DataFrame, *, import_id: int | None = None,
-                   log_undo: bool = True, bulk_source: tuple[str, tuple] | None = None) -> SnapshotWrite:
-    """Record ``deals`` (opportunity_id + the state columns; one row per deal) as the snapshot of
-    ``as_of`` written by ``import_id`` (inside the caller's write transaction).
+def write_snapshot(conn: sqlite3.Connection, as_of: str, deals: pd.DataFrame | None = None, *,
+                   import_id: int | None = None, log_undo: bool = True, staged: str | None = None,
+                   bulk_source: tuple[str, tuple] | None = None) -> SnapshotWrite:
+    """Record a snapshot of ``as_of`` written by ``import_id`` (inside the caller's write
+    transaction): the deals are ``deals`` (opportunity_id + the state columns; one row per
+    deal), or the table ``staged`` that holds them (opportunity_id unique).
 
     Only what changed is written: a deal whose state equals its version at the preceding slot
-    continues that version; a changed deal closes it and opens a new one; a deal of the
-    preceding slot absent here closes its version. An import dated between existing snapshots
-    splits the versions that span it. With ``log_undo`` the prior ``valid_to`` of every version
-    it closes goes to ``import_prior_versions`` and :func:`undo_snapshot` reverses it exactly.
-    ``bulk_source`` = (SELECT of opportunity_id + state columns, params) yielding exactly the
-    rows of ``deals``: used to copy inside SQLite when every deal needs a new version."""
+    continues that version (nothing written); a changed deal closes it and opens a new one; a
+    deal of the preceding slot absent here closes its version. An import dated between existing
+    snapshots splits the versions that span it. With ``log_undo`` the prior ``valid_to`` of every
+    version it closes goes to ``import_prior_versions``, and :func:`undo_snapshot` reverses it
+    exactly. ``bulk_source`` = (a SELECT of opportunity_id + the state columns, params) giving
+    exactly the deals: copied inside SQLite when nothing precedes them (a first import). The
+    comparison runs inside SQLite, so a weekly re-import of a million deals reads none of them
+    into Python."""
     slot = int(conn.execute("INSERT INTO snapshot_slots (as_of, import_id) VALUES (?, ?)",
                             (str(as_of), import_id)).lastrowid)
-    out = SnapshotWrite(slot, deals=len(deals))
     nxt = conn.execute("SELECT slot_id, as_of FROM snapshot_slots WHERE as_of > ? ORDER BY as_of, slot_id LIMIT 1",
                        (str(as_of),)).fetchone()
     prev = conn.execute("SELECT slot_id, as_of FROM snapshot_slots WHERE (as_of, slot_id) < (?, ?) "
                         "ORDER BY as_of DESC, slot_id DESC LIMIT 1", (str(as_of), slot)).fetchone()
-    cols = ", ".join(SNAPSHOT_STATE)
-    if prev is None:
-        cover = pd.DataFrame(columns=["version_id", S.OPPORTUNITY_ID, "valid_to", "covers_next", *SNAPSHOT_STATE])
-    elif nxt is None:  # appended after every slot: the versions covering the previous one are the open ones
-        cover = read_frame(conn, f"SELECT version_id, opportunity_id, valid_to, 0 AS covers_next, {cols} "
-                                 "FROM snapshot_versions WHERE valid_to IS NULL")
-    else:
-        cover = read_frame(
-            conn, f"SELECT v.version_id, v.opportunity_id, v.valid_to, "
-                  f"(t.slot_id IS NULL OR (t.as_of, t.slot_id) > (?, ?)) AS covers_next, {_STATE_SQL} "
-                  "FROM snapshot_versions v JOIN snapshot_slots f ON f.slot_id = v.valid_from "
-                  "LEFT JOIN snapshot_slots t ON t.slot_id = v.valid_to "
-                  "WHERE (f.as_of, f.slot_id) <= (?, ?) AND (t.slot_id IS NULL OR (t.as_of, t.slot_id) > (?, ?))",
-            (nxt[1], nxt[0], prev[1], prev[0], prev[1], prev[0]))
     new_to = None if nxt is None else int(nxt[0])
-    state = None if cover.empty and bulk_source is not None else _state_frame(deals)
-    if cover.empty:
-        fresh = np.ones(len(deals), dtype=bool)
-        closing = cover
-    else:
-        cover = cover.set_index(S.OPPORTUNITY_ID)
-        ids = state[S.OPPORTUNITY_ID]
-        present = ids.isin(cover.index).to_numpy()
-        same = np.zeros(len(state), dtype=bool)
-        if present.any():
-            old = cover.reindex(ids[present].to_numpy())
-            eq = np.ones(int(present.sum()), dtype=bool)
-            for c in SNAPSHOT_STATE:
-                a = state.loc[present, c].to_numpy(dtype=object)
-                b = old[c].to_numpy(dtype=object)
-                if S.SNAPSHOT_COLUMNS[c] == "REAL":
-                    a, b = a.astype(float), pd.to_numeric(old[c], errors="coerce").to_numpy(dtype=float)
-                eq &= _same_values(a, b)
-            same[np.flatnonzero(present)[eq]] = True
-        fresh = ~same
-        keep = set(ids[same])
-        closing = cover[~cover.index.isin(keep)]
-    out.unchanged = int((~fresh).sum())
-    if len(closing):
-        vid = closing["version_id"].astype(int).tolist()
-        if log_undo:
-            prior = [None if pd.isna(t) else int(t) for t in closing["valid_to"]]
-            conn.executemany("INSERT INTO import_prior_versions (undo_import_id, version_id, valid_to) VALUES (?, ?, ?)",
-                             [(import_id, v, t) for v, t in zip(vid, prior)])
-        conn.executemany("UPDATE snapshot_versions SET valid_to = ? WHERE version_id = ?", [(slot, v) for v in vid])
-        out.versions_closed = len(vid)
-        go_on = closing[closing["covers_next"].astype(bool)]
-        if len(go_on):  # the part after the next slot keeps its state
-            cont = go_on.reset_index()
-            cont["valid_from"] = int(nxt[0])
-            cont["valid_to"] = [None if pd.isna(t) else int(t) for t in cont["valid_to"]]
-            insert_columns(conn, "snapshot_versions", [S.OPPORTUNITY_ID, "valid_from", "valid_to", *SNAPSHOT_STATE],
-                           cont, constants={S.IMPORT_ID: import_id})
-            out.versions_new += len(cont)
-    if fresh.any():
-        if bulk_source is not None and bool(fresh.all()):
-            sql, params = bulk_source
-            conn.execute(f"INSERT INTO snapshot_versions (opportunity_id, {cols}, valid_from, valid_to, import_id) "
-                         f"SELECT *, ?, ?, ? FROM ({sql})", (slot, new_to, import_id, *params))
+    cols = ", ".join(SNAPSHOT_STATE)
+    out = SnapshotWrite(slot)
+    if prev is not None and conn.execute("SELECT 1 FROM snapshot_versions LIMIT 1").fetchone() is None:
+        prev = None  # nothing to continue (every earlier snapshot is empty)
+    if prev is None and bulk_source is not None:
+        sql, params = bulk_source
+        cur = conn.execute(f"INSERT INTO snapshot_versions (opportunity_id, {cols}, valid_from, valid_to, import_id) "
+                           f"SELECT *, ?, ?, ? FROM ({sql})", (slot, new_to, import_id, *params))
+        out.deals = out.versions_new = cur.rowcount
+        return out
+    if staged is None:
+        staged = stage_snapshot(conn, deals if deals is not None else pd.DataFrame({S.OPPORTUNITY_ID: []}))
+    out.deals = conn.execute(f"SELECT COUNT(*) FROM {staged}").fetchone()[0]
+    keep = None
+    if prev is not None:
+        # the versions covering the preceding slot (after it they would cover this one too)
+        if nxt is None:  # appended after every slot: they are the current ones
+            joins, cover, cover_params = "", "v.valid_to IS NULL", ()
+            covers_next = "0"
         else:
-            part = state if fresh.all() else state.loc[fresh]
-            insert_columns(conn, "snapshot_versions", [S.OPPORTUNITY_ID, *SNAPSHOT_STATE], part,
-                           constants={"valid_from": slot, "valid_to": new_to, S.IMPORT_ID: import_id})
-        out.versions_new += int(fresh.sum())
+            joins = ("JOIN snapshot_slots f ON f.slot_id = v.valid_from "
+                     "LEFT JOIN snapshot_slots t ON t.slot_id = v.valid_to ")
+            cover = "(f.as_of, f.slot_id) <= (?, ?) AND (t.slot_id IS NULL OR (t.as_of, t.slot_id) > (?, ?))"
+            cover_params = (prev[1], prev[0], prev[1], prev[0])
+            covers_next = f"(t.slot_id IS NULL OR (t.as_of, t.slot_id) > ({_sql_text(nxt[1])}, {int(nxt[0])}))"
+        same = " AND ".join(f"s.{c} IS v.{c}" for c in SNAPSHOT_STATE)
+        conn.execute("DROP TABLE IF EXISTS temp.snapshot_close")
+        conn.execute(f"CREATE TEMP TABLE snapshot_close AS SELECT v.version_id AS version_id, v.valid_to AS valid_to, "
+                     f"{covers_next} AS covers_next FROM snapshot_versions v {joins}"
+                     f"LEFT JOIN {staged} s ON s.opportunity_id = v.opportunity_id "
+                     f"WHERE {cover} AND (s.opportunity_id IS NULL OR NOT ({same}))", cover_params)
+        conn.execute("DROP TABLE IF EXISTS temp.snapshot_keep")
+        conn.execute("CREATE TEMP TABLE snapshot_keep (opportunity_id TEXT PRIMARY KEY NOT NULL)")
+        out.unchanged = conn.execute(f"INSERT INTO temp.snapshot_keep SELECT v.opportunity_id FROM snapshot_versions v "
+                                     f"{joins}JOIN {staged} s ON s.opportunity_id = v.opportunity_id "
+                                     f"WHERE {cover} AND {same}", cover_params).rowcount
+        keep = "temp.snapshot_keep"
+        if log_undo:
+            conn.execute("INSERT INTO import_prior_versions (undo_import_id, version_id, valid_to) "
+                         "SELECT ?, version_id, valid_to FROM temp.snapshot_close", (import_id,))
+        if nxt is not None:  # the part after the next slot keeps its state
+            out.versions_new += conn.execute(
+                f"INSERT INTO snapshot_versions (opportunity_id, valid_from, valid_to, {cols}, import_id) "
+                f"SELECT v.opportunity_id, ?, c.valid_to, {', '.join('v.' + c for c in SNAPSHOT_STATE)}, ? "
+                "FROM temp.snapshot_close c JOIN snapshot_versions v ON v.version_id = c.version_id "
+                "WHERE c.covers_next", (int(nxt[0]), import_id)).rowcount
+        out.versions_closed = conn.execute("UPDATE snapshot_versions SET valid_to = ? WHERE version_id IN "
+                                           "(SELECT version_id FROM temp.snapshot_close)", (slot,)).rowcount
+    fresh = f" WHERE s.opportunity_id NOT IN (SELECT opportunity_id FROM {keep})" if keep else ""
+    out.versions_new += conn.execute(
+        f"INSERT INTO snapshot_versions (opportunity_id, {cols}, valid_from, valid_to, import_id) "
+        f"SELECT s.opportunity_id, {', '.join('s.' + c for c in SNAPSHOT_STATE)}, ?, ?, ? FROM {staged} s{fresh}",
+        (slot, new_to, import_id)).rowcount
+    for t in ("snapshot_close", "snapshot_keep"):
+        conn.execute(f"DROP TABLE IF EXISTS temp.{t}")
     return out
+
+
+def _sql_text(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def undo_snapshot(conn: sqlite3.Connection, import_id: int) -> None:

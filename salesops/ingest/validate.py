@@ -489,9 +489,16 @@ def open_without_close_note(count: int) -> str:
 def _frame(columns: dict, n: int) -> pd.DataFrame:
     """A DataFrame of the given arrays without pandas scanning object columns for dates
     (which costs a full pass over every all-blank column)."""
+    import pyarrow as pa
+
     out = {}
     for name, values in columns.items():
         arr = np.asarray(values)
+        if n and arr.dtype == object and pd.isna(arr).all():
+            # a column the file does not fill: pyarrow nulls cost nothing per row (an object column
+            # would hold a million pointers to None)
+            out[name] = pd.Series(pd.arrays.ArrowExtensionArray(pa.nulls(n, pa.string())))
+            continue
         out[name] = pd.Series(arr, dtype=object if arr.dtype == object else arr.dtype, copy=False)
     return pd.DataFrame(out, copy=False) if n else pd.DataFrame(out)
 

@@ -142,36 +142,55 @@ def _finish_record(conn, import_id: int, result: ImportResult, rejected_rows: li
 
 
 # --- deals ----------------------------------------------------------------------------------------
-def diff_deals(conn: sqlite3.Connection, deals: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(is_new, is_changed) masks of ``deals`` against the opportunities table."""
+STAGED = "temp.import_new"
+
+
+def stage_deals(conn: sqlite3.Connection, deals: pd.DataFrame) -> str:
+    """Put the file's deals in a temporary table of this connection (row i of ``deals`` has
+    rowid i + 1), so that comparing them with the database and writing the changed ones happen
+    inside SQLite. Returns the table's name."""
+    types = {c: S.OPPORTUNITY_COLUMNS[c] for c in COMPARE_COLUMNS}
+    types[S.OPPORTUNITY_ID] = "TEXT PRIMARY KEY NOT NULL"
+    conn.execute(f"DROP TABLE IF EXISTS {STAGED}")
+    conn.execute(f"CREATE TEMP TABLE {STAGED.split('.')[1]} ({store._columns_sql(types)})")
+    cols = [c for c in COMPARE_COLUMNS if c in deals.columns and (c == S.OPPORTUNITY_ID or deals[c].notna().any())]
+    store.insert_columns(conn, STAGED, cols, deals)
+    return STAGED
+
+
+def diff_deals(conn: sqlite3.Connection, deals: pd.DataFrame, *, staged: str | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(is_new, is_changed) masks of ``deals`` against the opportunities table, compared inside
+    SQLite (the deals are staged first unless ``staged`` names their table)."""
     n = len(deals)
     if n == 0 or store.is_empty(conn):
         return np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
-    existing = store.read_frame(conn, f"SELECT {', '.join(COMPARE_COLUMNS)} FROM opportunities")
-    existing = existing.set_index(S.OPPORTUNITY_ID)
-    ids = deals[S.OPPORTUNITY_ID]
-    present = ids.isin(existing.index).to_numpy()
+    staged = staged or stage_deals(conn, deals)
+    differs = " OR ".join(f"o.{c} IS NOT t.{c}" for c in COMPARE_COLUMNS if c != S.OPPORTUNITY_ID)
+    join = f"FROM {staged} t JOIN opportunities o ON o.opportunity_id = t.opportunity_id"
+    present = np.zeros(n, dtype=bool)
     changed = np.zeros(n, dtype=bool)
-    if present.any():
-        old = existing.reindex(ids[present].to_numpy())
-        new = deals.loc[present]
-        diff = np.zeros(int(present.sum()), dtype=bool)
-        for c in COMPARE_COLUMNS:
-            if c == S.OPPORTUNITY_ID:
-                continue
-            diff |= ~_same(new[c].reset_index(drop=True), old[c].reset_index(drop=True))
-        changed[np.flatnonzero(present)[diff]] = True
+    rows = np.fromiter((r[0] for r in conn.execute(f"SELECT t.rowid {join}")), dtype=np.int64)
+    present[rows - 1] = True
+    rows = np.fromiter((r[0] for r in conn.execute(f"SELECT t.rowid {join} WHERE {differs}")), dtype=np.int64)
+    changed[rows - 1] = True
     return ~present, changed
 
 
 def write_deals(conn: sqlite3.Connection, deals: pd.DataFrame, *, file_name: str, sha256: str, vendor: str,
                 mapping: dict, as_of: str, result: ImportResult, rejected_rows: list, details: dict,
                 progress: Progress = _noop) -> ImportResult:
-    """Write the valid deals, their snapshots as of ``as_of``, the undo data and the import
-    record (inside the caller's write transaction)."""
+    """Write the valid deals, their snapshot as of ``as_of``, the undo data and the import
+    record (inside the caller's write transaction).
+
+    Into an empty database the deals are bound straight into ``opportunities`` and their
+    snapshot versions copied inside SQLite. Otherwise they are staged in a temporary table,
+    compared with the deals and the snapshot versions inside SQLite, and only the new and
+    changed ones are written."""
     progress(0.55, "comparing with the database")
     conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-    is_new, is_changed = diff_deals(conn, deals)
+    staged = None if len(deals) == 0 or store.is_empty(conn) else stage_deals(conn, deals)
+    is_new, is_changed = diff_deals(conn, deals, staged=staged)
     import_id = _start_record(conn, kind="opportunities", file_name=file_name, sha256=sha256, vendor=vendor,
                               mapping=mapping, as_of=as_of)
     # undo data: the prior state of every row this import replaces
@@ -180,27 +199,32 @@ def write_deals(conn: sqlite3.Connection, deals: pd.DataFrame, *, file_name: str
         conn.executemany(f"INSERT INTO import_prior_opportunities (undo_import_id, {', '.join(OPP_COLUMNS)}) "
                          f"SELECT ?, {', '.join(OPP_COLUMNS)} FROM opportunities WHERE opportunity_id = ?",
                          ((import_id, i) for i in changed_ids))
-    everything = bool((is_new | is_changed).all())
-    write = deals if everything else deals.loc[is_new | is_changed]
-    if is_changed.any():
         conn.executemany("DELETE FROM opportunities WHERE opportunity_id = ?", ((i,) for i in changed_ids))
+    everything = bool((is_new | is_changed).all())
     progress(0.6, "writing deals")
     rebuild = _drop_indexes(conn, ("opportunities",)) if len(deals) >= BULK_ROWS else []
     # bind only the columns the file fills: the others stay NULL (fewer values to pass to SQLite)
-    cols = [c for c in OPP_COLUMNS if c in write.columns and c != S.IMPORT_ID
-            and (c in (S.OPPORTUNITY_ID, S.STATUS) or write[c].notna().any())]
-    _insert(conn, "opportunities", cols, write, constants={S.IMPORT_ID: import_id}, progress=progress,
-            start=0.6, span=0.25, label="writing deals")
+    cols = [c for c in OPP_COLUMNS if c in deals.columns and c != S.IMPORT_ID
+            and (c in (S.OPPORTUNITY_ID, S.STATUS) or deals[c].notna().any())]
+    if staged is None:
+        _insert(conn, "opportunities", cols, deals, constants={S.IMPORT_ID: import_id}, progress=progress,
+                start=0.6, span=0.25, label="writing deals")
+    elif (is_new | is_changed).any():  # the staged rows not in the table now (new, and changed ones deleted above)
+        conn.execute(f"INSERT INTO opportunities ({', '.join(cols)}, import_id) SELECT {', '.join('t.' + c for c in cols)}, "
+                     f"? FROM {staged} t WHERE NOT EXISTS (SELECT 1 FROM opportunities o WHERE o.opportunity_id = "
+                     "t.opportunity_id)", (import_id,))
     progress(0.85, "writing snapshots")
-    # only deals that changed since the previous snapshot get a version row; when every deal of
-    # the file is new, their rows now in opportunities are copied inside SQLite
+    # only deals that changed since the previous snapshot get a version row; into an empty
+    # database, the deals' rows now in opportunities are copied inside SQLite
     bulk = None
     if everything:
         bulk = (f"SELECT opportunity_id, {', '.join(store.SNAPSHOT_STATE)} FROM opportunities WHERE import_id = ?",
                 (import_id,))
-    snap = store.write_snapshot(conn, as_of, deals, import_id=import_id, bulk_source=bulk)
+    snap = store.write_snapshot(conn, as_of, deals, import_id=import_id, bulk_source=bulk, staged=staged)
     details = {**details, "snapshot": {"slot": snap.slot_id, "versions_new": snap.versions_new,
                                        "versions_closed": snap.versions_closed, "unchanged": snap.unchanged}}
+    if staged is not None:
+        conn.execute(f"DROP TABLE IF EXISTS {staged}")
     if rebuild:
         progress(0.95, "indexing")
         # measured: SQLite's external merge sort builds these indexes faster with a small cache

@@ -276,3 +276,32 @@ def test_samples_still_import_exactly():
     a = analyse(data, name)
     assert a.prepared.rows_valid == 30 and a.table.records_declared == 30 and len(a.table.footer) == 4
     assert pd.Series(a.prepared.deals["amount"]).sum() == pytest.approx(deals["amount"].sum())
+
+
+def test_a_pivot_sheet_loses_to_the_data_sheet():
+    import zipfile
+
+    wb = openpyxl.Workbook()
+    pivot = wb.active
+    pivot.title = "Pivot"  # first, with the data's headers and more rows, but a pivot table sits on it
+    pivot.append(SF_HEADER)
+    for i in range(40):
+        pivot.append([f"Rep {i}", "", "", "Closed Won", float(i), "", "", ""])
+    data = wb.create_sheet("Data")
+    data.append(SF_HEADER)
+    for d in DEALS:
+        data.append([*d[:4], float(d[4]), *d[5:]])
+    buf = io.BytesIO()
+    wb.save(buf)
+    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in src.infolist():
+            z.writestr(info.filename, src.read(info.filename))
+        z.writestr("xl/worksheets/_rels/sheet1.xml.rels",
+                   '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+                   'relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
+                   '2006/relationships/pivotTable" Target="../pivotTables/pivotTable1.xml"/></Relationships>')
+    facts = {f.name: f for f in reader.sheet_facts(reader.check_xlsx(out.getvalue(), "p.xlsx"), "p.xlsx")}
+    assert facts["Pivot"].pivot and not facts["Data"].pivot
+    assert analyse(out.getvalue(), "p.xlsx").table.sheet == "Data"
