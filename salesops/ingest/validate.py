@@ -209,6 +209,7 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
     raw_vals = raw  # Series with a 0..n-1 index: problems look values up by position
 
     out: dict[str, object] = {}
+    blanks: dict = {}  # the all-None columns made here
     # --- text ------------------------------------------------------------------------------
     for f in (S.OPPORTUNITY_ID, *TEXT_FIELDS):
         if f in raw:
@@ -217,7 +218,7 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
             col.rows_problem(res.cleaned, fields[f], "invisible control characters or direction marks were removed",
                              raw_vals[f], severity="warning")
         else:
-            out[f] = np.full(n, None, dtype=object)
+            out[f] = _blank(n, blanks)
 
     # --- dates ----------------------------------------------------------------------------------
     date_fields = [f for f in DATE_FIELDS if f in raw]
@@ -274,9 +275,13 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
         probability = np.where(outside, np.nan, p)
 
     # --- status --------------------------------------------------------------------------------
+    # ``have`` marks the rows whose status is decided so far (instead of testing status for blanks
+    # again after each rule: a million-row object array each time)
     stage = out[S.STAGE]
     status = np.full(n, None, dtype=object)
+    have = np.zeros(n, dtype=bool)
     unknown_stage_mask = np.zeros(n, dtype=bool)
+    stage_blank = np.ones(n, dtype=bool)
     if S.STAGE in raw:
         codes, uniq = pd.factorize(pd.Series(stage, dtype=object), use_na_sentinel=True)
         st_u = np.full(len(uniq), None, dtype=object)
@@ -288,47 +293,51 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
         st_rows = N.expand(codes, st_u, None)
         known = N.expand(codes, known_u, False).astype(bool)
         status = np.where(known, st_rows, None)
-        unknown_stage_mask = ~known & (codes >= 0)
+        have = known.copy()
+        stage_blank = codes < 0
+        unknown_stage_mask = ~known & ~stage_blank
     explicit = None
     if S.STATUS in raw:
         st, blank, bad = N.parse_statuses(raw[S.STATUS])
         col.rows_problem(bad, fields[S.STATUS], "a status must be open, won or lost", raw_vals[S.STATUS])
         explicit = st
-        if mapping.status_decides or not (S.STAGE in raw):
-            status = np.where(~blank & ~bad, st, status)
-        else:
-            status = np.where(pd.isna(status.astype(object)) & ~blank & ~bad, st, status)
+        use = ~blank & ~bad
+        if not (mapping.status_decides or not (S.STAGE in raw)):
+            use &= ~have
+        status = np.where(use, st, status)
+        have |= use
     flags = {}
     for f in ("is_won", "is_closed", "is_lost"):
         if f in raw:
             v, bad = N.parse_bools(raw[f])
             col.rows_problem(bad, fields[f], "not TRUE/FALSE; ignored", raw_vals[f], severity="warning")
             flags[f] = v
-    need = pd.isna(pd.Series(status, dtype=object)).to_numpy()
-    if need.any() and flags:
+    if flags and not have.all():
         won = flags.get("is_won", np.full(n, np.nan))
         closed = flags.get("is_closed", np.full(n, np.nan))
         lost = flags.get("is_lost", np.full(n, np.nan))
         from_flags = np.where(won == 1, S.WON, np.where(lost == 1, S.LOST,
                               np.where((closed == 1) & (won == 0), S.LOST,
                                        np.where((closed == 0) | (won == 0) & np.isnan(closed), S.OPEN, None))))
-        status = np.where(need & pd.notna(from_flags), from_flags, status)
+        use = ~have & pd.notna(from_flags)
+        status = np.where(use, from_flags, status)
+        have |= use
     if "status_check" in raw:
         # a second opinion on the status (Zoho's Forecast Type: Open / Won / Lost): decides where
         # the stage map does not know the stage, and is reported where it disagrees
         chk, chk_blank, chk_bad = N.parse_statuses(raw["status_check"])
-        need = pd.isna(pd.Series(status, dtype=object)).to_numpy()
-        status = np.where(need & ~chk_blank & ~chk_bad, chk, status)
-        known_both = ~need & ~chk_blank & ~chk_bad
-        disagree = known_both & (status.astype(object) != chk.astype(object))
+        ok = ~chk_blank & ~chk_bad
+        disagree = have & ok & (status.astype(object) != chk.astype(object))
+        status = np.where(~have & ok, chk, status)
+        have |= ok
         col.rows_problem(disagree, fields["status_check"], f"the stage and {fields['status_check']!r} disagree about "
                          "open/won/lost; the stage decides", raw_vals["status_check"], severity="warning")
         col.rows_problem(chk_bad, fields["status_check"], "not open, won or lost; ignored", raw_vals["status_check"],
                          severity="warning")
         if explicit is None:
             explicit = np.where(chk_bad, None, chk)
-    need = pd.isna(pd.Series(status, dtype=object)).to_numpy()
-    blank_both = need & pd.isna(pd.Series(stage, dtype=object)).to_numpy()
+    need = ~have
+    blank_both = need & stage_blank
     if (S.STAGE in raw or S.STATUS in raw):
         col.rows_problem(blank_both, fields.get(S.STAGE) or fields.get(S.STATUS),
                          "no stage and no status; counted as open", severity="warning")
@@ -418,7 +427,7 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
                          raw_vals[S.FORECAST_CATEGORY], severity="warning")
         out[S.FORECAST_CATEGORY] = fc
     else:
-        out[S.FORECAST_CATEGORY] = np.full(n, None, dtype=object)
+        out[S.FORECAST_CATEGORY] = _blank(n, blanks)
 
     # --- owner and ids ----------------------------------------------------------------------------------
     owner = out[S.OWNER]
@@ -469,8 +478,9 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
         S.FORECAST_CATEGORY: out[S.FORECAST_CATEGORY],
         **{f: out[f] for f in (S.TYPE, S.LEAD_SOURCE, S.REGION, S.SEGMENT, S.INDUSTRY, S.PRODUCT, S.PIPELINE,
                                 S.LOSS_REASON)},
-    }, len(table.frame))
-    deals[S.EXTRA] = extra_json(table, mapping)
+    }, len(table.frame), blanks)
+    extra = extra_json(table, mapping, blanks)
+    deals[S.EXTRA] = _frame({S.EXTRA: extra}, len(deals), blanks)[S.EXTRA] if len(deals) else extra
     prepared = _finalise(table, mapping, col, deals, unknown_stages, used_order or file_order, hint)
     no_close = int(((status == S.OPEN) & close.isna().to_numpy() & prepared.valid).sum())
     if no_close:
@@ -486,7 +496,16 @@ def open_without_close_note(count: int) -> str:
             "hygiene lists them)")
 
 
-def _frame(columns: dict, n: int) -> pd.DataFrame:
+def _blank(n: int, blanks: dict | None = None) -> np.ndarray:
+    """A column the file does not fill (all None), remembered in ``blanks`` (id -> the array
+    itself, so the id cannot be reused) so that :func:`_frame` need not scan it."""
+    arr = np.full(n, None, dtype=object)
+    if blanks is not None:
+        blanks[id(arr)] = arr
+    return arr
+
+
+def _frame(columns: dict, n: int, blanks: dict | None = None) -> pd.DataFrame:
     """A DataFrame of the given arrays without pandas scanning object columns for dates
     (which costs a full pass over every all-blank column)."""
     import pyarrow as pa
@@ -494,7 +513,8 @@ def _frame(columns: dict, n: int) -> pd.DataFrame:
     out = {}
     for name, values in columns.items():
         arr = np.asarray(values)
-        if n and arr.dtype == object and pd.isna(arr).all():
+        known_blank = blanks is not None and blanks.get(id(values)) is values
+        if n and arr.dtype == object and (known_blank or (arr[0] is None and arr[-1] is None and pd.isna(arr).all())):
             # a column the file does not fill: pyarrow nulls cost nothing per row (an object column
             # would hold a million pointers to None)
             out[name] = pd.Series(pd.arrays.ArrowExtensionArray(pa.nulls(n, pa.string())))
@@ -546,9 +566,11 @@ def _derive_ids(ids: np.ndarray, missing: np.ndarray, names, accounts, created: 
     return out
 
 
-def extra_json(table: RawTable, mapping: Mapping) -> np.ndarray:
+def extra_json(table: RawTable, mapping: Mapping, blanks: dict | None = None) -> np.ndarray:
     """One JSON object per row with every column mapped to "extra" (blank cells left out)."""
     n = len(table.frame)
+    if not any(fld == IGNORE for fld in mapping.columns.values()):
+        return _blank(n, blanks)
     acc = np.full(n, "", dtype=object)
     for src, fld in mapping.columns.items():
         if fld != IGNORE:
