@@ -10,7 +10,8 @@ from ..errors import InputError, Problem
 from . import Result, db_path, to_jsonable
 
 
-def _read_file(path: str) -> tuple[bytes, str]:
+def _read_file(path: str) -> tuple[bytearray, str]:
+    """The file's bytes, as a bytearray the import may empty once it has read them."""
     p = Path(path)
     name = p.name or str(path)
     from ..ingest.reader import check_size
@@ -18,8 +19,13 @@ def _read_file(path: str) -> tuple[bytes, str]:
     try:
         if p.is_dir():
             raise InputError(f"{name}: is a folder, not a file", [])
-        check_size(p.stat().st_size, name)
-        return p.read_bytes(), name
+        size = p.stat().st_size
+        check_size(size, name)
+        buf = bytearray(size)
+        with open(p, "rb") as fh:
+            got = fh.readinto(buf)
+        del buf[got:]
+        return buf, name
     except FileNotFoundError:
         raise InputError(f"{name}: no such file", []) from None
     except PermissionError:

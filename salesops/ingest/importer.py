@@ -145,9 +145,15 @@ def _remembered(db, vendor: str) -> dict:
 def analyse(data: bytes, file_name: str, *, db=None, vendor: str | None = None, overrides: dict | None = None,
             sheet: str | None = None, as_of: str | None = None, remembered: bool = True,
             rules: dict | None = None, workspace_currency: str | None = None) -> Analysis:
-    """Read, detect, map and validate ``data``; nothing is written."""
+    """Read, detect, map and validate ``data``; nothing is written.
+
+    ``data`` may be a ``bytearray`` the caller hands over (the command line does): it is emptied
+    once read, so the file's bytes and the validated rows are not in memory together."""
     file_name = os.path.basename(str(file_name)) or "upload"
+    sha = hashlib.sha256(data).hexdigest()
     table = read_table(data, file_name, sheet=sheet)
+    if isinstance(data, bytearray):
+        data.clear()
     table.problems.extend(check_headers(table))
     mapping = propose(table.header, vendor)
     if remembered:
@@ -180,8 +186,7 @@ def analyse(data: bytes, file_name: str, *, db=None, vendor: str | None = None, 
                 "the export may be cut off", file=file_name, severity="warning"))
     as_of_value, source = decide_as_of(as_of, table, prepared)
     notes.extend(prepared.notes)
-    return Analysis(table, mapping, prepared, hashlib.sha256(data).hexdigest(), as_of_value, source, file_name,
-                    notes=notes)
+    return Analysis(table, mapping, prepared, sha, as_of_value, source, file_name, notes=notes)
 
 
 def refusal(analysis: Analysis, *, skip_invalid: bool) -> ImportRefused | None:

@@ -861,9 +861,11 @@ def read_table(data: bytes, file_name: str, *, sheet: str | None = None) -> RawT
     Raises InputError for unusable files; row-level problems (ragged rows) are in ``.problems``."""
     file_name = os.path.basename(str(file_name)) or "upload"
     check_size(len(data), file_name)
-    if not data.strip():
+    if re.search(rb"\S", data) is None:  # (not data.strip(): that copies the whole file)
         raise _err(file_name, "the file is empty")
     kind = sniff_kind(data, file_name)
+    if kind != "text" and not isinstance(data, bytes):
+        data = bytes(data)  # zip and gzip readers want bytes
     if kind == "gzip":
         try:
             with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
@@ -883,8 +885,8 @@ def read_table(data: bytes, file_name: str, *, sheet: str | None = None) -> RawT
         raise _err(file_name, "a sheet was chosen but the file is CSV text, not a workbook")
     if len(data) > FAST_PATH_MIN_CHARS and not data.startswith((b"\xff\xfe", b"\xfe\xff")) and b"\x00" not in data:
         # big UTF-8 text: sniff a prefix, let pyarrow parse (and validate UTF-8) without decoding it all
-        body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
-        head = body[:1 << 20]
+        body = memoryview(data)[3:] if data.startswith(b"\xef\xbb\xbf") else data
+        head = bytes(body[:1 << 20])
         try:
             prefix = head.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -935,7 +937,7 @@ def read_csv_fast(utf8: bytes, text: str, file_name: str, *, encoding: str | Non
 
     try:
         table = pacsv.read_csv(
-            io.BytesIO(utf8),
+            pa.BufferReader(pa.py_buffer(utf8)),  # no copy of the file
             read_options=pacsv.ReadOptions(use_threads=False, column_names=names, block_size=16 << 20),
             parse_options=pacsv.ParseOptions(delimiter=delim, newlines_in_values=True, ignore_empty_lines=False,
                                              invalid_row_handler=on_invalid),
