@@ -471,8 +471,8 @@ def load_snapshots(conn: sqlite3.Connection, as_of: str | None = None) -> pd.Dat
         first, last = int(hit[0]), int(hit[-1])  # slots of one date are contiguous in (as_of, slot_id) order
         ids = slots["slot_id"].astype(int).tolist()
         # versions starting at or before the date's last slot and not ended by its first
-        where = (f" WHERE valid_from IN (SELECT value FROM json_each(?)) AND (valid_to IS NULL OR valid_to IN "
-                 f"(SELECT value FROM json_each(?)))")
+        where = (" WHERE valid_from IN (SELECT value FROM json_each(?)) AND (valid_to IS NULL OR valid_to IN "
+                 "(SELECT value FROM json_each(?)))")
         params = (json.dumps(ids[: last + 1]), json.dumps(ids[first + 1:]))
     v = read_frame(conn, f"SELECT opportunity_id, valid_from, valid_to, {', '.join(SNAPSHOT_STATE)} "
                          f"FROM snapshot_versions{where}", params)

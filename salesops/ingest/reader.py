@@ -512,8 +512,8 @@ def _open_sheet(wb, file_name: str, name: str):
 XLSX_CHUNK_ROWS = 65_536
 
 
-def _text_column(values) -> "pa.Array":
-    """One column of calamine cells as pyarrow text, the way :func:`_cell_text` writes each
+def _text_column(values):
+    """One column of calamine cells as a pyarrow string array, the way :func:`_cell_text` writes each
     cell, converted a column at a time in C++ where the column holds one type (numbers, dates,
     text; blanks are ""), cell by cell only for columns that mix types."""
     import pyarrow as pa
