@@ -650,35 +650,32 @@ def write_snapshot(conn: sqlite3.Connection, as_of: str, deals: pd.DataFrame | N
             cover_params = (prev[1], prev[0], prev[1], prev[0])
             covers_next = f"(t.slot_id IS NULL OR (t.as_of, t.slot_id) > ({_sql_text(nxt[1])}, {int(nxt[0])}))"
         same = " AND ".join(f"s.{c} IS v.{c}" for c in SNAPSHOT_STATE)
-        conn.execute("DROP TABLE IF EXISTS temp.snapshot_close")
-        conn.execute(f"CREATE TEMP TABLE snapshot_close AS SELECT v.version_id AS version_id, v.valid_to AS valid_to, "
-                     f"{covers_next} AS covers_next FROM snapshot_versions v {joins}"
-                     f"LEFT JOIN {staged} s ON s.opportunity_id = v.opportunity_id "
-                     f"WHERE {cover} AND (s.opportunity_id IS NULL OR NOT ({same}))", cover_params)
-        conn.execute("DROP TABLE IF EXISTS temp.snapshot_keep")
-        conn.execute("CREATE TEMP TABLE snapshot_keep (opportunity_id TEXT PRIMARY KEY NOT NULL)")
-        out.unchanged = conn.execute(f"INSERT INTO temp.snapshot_keep SELECT v.opportunity_id FROM snapshot_versions v "
-                                     f"{joins}JOIN {staged} s ON s.opportunity_id = v.opportunity_id "
-                                     f"WHERE {cover} AND {same}", cover_params).rowcount
-        keep = "temp.snapshot_keep"
+        # one pass over the covering versions: which continue (same state in the file), which close
+        conn.execute("DROP TABLE IF EXISTS temp.snapshot_cover")
+        conn.execute(f"CREATE TEMP TABLE snapshot_cover AS SELECT v.version_id AS version_id, "
+                     f"v.opportunity_id AS opportunity_id, v.valid_to AS valid_to, {covers_next} AS covers_next, "
+                     f"(s.opportunity_id IS NOT NULL AND {same}) AS same FROM snapshot_versions v {joins}"
+                     f"LEFT JOIN {staged} s ON s.opportunity_id = v.opportunity_id WHERE {cover}", cover_params)
+        out.unchanged = conn.execute("SELECT COUNT(*) FROM temp.snapshot_cover WHERE same").fetchone()[0]
+        keep = "(SELECT opportunity_id FROM temp.snapshot_cover WHERE same)"
         if log_undo:
             conn.execute("INSERT INTO import_prior_versions (undo_import_id, version_id, valid_to) "
-                         "SELECT ?, version_id, valid_to FROM temp.snapshot_close", (import_id,))
+                         "SELECT ?, version_id, valid_to FROM temp.snapshot_cover WHERE NOT same", (import_id,))
         if nxt is not None:  # the part after the next slot keeps its state
             out.versions_new += conn.execute(
                 f"INSERT INTO snapshot_versions (opportunity_id, valid_from, valid_to, {cols}, import_id) "
                 f"SELECT v.opportunity_id, ?, c.valid_to, {', '.join('v.' + c for c in SNAPSHOT_STATE)}, ? "
-                "FROM temp.snapshot_close c JOIN snapshot_versions v ON v.version_id = c.version_id "
-                "WHERE c.covers_next", (int(nxt[0]), import_id)).rowcount
-        out.versions_closed = conn.execute("UPDATE snapshot_versions SET valid_to = ? WHERE version_id IN "
-                                           "(SELECT version_id FROM temp.snapshot_close)", (slot,)).rowcount
-    fresh = f" WHERE s.opportunity_id NOT IN (SELECT opportunity_id FROM {keep})" if keep else ""
+                "FROM temp.snapshot_cover c JOIN snapshot_versions v ON v.version_id = c.version_id "
+                "WHERE NOT c.same AND c.covers_next", (int(nxt[0]), import_id)).rowcount
+        out.versions_closed = conn.execute(
+            "UPDATE snapshot_versions SET valid_to = ? FROM temp.snapshot_cover c "
+            "WHERE c.version_id = snapshot_versions.version_id AND NOT c.same", (slot,)).rowcount
+    fresh = f" WHERE s.opportunity_id NOT IN {keep}" if keep else ""
     out.versions_new += conn.execute(
         f"INSERT INTO snapshot_versions (opportunity_id, {cols}, valid_from, valid_to, import_id) "
         f"SELECT s.opportunity_id, {', '.join('s.' + c for c in SNAPSHOT_STATE)}, ?, ?, ? FROM {staged} s{fresh}",
         (slot, new_to, import_id)).rowcount
-    for t in ("snapshot_close", "snapshot_keep"):
-        conn.execute(f"DROP TABLE IF EXISTS temp.{t}")
+    conn.execute("DROP TABLE IF EXISTS temp.snapshot_cover")
     return out
 
 
@@ -689,10 +686,10 @@ def _sql_text(value: str) -> str:
 def undo_snapshot(conn: sqlite3.Connection, import_id: int) -> None:
     """Remove the snapshot written by ``import_id`` and put back the versions it closed."""
     conn.execute("DELETE FROM snapshot_versions WHERE import_id = ?", (import_id,))
-    conn.execute("UPDATE snapshot_versions SET valid_to = (SELECT p.valid_to FROM import_prior_versions p "
-                 "WHERE p.undo_import_id = ? AND p.version_id = snapshot_versions.version_id) "
-                 "WHERE version_id IN (SELECT version_id FROM import_prior_versions WHERE undo_import_id = ?)",
-                 (import_id, import_id))
+    # UPDATE ... FROM walks the import's undo rows and finds each version by its key (a correlated
+    # subquery would scan the undo rows once per version)
+    conn.execute("UPDATE snapshot_versions SET valid_to = p.valid_to FROM import_prior_versions p "
+                 "WHERE p.undo_import_id = ? AND p.version_id = snapshot_versions.version_id", (import_id,))
     conn.execute("DELETE FROM snapshot_slots WHERE import_id = ?", (import_id,))
     conn.execute("DELETE FROM import_prior_versions WHERE undo_import_id = ?", (import_id,))
 
