@@ -1,6 +1,7 @@
 """salesops: the Streamlit entry point. Page config, quiet logging, the shared sidebar and
 navigation over views/. Run with ``streamlit run app.py``."""
 import logging
+from pathlib import Path
 
 import streamlit as st
 
@@ -9,7 +10,8 @@ for noisy in ("prophet", "cmdstanpy", "prophet.plot"):
 
 from salesops.ui import context, widgets  # noqa: E402
 
-st.set_page_config(page_title="salesops", page_icon=":material/insights:", layout="wide")
+# the icon ships with the app: no font or emoji CDN is asked for it (the app makes no network request)
+st.set_page_config(page_title="salesops", page_icon=str(Path(__file__).parent / "assets" / "icon.png"), layout="wide")
 
 widgets.ensure_database(context.db_path())
 
@@ -19,11 +21,16 @@ pages = {
         st.Page("views/team.py", title="Team", icon=":material/groups:"),
         st.Page("views/reps.py", title="Reps", icon=":material/person:"),
         st.Page("views/pipeline.py", title="Pipeline", icon=":material/filter_alt:"),
+        st.Page("views/review.py", title="Review", icon=":material/slideshow:"),
     ],
     "Planning": [
         st.Page("views/forecast.py", title="Forecast", icon=":material/trending_up:"),
         st.Page("views/goals.py", title="Goals", icon=":material/flag:"),
         st.Page("views/compensation.py", title="Compensation", icon=":material/payments:"),
+    ],
+    "Customers": [
+        st.Page("views/segments.py", title="Segments", icon=":material/donut_small:"),
+        st.Page("views/territories.py", title="Territories", icon=":material/map:"),
     ],
     "Data": [
         st.Page("views/import.py", title="Import", icon=":material/upload_file:"),

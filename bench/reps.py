@@ -1,30 +1,22 @@
-"""How fast the Reps page re-renders after a filter change: demo workspace and 1M deals.
+"""How long the Reps and Team pages take to render on the semantic layer: the demo workspace and
+1M deals; first load (cold caches), the cached rerun, filter changes (a region, another
+region, a team, another period), and the domain functions behind them called directly.
 
-    python bench/reps.py                      # demo + 1M deals (builds the big database, ~1-2 min)
+    python bench/reps.py                        # demo + 1M deals (built once, ~2 min)
     python bench/reps.py --deals 200000
-    python bench/reps.py --db /tmp/big.db     # reuse a database built before (any size)
+    python bench/reps.py --big-db /tmp/big.db   # build once, measure again later
 
-What is measured (wall-clock, one process, AppTest running app.py switched to views/reps.py,
-so the shared sidebar, the workspace loader and the page all run exactly as in the app):
-
-* first load: cold caches, i.e. reading the workspace from SQLite, summing the rep/day cube
-  (once per data version) and the first leaderboard;
-* rerun: nothing changed (every loader hits its cache);
-* filter change: a new sidebar region, then team filter, then another period: the cube is
-  cached, the leaderboard for the new filter is computed from it (cache miss), and the page is
-  redrawn. This is the issue's "< 1 s" figure;
-* the direct cost of the functions behind it, without Streamlit: building the cube, the
-  leaderboard from the cube, and, for comparison, metrics.period_kpis straight over the deals
-  (what a filter change would cost without the cube).
-
-The baseline, measured in the same run, is a plain pandas read of the opportunities table.
-Prints figures; never passes or fails on time.
+Each page is measured in a fresh child process (AppTest running app.py switched to the page,
+so the shared sidebar, the workspace loader and the page run as in the app), so its peak
+memory is its own. The baseline, measured in the same run, is a plain pandas read of the
+opportunities table. Prints figures; never passes or fails on time.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,128 +25,115 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from streamlit.testing.v1 import AppTest  # noqa: E402
-
-from salesops import demo, metrics, store  # noqa: E402
-from salesops import performance as P  # noqa: E402
-from salesops import schema as S  # noqa: E402
-from salesops.periods import FiscalCalendar  # noqa: E402
-
 
 def build(path: Path, deals: int) -> int:
+    from salesops import demo
+
     t = time.perf_counter()
     counts = demo.load_demo(path, scale=deals / 10_500, with_snapshots=deals <= 20_000)
-    print(f"  built {counts['opportunities']:,} deals in {time.perf_counter() - t:.1f} s")
+    print(f"  built {counts['opportunities']:,} deals in {time.perf_counter() - t:.1f} s", flush=True)
     return counts["opportunities"]
 
 
-CPU = {}
-
-
 def timed(fn) -> float:
-    """Wall-clock seconds of ``fn()``; its CPU seconds (all threads of this process, so
-    AppTest's script thread too) go to CPU[the returned wall time] for the report."""
-    t, c = time.perf_counter(), time.process_time()
+    t = time.perf_counter()
     fn()
-    wall = time.perf_counter() - t
-    CPU[wall] = time.process_time() - c
-    return wall
+    return time.perf_counter() - t
 
 
-def fmt(wall: float, baseline: float) -> str:
-    return f"{wall:7.2f} s  (CPU {CPU.get(wall, float('nan')):5.2f} s, {wall / baseline:5.2f}x baseline)"
+def child(path: str, what: str) -> None:
+    """In a fresh process: one JSON line of timings and the peak memory."""
+    import resource
+
+    if what == "baseline":
+        from salesops import store
+
+        def read():
+            with store.connect(path) as conn:
+                store.load_deals(conn)
+        out = {"baseline": timed(read)}
+    elif what == "direct":
+        from salesops import leaderboard, trends, workspace
+        from salesops.filters import Filters
+
+        ws = workspace.load(path)
+        region = ws.values("region")[0]
+        out = {}
+        for name, fields in (("all", {}), ("region", {"region": [region]})):
+            f = Filters.make(ws, **fields)
+            out[f"leaderboard_{name}"] = timed(lambda: leaderboard.leaderboard(ws, f))
+            out[f"team_sections_{name}"] = timed(lambda: (trends.compare(ws, f), trends.pacing(ws, f),
+                                                          trends.trend(ws, f), leaderboard.hierarchy(ws, f, "team")))
+    else:
+        from streamlit.testing.v1 import AppTest
+
+        os.environ["SALESOPS_DB"] = path
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=900)
+        at.run()
+        at.switch_page(f"views/{what}.py")
+        out = {"first": timed(at.run)}
+        assert not at.exception, [e.value for e in at.exception]
+        out["rerun"] = min(timed(at.run) for _ in range(3))
+        regions = at.sidebar.multiselect(key="region").options
+        teams = at.sidebar.multiselect(key="team").options
+        at.sidebar.multiselect(key="region").set_value([regions[0]])
+        out["region"] = timed(at.run)
+        at.sidebar.multiselect(key="region").set_value([regions[-1]])
+        out["another_region"] = timed(at.run)
+        at.sidebar.multiselect(key="region").set_value([])
+        at.sidebar.multiselect(key="team").set_value([teams[0]])
+        out["team"] = timed(at.run)
+        sel = at.sidebar.selectbox(key="period")
+        sel.set_value(sel.options[3])
+        out["period"] = timed(at.run)
+        out["again"] = timed(at.run)
+        assert not at.exception, [e.value for e in at.exception]
+    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("RESULT " + json.dumps(out), flush=True)
 
 
-def direct(path: Path) -> dict:
-    """The functions behind the page, without Streamlit."""
-    with store.connect(path) as conn:
-        deals, reps, targets = store.load_deals(conn), store.load_reps(conn), store.load_targets(conn)
-        as_of = store.workspace_summary(conn)["latest_as_of"] or str(deals[S.CLOSE_DATE].max().date())
-    deals = metrics.attach_roster(deals, reps)
-    cal = FiscalCalendar(1)
-    q = cal.quarter_of(pd_date(as_of))
-    out = {}
-    t = time.perf_counter()
-    cube = P.with_roster_fields(P.rep_day_cube(deals), reps)
-    out["cube"] = time.perf_counter() - t
-    out["cube_rows"] = len(cube)
-    region = sorted(deals[S.REGION].dropna().unique())[0]
-    part = cube[cube[S.REGION] == region]
-    t = time.perf_counter()
-    lb = P.leaderboard(part, q.start, q.end, pd_date(as_of), reps=reps, targets=targets, calendar=cal)
-    P.coaching_flags(lb, elapsed_share=0.5)
-    out["leaderboard_from_cube"] = time.perf_counter() - t
-    t = time.perf_counter()
-    metrics.period_kpis(deals[deals[S.REGION] == region], q.start, q.end, by=S.OWNER, targets=targets, reps=reps)
-    out["period_kpis_on_deals"] = time.perf_counter() - t
-    return out
-
-
-def pd_date(text):
-    from datetime import date
-
-    return date.fromisoformat(str(text)[:10])
+def run_child(path: Path, what: str) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--child", what, str(path)], capture_output=True, text=True)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if line is None:
+        raise SystemExit(f"the {what} run failed:\n{proc.stderr[-3000:]}")
+    return json.loads(line[len("RESULT "):])
 
 
 def measure(path: Path, label: str) -> None:
-    def read():
-        with store.connect(path) as conn:
-            store.load_deals(conn)
-    baseline = timed(read)
-    os.environ["SALESOPS_DB"] = str(path)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=900)
-    at.switch_page("views/reps.py")
-    first = timed(at.run)
-    assert not at.exception, [e.value for e in at.exception]
-    reruns = [timed(at.run) for _ in range(3)]
-    regions = at.sidebar.multiselect(key="sb_f_region").options
-    teams = at.sidebar.multiselect(key="sb_f_team").options
-    changes = []
-    at.sidebar.multiselect(key="sb_f_region").set_value([regions[0]])
-    changes.append(("region filter", timed(at.run)))
-    at.sidebar.multiselect(key="sb_f_region").set_value([regions[-1]])
-    changes.append(("another region", timed(at.run)))
-    at.sidebar.multiselect(key="sb_f_region").set_value([])
-    at.sidebar.multiselect(key="sb_f_team").set_value([teams[0]])
-    changes.append(("team filter", timed(at.run)))
-    periods = at.sidebar.selectbox(key="sb_period").options
-    at.sidebar.selectbox(key="sb_period").set_value(periods[3])
-    changes.append(("another period", timed(at.run)))
-    again = timed(at.run)
-    assert not at.exception, [e.value for e in at.exception]
-    d = direct(path)
-    med = statistics.median(t for _, t in changes)
-    print(f"{label}:  (wall-clock; CPU = this process's CPU seconds, which other load on the machine does not inflate)")
-    print(f"  baseline: read the opportunities table with pandas   {fmt(baseline, baseline)}")
-    print(f"  Reps page first load (cold caches)                   {fmt(first, baseline)}")
-    print(f"  Reps page rerun, cached (best of 3)                  {fmt(min(reruns), baseline)}")
-    for name, t in changes:
-        print(f"  filter change: {name:<37} {fmt(t, baseline)}")
-    print(f"  filter change, median                                {med:7.2f} s")
-    print(f"  same choices again (cached)                          {fmt(again, baseline)}")
-    print(f"  direct: rep/day cube, once per data version          {d['cube']:7.2f} s   ({d['cube_rows']:,} rows)")
-    print(f"  direct: leaderboard + flags from the cube            {d['leaderboard_from_cube']:7.3f} s")
-    print(f"  direct: period_kpis by owner over the deals instead  {d['period_kpis_on_deals']:7.3f} s   "
-          f"({d['period_kpis_on_deals'] / max(d['leaderboard_from_cube'], 1e-9):.1f}x the cube's leaderboard, which also does consistency)")
+    base = run_child(path, "baseline")["baseline"]
+    print(f"{label}:")
+    print(f"  baseline: pandas read of the opportunities table   {base:7.2f} s")
+    for page in ("reps", "team"):
+        r = run_child(path, page)
+        print(f"  {page.title()} page  (peak memory {r['peak_mb']:,.0f} MB)")
+        for key, words in (("first", "first load, cold caches"), ("rerun", "rerun, cached (best of 3)"),
+                           ("region", "filter change: a region"), ("another_region", "filter change: another region"),
+                           ("team", "filter change: a team"), ("period", "another period"), ("again", "the same again, cached")):
+            print(f"    {words:<38} {r[key]:7.2f} s   ({r[key] / base:5.2f}x baseline)")
+    d = run_child(path, "direct")
+    print("  direct (no Streamlit): leaderboard {:.2f} s, with a region {:.2f} s; Team's sections {:.2f} s, "
+          "with a region {:.2f} s".format(d["leaderboard_all"], d["leaderboard_region"], d["team_sections_all"],
+                                          d["team_sections_region"]))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--deals", type=int, default=1_000_000)
-    ap.add_argument("--db", type=Path, help="measure this existing database instead of building a big one")
+    ap.add_argument("--big-db", type=Path, help="measure this database (built first when it does not exist)")
+    ap.add_argument("--child", nargs=2, metavar=("WHAT", "DB"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        child(args.child[1], args.child[0])
+        return
     with tempfile.TemporaryDirectory() as tmp:
         small = Path(tmp) / "demo.db"
         build(small, 10_500)
         measure(small, "Demo workspace")
-        if args.db:
-            with store.connect(args.db) as conn:
-                n = store.workspace_summary(conn)["deals"]
-            measure(args.db, f"{n:,} deals ({args.db})")
-        else:
-            big = Path(tmp) / "big.db"
-            n = build(big, args.deals)
-            measure(big, f"{n:,} deals")
+        big = args.big_db or Path(tmp) / "big.db"
+        if not big.exists():
+            build(big, args.deals)
+        measure(big, f"{args.deals:,} deals" if not args.big_db else str(big))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@
 Three regions, six managers, 30 reps (four hired in the last six months, one who left and
 whose open deals were handed to a teammate), about three years of deals with growth, a Q4
 peak and quarter-end spikes, win rates and deal sizes that differ by rep and segment, monthly
-snapshots (so pipeline movement has data), stage history, and per-rep quarterly targets.
+snapshots (so pipeline movement has data), stage history, and quarterly targets per rep, per
+region, per enterprise team and for the company (rep quotas over-assigned by 10%), with a new
+hire on a zero quota, a rep based in another region than their team, and a few deals booked in
+another region than their rep's.
 
 Every deal is simulated along its whole life (stage entries, close-date pushes, amount
 changes, outcome), and each snapshot is that life read as of its date, so snapshots,
@@ -42,6 +45,13 @@ MONTH_SEASON = np.array([0.85, 0.95, 1.05, 0.95, 1.0, 1.05, 0.85, 0.85, 1.1, 1.1
 SEGMENT_SIZE = {"SMB": 9_000, "Mid-Market": 32_000, "Enterprise": 115_000}
 SEGMENT_CYCLE = {"SMB": 32, "Mid-Market": 62, "Enterprise": 105}
 SEGMENT_WIN = {"SMB": 0.34, "Mid-Market": 0.28, "Enterprise": 0.22}
+#: How an account's industry moves win odds and deal size (the ideal customer profile has
+#: something to find: software and financial services buy more, manufacturing and education less).
+#: Applied to the odds and sizes already drawn: the random stream is the same as without them.
+INDUSTRY_WIN = {"Software": 1.2, "Financial Services": 1.1, "Healthcare": 0.95, "Retail": 1.0, "Manufacturing": 0.8,
+                "Logistics": 0.95, "Education": 0.85}
+INDUSTRY_SIZE = {"Software": 1.15, "Financial Services": 1.25, "Healthcare": 1.1, "Retail": 0.95, "Manufacturing": 0.9,
+                 "Logistics": 0.9, "Education": 0.7}
 
 FIRST = ["Ava", "Ben", "Chloe", "Diego", "Elena", "Farid", "Grace", "Hiro", "Isla", "Jonas", "Kara", "Liam",
          "Maya", "Noah", "Olga", "Priya", "Quinn", "Rafael", "Sofia", "Tariq", "Uma", "Victor", "Wen", "Xavier",
@@ -87,6 +97,8 @@ def _roster(rng: np.random.Generator) -> pd.DataFrame:
                 rows.append({"name": name, "manager": manager, "team": team, "region": region, "hire_date": hire,
                              "end_date": None, "kind": kind})
     reps = pd.DataFrame(rows)
+    # a North America Enterprise rep based in London: the EMEA region crosses into that team
+    reps.loc[reps.index[reps["team"] == "North America Enterprise"][2], "region"] = "EMEA"
     # one rep left at the end of March 2026; their open deals went to a teammate
     reps.loc[7, "end_date"] = date(2026, 3, 31)
     reps["hire_date"] = pd.to_datetime(reps["hire_date"])
@@ -153,11 +165,17 @@ def _simulate_deals(rng: np.random.Generator, reps: pd.DataFrame, accounts: pd.D
     seg = d["segment"].to_numpy()
     d["account"] = [acc_by[(r, s)][i % len(acc_by[(r, s)])] if len(acc_by[(r, s)]) else "Independent Customer"
                     for r, s, i in zip(d["region"], seg, rng.integers(0, 10_000, n))]
+    # about 3% of deals are booked against an account of another region (a global customer)
+    elsewhere = rng.random(n) < 0.03
+    other = rng.choice(REGIONS, size=n)
+    d["region"] = np.where(elsewhere & (other != d["region"].to_numpy()), other, d["region"].to_numpy())
     d["product"] = rng.choice(PRODUCTS, size=n, p=[0.55, 0.3, 0.15])
     d["type"] = rng.choice(TYPES, size=n, p=[0.6, 0.28, 0.12])
     d["lead_source"] = rng.choice(LEAD_SOURCES, size=n, p=[0.38, 0.32, 0.18, 0.12])
     size = np.vectorize(SEGMENT_SIZE.get)(seg) * d["size_skill"].to_numpy() * np.exp(rng.normal(0, 0.45, n))
     size *= np.where(d["product"] == "Premium Support", 0.45, np.where(d["product"] == "Analytics Add-on", 0.8, 1.0))
+    industry = d["account"].map(accounts.set_index("name")["industry"])
+    size *= industry.map(INDUSTRY_SIZE).fillna(1.0).to_numpy()
     d["amount0"] = np.maximum(np.round(size, -2), 500.0)
     cyc = np.vectorize(SEGMENT_CYCLE.get)(seg) * d["cycle_skill"].to_numpy() * rng.gamma(4.0, 0.25, n)
     d["cycle"] = np.maximum(np.round(cyc), 3).astype(int)
@@ -165,6 +183,7 @@ def _simulate_deals(rng: np.random.Generator, reps: pd.DataFrame, accounts: pd.D
     p_win *= np.where(d["lead_source"] == "Partner", 1.2, np.where(d["lead_source"] == "Outbound", 0.85, 1.0))
     p_win *= np.where(d["type"] == "Renewal", 2.2, np.where(d["type"] == "Expansion", 1.35, 1.0))
     p_win *= np.clip(0.55 + d["tenure_at_create"].to_numpy() / 365.0, 0.55, 1.0)  # new hires win less
+    p_win *= industry.map(INDUSTRY_WIN).fillna(1.0).to_numpy()
     created = pd.to_datetime(d["created"])
     actual = created + pd.to_timedelta(d["cycle"], unit="D")
     p_win *= np.where(actual.dt.quarter == 4, 1.22, np.where(actual.dt.quarter == 1, 0.9, 1.0))  # Q4 buying season, Q1 budget freeze
@@ -285,14 +304,20 @@ def _stage_history(d: pd.DataFrame) -> pd.DataFrame:
 
 
 def _targets(reps: pd.DataFrame, opportunities: pd.DataFrame) -> pd.DataFrame:
-    """Per-rep quarterly targets: the rep's expected bookings at full ramp, grown and ramped,
-    with a 12% stretch; rounded to $5K. Quarters from 2024Q1 to the quarter after the as-of."""
+    """Quarterly targets as a real company sets them, 2024Q1 to the quarter after the as-of:
+
+    * per rep: the rep's expected bookings at full ramp, grown and ramped, with a 12% stretch,
+      rounded to $5K; the newest hire has a zero quota up to the current quarter (still in training);
+    * per region and for the company: the reps' targets less a 10% over-assignment cushion
+      (rep quotas add up to more than the plan), rounded to $50K;
+    * per team for the enterprise teams only (the commercial teams are planned rep by rep)."""
     cal = FiscalCalendar(1)
     quarters = cal.periods_between(date(2024, 1, 1), cal.shift(cal.quarter_of(DEMO_AS_OF), 1).end, "Q")
     won = opportunities[opportunities[S.STATUS] == S.WON]
     # full-ramp productivity per rep: their won amount per quarter over 2025, de-grown to mid-2025
     base_q = won[(won[S.CLOSE_DATE] >= "2025-01-01") & (won[S.CLOSE_DATE] <= "2025-12-31")].groupby(S.OWNER)[S.AMOUNT].sum() / 4
     team_median = base_q.groupby(reps.set_index("name")["kind"]).median() if not base_q.empty else pd.Series(dtype=float)
+    newest = reps.sort_values("hire_date").iloc[-1]
     rows = []
     for rep in reps.itertuples():
         prod = base_q.get(rep.name, np.nan)
@@ -300,15 +325,34 @@ def _targets(reps: pd.DataFrame, opportunities: pd.DataFrame) -> pd.DataFrame:
             prod = team_median.get(rep.kind, 250_000.0)
         for q in quarters:
             mid = pd.Timestamp(q.start) + pd.Timedelta(days=45)
-            if mid < pd.Timestamp(rep.hire_date) or (pd.notna(rep.end_date) and pd.Timestamp(q.start) > pd.Timestamp(rep.end_date)):
+            in_training = rep.name == newest["name"] and pd.Timestamp(rep.hire_date).date() <= q.end and q.start <= DEMO_AS_OF
+            if in_training:
+                amt = 0.0  # on the plan with no quota yet, until the quarter after the as-of date
+            elif mid < pd.Timestamp(rep.hire_date) or (pd.notna(rep.end_date) and pd.Timestamp(q.start) > pd.Timestamp(rep.end_date)):
                 continue
-            tenure = (mid - pd.Timestamp(rep.hire_date)).days
-            grow = float(np.exp(0.17 * (mid - pd.Timestamp("2025-07-01")).days / 365.25))
-            season = 1.1 if q.start.month == 10 else (0.92 if q.start.month == 7 else 1.0)
-            amt = prod * grow * season * float(_ramp(np.array([tenure]), 9 if rep.kind == "Enterprise" else 6)[0]) * 1.08
+            else:
+                tenure = (mid - pd.Timestamp(rep.hire_date)).days
+                grow = float(np.exp(0.17 * (mid - pd.Timestamp("2025-07-01")).days / 365.25))
+                season = 1.1 if q.start.month == 10 else (0.92 if q.start.month == 7 else 1.0)
+                amt = prod * grow * season * float(_ramp(np.array([tenure]), 9 if rep.kind == "Enterprise" else 6)[0]) * 1.08
+                amt = max(round(amt / 5000) * 5000, 5000.0)
             rows.append({S.SCOPE: "owner", S.SCOPE_NAME: rep.name, S.PERIOD_START: q.start.isoformat(),
-                         S.PERIOD_END: q.end.isoformat(), S.AMOUNT: max(round(amt / 5000) * 5000, 5000.0)})
-    return pd.DataFrame(rows)
+                         S.PERIOD_END: q.end.isoformat(), S.AMOUNT: amt})
+    rep_t = pd.DataFrame(rows)
+    roster = reps.set_index("name")
+    rep_t["region"] = rep_t[S.SCOPE_NAME].map(roster["region"])
+    rep_t["team"] = rep_t[S.SCOPE_NAME].map(roster["team"])
+    extra = []
+    for scope, key in (("region", "region"), ("team", "team"), ("all", None)):
+        grouped = rep_t.groupby([key, S.PERIOD_START, S.PERIOD_END]) if key else rep_t.groupby([S.PERIOD_START, S.PERIOD_END])
+        for k, grp in grouped:
+            name = k[0] if key else "all"
+            if scope == "team" and not str(name).endswith("Enterprise"):
+                continue
+            ps, pe = (k[1], k[2]) if key else (k[0], k[1])
+            extra.append({S.SCOPE: scope, S.SCOPE_NAME: name, S.PERIOD_START: ps, S.PERIOD_END: pe,
+                          S.AMOUNT: round(grp[S.AMOUNT].sum() / 1.1 / 50_000) * 50_000})
+    return pd.concat([rep_t.drop(columns=["region", "team"]), pd.DataFrame(extra)], ignore_index=True)
 
 
 def generate(seed: int = SEED, scale: float = 1.0, with_snapshots: bool = True) -> Workspace:
@@ -347,6 +391,48 @@ def generate(seed: int = SEED, scale: float = 1.0, with_snapshots: bool = True) 
     )
 
 
+DEMO_PLAN_NAME = "Demo territories FY2027"
+
+
+def territory_plan(reps: pd.DataFrame) -> dict:
+    """The demo's active territory plan: per team, each active rep owns the accounts of the
+    team's region and company sizes in a share of the industries (seven industries over four
+    or five reps: some books hold two industries, so the balance has something to show); a
+    few key accounts are named; anything else falls to unowned house accounts."""
+    from .accounts import SizeBands
+
+    labels = SizeBands().labels()
+    sizes = {"Enterprise": labels[2:], "Commercial": labels[:2]}
+    territories, rules = [], []
+    active = reps[reps["end_date"].isna()] if "end_date" in reps else reps
+    for team, grp in active.groupby("team", sort=True):
+        region, kind = str(team).rsplit(" ", 1)
+        names = sorted(grp["name"])
+        for i, rep in enumerate(names):
+            t = f"{team} {i + 1}"
+            territories.append({"name": t, "rep": rep})
+            rules.append({"territory": t, "region": [region], "size_band": sizes[kind], "industry": list(INDUSTRIES[i::len(names)])})
+    key = sorted(territories, key=lambda t: t["name"])[0]
+    territories.append({"name": "Strategic accounts", "reps": {key["rep"]: 0.5, sorted(active["name"])[1]: 0.5}})
+    rules.insert(0, {"territory": "Strategic accounts", "accounts": ["Acme Corp", "Globex Holdings", "Initech Systems"]})
+    territories.append({"name": "House accounts"})
+    return {"name": DEMO_PLAN_NAME, "territories": territories, "rules": rules, "default": "House accounts"}
+
+
+def _save_plan(conn, reps: pd.DataFrame) -> None:
+    """Save the demo plan (a new version only when it differs from the last) and mark it active."""
+    doc = territory_plan(reps)
+    last = store.load_document(conn, "scenarios", DEMO_PLAN_NAME)
+    if last is not None and last.get("plan") == doc:
+        version = int(conn.execute("SELECT MAX(version) FROM scenarios WHERE name = ?", (DEMO_PLAN_NAME,)).fetchone()[0])
+    else:
+        _, version = store.save_document(conn, "scenarios", DEMO_PLAN_NAME,
+                                         {"plan": doc, "changes": "the demo's plan: each rep owns a share of the industries "
+                                                                  "of their team's region and company sizes"},
+                                         kind="territory_plan", created_by="demo")
+    store.set_settings(conn, active_territory_plan={"name": DEMO_PLAN_NAME, "version": version})
+
+
 def load_demo(path, seed: int = SEED, scale: float = 1.0, with_snapshots: bool = True) -> dict:
     """Replace everything in the database at ``path`` with the demo workspace, in one
     transaction. Returns counts of what was written."""
@@ -361,4 +447,5 @@ def load_demo(path, seed: int = SEED, scale: float = 1.0, with_snapshots: bool =
         conn.execute("DELETE FROM stage_map")
         conn.execute("DELETE FROM settings")
         store.set_settings(conn, **ws.settings)
+        _save_plan(conn, ws.reps)
     return counts

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+MISSING = "–"
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CHF": "CHF ", "CAD": "C$", "AUD": "A$", "INR": "₹"}
 
 
@@ -20,7 +21,7 @@ def currency_symbol(currency: str) -> str:
 def money(x, currency: str = "USD", compact: bool = True) -> str:
     """``$1.2M``, ``$350K``, ``$980`` (compact) or ``$1,234,567`` (full); "–" for missing."""
     if _missing(x):
-        return "–"
+        return MISSING
     x = float(x)
     sign = "-" if x < 0 else ""
     a = abs(x)
@@ -38,24 +39,36 @@ def money(x, currency: str = "USD", compact: bool = True) -> str:
 def pct(x, digits: int = 0) -> str:
     """``31%`` from 0.31; "–" for missing."""
     if _missing(x):
-        return "–"
+        return MISSING
     return f"{float(x) * 100:.{digits}f}%"
 
 
 def days(x) -> str:
     if _missing(x):
-        return "–"
-    return f"{float(x):.0f} days"
+        return MISSING
+    n = float(x)
+    return f"{n:.0f} day" if round(abs(n)) == 1 else f"{n:.0f} days"
 
 
 def number(x, digits: int = 0) -> str:
     if _missing(x):
-        return "–"
+        return MISSING
     return f"{float(x):,.{digits}f}"
 
 
 def ratio(x) -> str:
     """``2.4x`` for coverage-style ratios."""
     if _missing(x):
-        return "–"
+        return MISSING
     return f"{float(x):.1f}x"
+
+
+def date_text(x) -> str:
+    """``20 Nov 2026`` from a date or timestamp; "–" for missing."""
+    import pandas as pd
+
+    try:
+        t = pd.Timestamp(x)
+    except (TypeError, ValueError):
+        return MISSING
+    return MISSING if pd.isna(t) else f"{t:%d %b %Y}"

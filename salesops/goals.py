@@ -1,8 +1,9 @@
 """Goal setting: team targets, allocation to reps, and how realistic each quota is.
 
-* Team target: top-down (a number, or growth over the same period last year) or bottom-up
-  from capacity (ramped-rep equivalents x productivity per ramped rep, from
-  :mod:`salesops.performance`), shown beside the forecast landing zone.
+* Team target: the published target of the period (the one target rule, salesops.targets),
+  top-down (a number, or growth over the same period last year) or bottom-up from capacity
+  (ramped-rep equivalents x productivity per ramped rep, from :mod:`salesops.ramp`), shown
+  beside the landing zone of salesops.outlook (the same one Overview and Forecast show).
 * Allocation (:func:`allocate`): equal, by historical share, by capacity with ramp, or by
   territory potential; manual overrides are kept and the rest is spread so the quotas always
   sum to the target x (1 + over-assignment).
@@ -12,10 +13,23 @@
   from the rep's own won deals mixed with the team's, a shared team-wide shock. The
   probability of attainment is the share of simulations at or above the quota; the same
   simulations serve every quota (common random numbers), so it falls as the quota rises.
+  A rep with a zero quota has no probability of attainment and is never counted at quota.
+
+Simulations are seeded per rep (a stream keyed by the seed and the rep's name), so a what-if
+changes only what it touches: a win-rate uplift adds deals on top of the same draws (or thins
+them), a deal-size change scales the same deals, a hire adds a rep without moving the others.
+Cost and bookings therefore move with every lever, simulation by simulation.
+
+Page and CLI entry points take a workspace and its Filters: :func:`target_options`,
+:func:`goal_plan`, :func:`compare_saved`, :func:`publish`.
 """
 from __future__ import annotations
 
 import math
+import threading
+import weakref
+import zlib
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Callable
@@ -24,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema as S
-from .errors import InputError, SalesopsError
+from .errors import InputError
 from .periods import FiscalCalendar, Period
 
 METHODS = ("equal", "history", "capacity", "territory")
@@ -43,7 +57,11 @@ IMPLAUSIBLE_P = 0.10
 STRETCH_P = 0.30
 #: Share of reps at or above quota that sales organisations usually see.
 INDUSTRY_HIT_RANGE = (0.5, 0.7)
-CHUNK = 500
+#: Over-assignment choices (0% to 30%).
+OVER_ASSIGNMENT_STEPS = tuple(round(i / 100, 2) for i in range(0, 31))
+#: Ways to set the team target, by key.
+BASES = {"published": "Published target", "amount": "Amount", "growth": "Growth over last year",
+         "capacity": "Bottom-up from capacity"}
 
 
 # --- the bookings model ----------------------------------------------------------------------------
@@ -69,6 +87,12 @@ class BookingsModel:
     new_hire_ramp: float = 0.25
     size_factor: float = 1.0
     notes: list = field(default_factory=list)
+    win_uplift: float = 0.0     # what-if: +0.1 = 10% more won deals, drawn on top of the same ones
+
+    @property
+    def rep_keys(self) -> np.ndarray:
+        """A stable number per rep (from the name): each rep's random stream."""
+        return np.array([rep_key(r) for r in self.reps], dtype=np.int64)
 
     @property
     def expected_bookings(self) -> np.ndarray:
@@ -77,26 +101,12 @@ class BookingsModel:
         own = np.array([self.pool_values[s:s + n].mean() if n else team_mean
                         for s, n in zip(self.pool_start, self.pool_len)])
         size = self.own_weight * own + (1 - self.own_weight) * team_mean
-        return self.rate * size * self.size_factor
+        return self.rate * (1 + self.win_uplift) * size * self.size_factor
 
 
-def _ramp_tools(deals: pd.DataFrame, reps: pd.DataFrame | None, as_of):
-    """(roster_spans, ramp curve) from the performance module; a flat fallback without it."""
-    try:
-        from . import performance
-        return performance.roster_spans(deals, reps), performance.ramp_curve(deals, reps, as_of), None
-    except (ImportError, AttributeError) as exc:  # adapter: the colleague's module is missing
-        owners = sorted(set(deals[S.OWNER].dropna())) if not deals.empty else []
-        spans = pd.DataFrame({S.OWNER: owners, S.HIRE_DATE: pd.NaT, S.END_DATE: pd.NaT,
-                              "known_hire": False, "on_roster": False})
-
-        class _Flat:
-            method = "none"
-
-            @staticmethod
-            def at(t):
-                return np.ones_like(np.asarray(t, dtype=float))
-        return spans, _Flat(), f"ramp not applied ({exc})"
+def rep_key(name: str) -> int:
+    """The random-stream number of a rep: the same name gets the same draws in every model."""
+    return zlib.crc32(str(name).encode("utf-8"))
 
 
 def _presence(spans: pd.DataFrame, points: list[pd.Timestamp], curve) -> np.ndarray:
@@ -143,8 +153,10 @@ def fit_bookings_model(deals: pd.DataFrame, reps: pd.DataFrame | None, period: P
         last = deals.loc[deals[S.STATUS] != S.OPEN, S.CLOSE_DATE].max()
         as_of = last.date() if pd.notna(last) else None
     w_start, w_end = history_window(period, lookback_periods, as_of)
-    spans, curve, note = _ramp_tools(deals, reps, period.start)
-    notes = [note] if note else []
+    from .ramp import ramp_curve, roster_spans
+
+    spans, curve = roster_spans(deals, reps), ramp_curve(deals, reps, period.start)
+    notes = []
     hist_points = _month_points(w_start, w_end)
     target_points = _month_points(period.start, period.end)
     hist_presence = _presence(spans, hist_points, curve)
@@ -198,8 +210,8 @@ def fit_bookings_model(deals: pd.DataFrame, reps: pd.DataFrame | None, period: P
     own_weight = pool_len / (pool_len + SIZE_PRIOR_DEALS)
 
     # new logos: share of the rep's won deals that were an account's first win, shrunk to the team
-    from .compensation import first_win_ids
-    first = first_win_ids(deals) if not deals.empty and S.ACCOUNT in deals.columns else set()
+    from .metrics import first_win_ids
+    first = first_win_ids(deals)
     if not hist.empty:
         is_new = hist[S.OPPORTUNITY_ID].isin(first) if S.OPPORTUNITY_ID in hist.columns else pd.Series(False, index=hist.index)
         team_share = float(is_new.mean())
@@ -249,12 +261,15 @@ def with_what_ifs(model: BookingsModel, *, win_rate_uplift: float = 0.0, deal_si
     """A copy of the model under what-ifs: more wins (+10% = 0.1), larger deals, a headcount
     change. ``extra_hires`` > 0 adds new reps (average fully-ramped rate x the ramp of a
     first-period hire, team deal sizes); < 0 removes that many reps, those with the lowest
-    expected bookings (attrition usually comes from the bottom of the stack)."""
+    expected bookings (attrition usually comes from the bottom of the stack).
+
+    The win-rate uplift is kept apart from the rates (:attr:`BookingsModel.win_uplift`), so
+    :func:`simulate_bookings` adds the extra wins to the same draws instead of redrawing."""
     if win_rate_uplift <= -1 or deal_size_change <= -1:
         raise InputError("a what-if change must be above -100%")
     if extra_hires < 0 and -extra_hires >= len(model.reps):
         raise InputError(f"a headcount change of {extra_hires} would leave no reps (the team has {len(model.reps)})")
-    m = replace(model, rate=model.rate * (1 + win_rate_uplift), full_rate=model.full_rate * (1 + win_rate_uplift),
+    m = replace(model, win_uplift=(1 + model.win_uplift) * (1 + win_rate_uplift) - 1,
                 size_factor=model.size_factor * (1 + deal_size_change))
     if extra_hires < 0:
         order = np.argsort(-m.expected_bookings, kind="stable")
@@ -276,42 +291,74 @@ def with_what_ifs(model: BookingsModel, *, win_rate_uplift: float = 0.0, deal_si
     return m
 
 
-def simulate_bookings(model: BookingsModel, *, n_sims: int = 2000, seed: int = 0,
-                      progress: Callable[[float], None] | None = None) -> dict[str, np.ndarray]:
+def _stream(seed, *key: int) -> np.random.Generator:
+    """A local generator for one part of a simulation: ``seed`` (an int or a tuple of ints) and ``key``."""
+    base = [int(x) for x in seed] if isinstance(seed, (tuple, list)) else [int(seed)]
+    return np.random.default_rng([*base, *key])
+
+
+def _draw_deals(rng: np.random.Generator, counts: np.ndarray, model: BookingsModel, r: int, flags: dict):
+    """The won deals of rep ``r``: ``counts`` per simulation -> (simulation of each deal, its
+    size, is it a new logo, {flag: does it qualify}). Every deal takes the same number of
+    draws, whatever the flags, in a fixed order."""
+    total = int(counts.sum())
+    cell = np.repeat(np.arange(len(counts)), counts)
+    u, own_u, logo_u = rng.random(total), rng.random(total), rng.random(total)
+    flag_u = {k: rng.random(total) for k in sorted(flags)}
+    team_n, n_own = len(model.team_pool), int(model.pool_len[r])
+    values = np.zeros(total)
+    if team_n:
+        values = model.team_pool[np.minimum((u * team_n).astype(np.int64), team_n - 1)]
+        if n_own:
+            own_vals = model.pool_values[model.pool_start[r] + np.minimum((u * n_own).astype(np.int64), n_own - 1)]
+            values = np.where(own_u < model.own_weight[r], own_vals, values)
+    logo = logo_u < np.clip(model.new_logo_share[r], 0, 1)
+    return cell, values, logo, {k: flag_u[k] < flags[k][r] for k in flag_u}
+
+
+def simulate_bookings(model: BookingsModel, *, n_sims: int = 2000, seed=0,
+                      progress: Callable[[float], None] | None = None,
+                      flags: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Monte Carlo of the period: arrays (n_sims x reps) ``won_amount``, ``won_count``,
-    ``new_logos``. Seeded with a local generator; the same seed gives the same draws."""
+    ``new_logos`` and, for each of ``flags`` ({name: per-rep share of deals that qualify, e.g.
+    for a SPIF}), ``flag:<name>`` (qualifying deals).
+
+    Local generators only: one stream for the team-wide shock and, per rep, one stream keyed
+    by the rep's name (its rate noise, win count and deals), one for the extra wins of a
+    win-rate uplift and one for thinning a negative uplift. The same seed gives the same draws,
+    and a what-if changes them only where it acts."""
     if n_sims < 1:
         raise InputError(f"the number of simulations must be at least 1, not {n_sims}")
-    rng = np.random.default_rng(seed)
+    flags = flags or {}
     R = len(model.reps)
-    amount = np.zeros((n_sims, R))
-    count = np.zeros((n_sims, R))
-    logos = np.zeros((n_sims, R))
+    out = {k: np.zeros((n_sims, R)) for k in ("won_amount", "won_count", "new_logos", *(f"flag:{f}" for f in flags))}
     if R == 0:
-        return {"won_amount": amount, "won_count": count, "new_logos": logos}
+        return out
     kt = 1.0 / TEAM_SHOCK_CV ** 2
     kr = model.rep_shape
-    team_n = len(model.team_pool)
-    for lo in range(0, n_sims, CHUNK):
-        c = min(CHUNK, n_sims - lo)
-        lam = model.rate[None, :] * rng.gamma(kr, 1.0 / kr, size=(c, R)) * rng.gamma(kt, 1.0 / kt, size=(c, 1))
-        n = rng.poisson(lam)
-        total = int(n.sum())
-        if total and team_n:
-            cell = np.repeat(np.arange(c * R), n.ravel())
-            rep = cell % R
-            u = rng.random(total)
-            own = (rng.random(total) < model.own_weight[rep]) & (model.pool_len[rep] > 0)
-            own_idx = model.pool_start[rep] + np.minimum((u * model.pool_len[rep]).astype(np.int64), np.maximum(model.pool_len[rep] - 1, 0))
-            team_idx = np.minimum((u * team_n).astype(np.int64), team_n - 1)
-            own_vals = model.pool_values[np.where(own, own_idx, 0)] if len(model.pool_values) else np.zeros(total)
-            values = np.where(own, own_vals, model.team_pool[team_idx]) * model.size_factor
-            amount[lo:lo + c] = np.bincount(cell, weights=values, minlength=c * R).reshape(c, R)
-        count[lo:lo + c] = n
-        logos[lo:lo + c] = rng.binomial(n, np.clip(model.new_logo_share, 0, 1)[None, :])
+    team = _stream(seed, 0).gamma(kt, 1.0 / kt, size=n_sims)
+    keys = model.rep_keys
+    for r in range(R):
+        base = _stream(seed, 1, int(keys[r]))
+        lam = model.rate[r] * base.gamma(kr, 1.0 / kr, size=n_sims) * team
+        cell, values, logo, fl = _draw_deals(base, base.poisson(lam), model, r, flags)
+        if model.win_uplift > 0:
+            extra = _stream(seed, 2, int(keys[r]))
+            c2, v2, l2, f2 = _draw_deals(extra, extra.poisson(lam * model.win_uplift), model, r, flags)
+            cell, values, logo = np.concatenate([cell, c2]), np.concatenate([values, v2]), np.concatenate([logo, l2])
+            fl = {k: np.concatenate([fl[k], f2[k]]) for k in fl}
+        elif model.win_uplift < 0:
+            keep = _stream(seed, 3, int(keys[r])).random(len(cell)) < 1 + model.win_uplift
+            cell, values, logo = cell[keep], values[keep], logo[keep]
+            fl = {k: v[keep] for k, v in fl.items()}
+        out["won_amount"][:, r] = np.bincount(cell, weights=values, minlength=n_sims) * model.size_factor
+        out["won_count"][:, r] = np.bincount(cell, minlength=n_sims)
+        out["new_logos"][:, r] = np.bincount(cell, weights=logo.astype(float), minlength=n_sims)
+        for k, v in fl.items():
+            out[f"flag:{k}"][:, r] = np.bincount(cell, weights=v.astype(float), minlength=n_sims)
         if progress is not None:
-            progress(min(1.0, (lo + c) / n_sims))
-    return {"won_amount": amount, "won_count": count, "new_logos": logos}
+            progress((r + 1) / R)
+    return out
 
 
 def calibrate_to_team(sims: dict[str, np.ndarray], team_samples) -> dict[str, np.ndarray]:
@@ -377,10 +424,8 @@ def bottom_up_target(deals: pd.DataFrame, reps: pd.DataFrame | None, period: Per
     """Capacity-based target: ramped-rep equivalents in the middle of the period x
     productivity per ramped rep per quarter over the trailing ``history_quarters`` quarters x
     the period's length in quarters. Returns {target, ramped_reps, productivity, quarters}."""
-    try:
-        from .performance import productivity_per_ramped_rep, ramped_rep_equivalents
-    except ImportError:
-        raise InputError("the capacity target needs salesops.performance, which is not installed") from None
+    from .ramp import productivity_per_ramped_rep, ramped_rep_equivalents
+
     end = period.start - timedelta(days=1)
     if as_of is not None and as_of < end:
         end = as_of
@@ -392,30 +437,6 @@ def bottom_up_target(deals: pd.DataFrame, reps: pd.DataFrame | None, period: Per
     target = rre * prod * quarters if (np.isfinite(prod) and rre > 0) else float("nan")
     return {"target": target, "ramped_reps": rre, "productivity": prod, "quarters": quarters,
             "history": (start, end)}
-
-
-def landing_zone(deals: pd.DataFrame, period: Period, *, as_of: date | None = None,
-                 snapshots: pd.DataFrame | None = None, targets: pd.DataFrame | None = None,
-                 calendar: FiscalCalendar | None = None, owners: list | None = None,
-                 model_totals: np.ndarray | None = None, stage_history: pd.DataFrame | None = None) -> dict | None:
-    """Where the period is expected to land: p10/p50/p90 (and ``samples``) from
-    :func:`salesops.forecasting.landing`, else (when the forecast cannot be made, e.g. too
-    little history) from the rep simulation's team totals (``model_totals``); ``source`` says
-    which ("forecast" or "rep simulation"). None when neither is there."""
-    from .forecasting import landing  # imported here: Prophet and statsforecast load slowly
-
-    if as_of is not None and not deals.empty:
-        try:
-            res = landing(deals, snapshots, period, as_of, targets=targets, calendar=calendar, owners=owners,
-                          stage_history=stage_history)
-            return dict(res, source="forecast")
-        except SalesopsError:
-            pass
-    if model_totals is not None and len(model_totals):
-        q = np.quantile(model_totals, [0.1, 0.5, 0.9])
-        return {"p10": float(q[0]), "p50": float(q[1]), "p90": float(q[2]), "samples": model_totals,
-                "source": "rep simulation"}
-    return None
 
 
 # --- allocation ---------------------------------------------------------------------------------------
@@ -497,22 +518,34 @@ def allocate(target: float, weights: pd.Series, *, overrides: dict | None = None
 
 # --- realism ------------------------------------------------------------------------------------------
 def attainment_probability(won_amount: np.ndarray, quotas) -> np.ndarray:
-    """P(bookings >= quota) per rep from simulations (n_sims x reps). A zero quota is met."""
+    """P(bookings >= quota) per rep from simulations (n_sims x reps). A zero quota has no
+    probability of attainment (NaN): it is not a quota, so nobody "hits" it."""
     q = np.asarray(quotas, dtype=float)
-    return (won_amount >= q[None, :] - 1e-9).mean(axis=0) if won_amount.size else np.zeros(len(q))
+    p = (won_amount >= q[None, :] - 1e-9).mean(axis=0) if won_amount.size else np.zeros(len(q))
+    return np.where(q > 0, p, np.nan)
+
+
+def share_at_quota(p_attain) -> float | None:
+    """The expected share of reps at quota: the mean probability over the reps that have a
+    quota (reps with a zero quota are left out); None when no rep has one."""
+    p = np.asarray(p_attain, dtype=float)
+    p = p[np.isfinite(p)]
+    return float(p.mean()) if len(p) else None
 
 
 @dataclass
 class Realism:
     """How realistic a set of quotas is. ``reps``: rep, quota, expected, p10, p50, p90,
-    p_attain, flag. ``team``: target, p_team, expected_share_hitting, p10/p50/p90 of the team
-    total and ``source`` of the team distribution."""
+    p_attain (NaN for a zero quota), flag. ``team``: target, p_team, expected_share_hitting,
+    reps_without_quota, p10/p50/p90 of the team total and ``source`` of the team distribution."""
 
     reps: pd.DataFrame
     team: dict
 
 
 def flag_for(p: float) -> str:
+    if not np.isfinite(p):
+        return "no quota"
     if p < IMPLAUSIBLE_P:
         return "above plausible"
     if p < STRETCH_P:
@@ -524,27 +557,28 @@ def assess(quotas: pd.Series, sims: dict[str, np.ndarray], model: BookingsModel,
            team_samples: np.ndarray | None = None, target: float | None = None) -> Realism:
     """Probability of attainment per rep and for the team.
 
-    Reps: share of simulations at or above their quota. Team: the share of ``team_samples``
-    (the forecast's landing samples when given) at or above ``target`` (default: sum of
-    quotas), else of the simulated team totals. ``expected_share_hitting`` = mean of the rep
-    probabilities (industry norm 50-70%)."""
+    Reps: share of simulations at or above their quota (none for a zero quota). Team: the
+    share of ``team_samples`` (the landing zone's samples when given) at or above ``target``
+    (default: sum of quotas), else of the simulated team totals. ``expected_share_hitting`` =
+    mean of the probabilities of the reps with a quota (industry norm 50-70%)."""
     amount = sims["won_amount"]
     q = quotas.reindex(model.reps).fillna(0.0).to_numpy(dtype=float)
     p = attainment_probability(amount, q)
     qs = np.quantile(amount, [0.1, 0.5, 0.9], axis=0) if amount.size else np.zeros((3, len(q)))
     reps = pd.DataFrame({"rep": model.reps, "quota": q, "expected": amount.mean(axis=0) if amount.size else np.zeros(len(q)),
                          "p10": qs[0], "p50": qs[1], "p90": qs[2], "p_attain": p})
-    reps["flag"] = [flag_for(x) if qq > 0 else "" for x, qq in zip(p, q)]
+    reps["flag"] = [flag_for(x) for x in p]
     tgt = float(q.sum()) if target is None else float(target)
     totals = amount.sum(axis=1) if amount.size else np.zeros(1)
     source = "rep simulation"
     samples = totals
     if team_samples is not None and len(team_samples) and np.nanmax(np.asarray(team_samples, dtype=float)) > 0:
-        samples, source = np.asarray(team_samples, dtype=float), "forecast"
+        samples, source = np.asarray(team_samples, dtype=float), "landing zone"
     tq = np.quantile(samples, [0.1, 0.5, 0.9])
     team = {"target": tgt, "p_team": float((samples >= tgt - 1e-9).mean()), "source": source,
             "p10": float(tq[0]), "p50": float(tq[1]), "p90": float(tq[2]),
-            "expected_share_hitting": float(p.mean()) if len(p) else None,
+            "expected_share_hitting": share_at_quota(p),
+            "reps_with_quota": int((q > 0).sum()), "reps_without_quota": int((q <= 0).sum()),
             "reps_flagged": int((reps["flag"] == "above plausible").sum()),
             "industry_norm": INDUSTRY_HIT_RANGE}
     return Realism(reps, team)
@@ -554,12 +588,15 @@ def plan_goals(deals: pd.DataFrame, reps: pd.DataFrame | None, period: Period, t
                method: str = "capacity", over_assignment: float = 0.0, overrides: dict | None = None,
                accounts: pd.DataFrame | None = None, n_sims: int = 2000, seed: int = 0,
                lookback_periods: int = 4, as_of: date | None = None, team_samples=None,
+               model: BookingsModel | None = None,
                progress: Callable[[float], None] | None = None) -> tuple[pd.DataFrame, dict, BookingsModel]:
-    """The whole goal-setting step: model, allocation, realism. Returns (table, team, model);
-    the table has rep, weight, quota, expected, p10, p50, p90, p_attain, flag, ramp.
-    ``team_samples`` (the forecast's landing samples) calibrate the rep simulations' team
-    total (:func:`calibrate_to_team`) and give the team probability."""
-    model = fit_bookings_model(deals, reps, period, lookback_periods=lookback_periods, as_of=as_of)
+    """The whole goal-setting step on plain frames: model (fitted unless given), allocation,
+    realism. Returns (table, team, model); the table has rep, weight, quota, expected, p10,
+    p50, p90, p_attain, flag, ramp, overridden. ``team_samples`` (the landing zone's samples)
+    calibrate the rep simulations' team total (:func:`calibrate_to_team`) and give the team
+    probability."""
+    if model is None:
+        model = fit_bookings_model(deals, reps, period, lookback_periods=lookback_periods, as_of=as_of)
     if not model.reps:
         raise InputError(f"there are no reps on the team in {period.label}: load deals or a roster first")
     weights = allocation_weights(method, model, accounts=accounts, deals=deals)
@@ -625,24 +662,326 @@ def publish_targets(conn, period: Period, quotas: pd.Series) -> int:
     return store.insert_frame(conn, "targets", frame)
 
 
+def _num(x):
+    return float(x) if x is not None and np.isfinite(float(x)) else None
+
+
 def scenario_payload(period: Period, target: float, method: str, over_assignment: float, table: pd.DataFrame,
-                     team: dict, *, basis: str = "", overrides: dict | None = None) -> dict:
-    """A goal scenario as saved in the ``scenarios`` table (kind "goals")."""
-    return {"period": period.label, "period_start": period.start.isoformat(), "period_end": period.end.isoformat(),
+                     team: dict, *, basis: str = "", overrides: dict | None = None, name: str | None = None,
+                     filters: str | None = None) -> dict:
+    """A goal scenario as saved in the ``scenarios`` table (kind "goals"): what the page shows."""
+    return {"name": name, "period": period.label, "period_start": period.start.isoformat(),
+            "period_end": period.end.isoformat(), "filters": filters,
             "target": float(target), "basis": basis, "method": method, "over_assignment": float(over_assignment),
             "overrides": {k: float(v) for k, v in (overrides or {}).items()},
             "quotas": {r: float(q) for r, q in zip(table["rep"], table["quota"])},
-            "p_attain": {r: float(p) for r, p in zip(table["rep"], table["p_attain"])},
+            "p_attain": {r: _num(p) for r, p in zip(table["rep"], table["p_attain"])},
             "p_team": team.get("p_team"), "expected_share_hitting": team.get("expected_share_hitting")}
 
 
-def compare_scenarios(a: dict, b: dict, name_a: str = "A", name_b: str = "B") -> pd.DataFrame:
-    """Two saved scenarios side by side: quota and probability per rep, and the change."""
+def compare_scenarios(a: dict, b: dict) -> pd.DataFrame:
+    """Two saved scenarios side by side, per rep: ``quota_a``, ``quota_b``, ``quota_change``
+    (b - a), ``p_a``, ``p_b`` (probability of attainment; NaN where a scenario lacks the rep)."""
     reps = sorted(set(a.get("quotas", {})) | set(b.get("quotas", {})))
     out = pd.DataFrame({"rep": reps})
-    out[f"quota {name_a}"] = [a.get("quotas", {}).get(r, np.nan) for r in reps]
-    out[f"quota {name_b}"] = [b.get("quotas", {}).get(r, np.nan) for r in reps]
-    out["quota change"] = out[f"quota {name_b}"] - out[f"quota {name_a}"]
-    out[f"P(attain) {name_a}"] = [a.get("p_attain", {}).get(r, np.nan) for r in reps]
-    out[f"P(attain) {name_b}"] = [b.get("p_attain", {}).get(r, np.nan) for r in reps]
-    return out
+    out["quota_a"] = [a.get("quotas", {}).get(r, np.nan) for r in reps]
+    out["quota_b"] = [b.get("quotas", {}).get(r, np.nan) for r in reps]
+    out["quota_change"] = out["quota_b"].fillna(0.0) - out["quota_a"].fillna(0.0)
+    out["p_a"] = [a.get("p_attain", {}).get(r) for r in reps]
+    out["p_b"] = [b.get("p_attain", {}).get(r) for r in reps]
+    return out.astype({"p_a": float, "p_b": float})
+
+
+# =====================================================================================================
+# A workspace and its filters: what the Goals page and ``goals`` in the CLI call
+# =====================================================================================================
+def slice_reps(ws, f) -> list[str] | None:
+    """The reps a planning view of the filters holds (None: everyone): the reps the roster
+    places inside the slice; without a roster, or for a cut by a deal-only field (segment),
+    the owners of the slice's deals."""
+    from .filters import ROSTER_COLUMNS
+
+    if not f.filtered:
+        return None
+    if not ws.reps.empty and all(c in ROSTER_COLUMNS for c in f.cuts()):
+        return f.reps(ws) or []
+    return f.owners(ws) or []
+
+
+_MODELS: OrderedDict = OrderedDict()
+_MODELS_LOCK = threading.Lock()
+_MODELS_MAX = 16
+
+
+def team_model(ws, period: Period, as_of: date | None, names: list[str] | None = None,
+               lookback_periods: int = 4) -> BookingsModel:
+    """The bookings model of the whole team for ``period`` learned up to ``as_of`` (kept per
+    workspace object, period and as-of date), restricted to ``names`` when given (reps the
+    team model lacks are fitted as average tenured reps)."""
+    key = (ws.path, ws.version, id(ws), period.start, period.end, as_of, lookback_periods)
+    with _MODELS_LOCK:
+        hit = _MODELS.get(key)
+        model = hit[1] if hit is not None and hit[0]() is ws else None
+    if model is None:
+        model = fit_bookings_model(ws.deals, ws.reps, period, lookback_periods=lookback_periods, as_of=as_of)
+        with _MODELS_LOCK:
+            _MODELS[key] = (weakref.ref(ws), model)
+            while len(_MODELS) > _MODELS_MAX:
+                _MODELS.popitem(last=False)
+    if names is None:
+        return model
+    pos = {r: i for i, r in enumerate(model.reps)}
+    if all(n in pos for n in names):
+        return subset_model(model, [pos[n] for n in names])
+    return fit_bookings_model(ws.deals, ws.reps, period, lookback_periods=lookback_periods, as_of=as_of,
+                              rep_names=list(names))
+
+
+def slice_model(ws, f, period: Period | None = None) -> BookingsModel:
+    """The team model restricted to the reps inside the filters' slice."""
+    model = team_model(ws, period or f.period, f.as_of)
+    inside = slice_reps(ws, f)
+    if inside is None:
+        return model
+    keep = set(inside)
+    return subset_model(model, [i for i, r in enumerate(model.reps) if r in keep])
+
+
+def allocation_methods(ws) -> list[str]:
+    """The allocation methods this workspace can use (territory needs accounts with revenue)."""
+    acc = ws.accounts
+    territory = not acc.empty and "revenue" in acc.columns and bool(pd.to_numeric(acc["revenue"], errors="coerce").fillna(0).gt(0).any())
+    return [m for m in METHODS if m != "territory" or territory]
+
+
+def _round_amount(x: float) -> float:
+    return float(round(x / 1000) * 1000) or 1000.0
+
+
+def target_options(ws, f) -> dict:
+    """The ways to set the team target of the filters' slice and period: ``published`` (the
+    one target rule: TargetView.as_dict() with ``has_target`` and ``note``), ``last_year``
+    (bookings of the same period last year, by the KPI engine) and ``last_year_label``,
+    ``bottom_up`` (capacity; ``target`` NaN and ``error`` when it cannot be estimated),
+    ``reps`` (the reps the quotas go to), ``suggested`` (a round starting amount)."""
+    from . import metrics
+    from .filters import roster_rows
+
+    period, cal = f.period, ws.settings.calendar
+    view = f.target(ws)
+    last = cal.same_last_year(period)
+    last_year = float(metrics.kpis(ws, f, period=last)["won_amount"].iloc[0])
+    model = slice_model(ws, f)
+    roster = roster_rows(ws.reps, f.cuts()) if f.filtered else ws.reps
+    try:
+        bottom = bottom_up_target(f.deals(ws), roster if not roster.empty else None, period, as_of=f.as_of)
+    except InputError as exc:
+        bottom = {"target": float("nan"), "error": str(exc)}
+    bu = bottom.get("target", float("nan"))
+    if view.has_target:
+        suggested = float(view.amount)
+    elif np.isfinite(bu) and bu > 0:
+        suggested = _round_amount(bu)
+    elif last_year > 0:
+        suggested = _round_amount(last_year)
+    else:
+        suggested = _round_amount(float(model.expected_bookings.sum()))
+    return {"period": period.label, "published": dict(view.as_dict(), has_target=view.has_target, note=_target_note(view, ws)),
+            "last_year": last_year, "last_year_label": last.label, "bottom_up": bottom, "reps": list(model.reps),
+            "suggested": suggested}
+
+
+def _target_note(view, ws) -> str | None:
+    """Both published targets of the slice, named (never mixed), or None when there is one."""
+    from .formats import money
+
+    if view.own is None or view.rep_sum is None:
+        return None
+    cur = ws.settings.currency
+    if abs(view.own - view.rep_sum) < 0.5:
+        return f"The {view.label} ({money(view.own, cur)}) equals the sum of the {view.reps} reps' own targets."
+    return (f"The published target is the {view.label} ({money(view.own, cur)}); the {view.reps} reps' own targets add up "
+            f"to {money(view.rep_sum, cur)}.")
+
+
+def choose_target(options: dict, basis: str, *, amount: float | None = None, growth: float | None = None,
+                  growth_pct: float | None = None) -> dict:
+    """The team target for ``basis`` (a key of :data:`BASES`): {target (None when there is
+    none), basis (in words), problem (why there is none, or None)}. ``growth`` is a share
+    (0.1), ``growth_pct`` the same in percent (10)."""
+    if growth_pct is not None:
+        growth = float(growth_pct) / 100
+    if basis not in BASES:
+        raise InputError(f"basis {basis!r}: use one of {', '.join(BASES)}")
+    pub = options["published"]
+    if basis == "published":
+        if not pub["has_target"]:
+            return {"target": None, "basis": "published target",
+                    "problem": f"{options['period']} has no published target for this view; choose another basis."}
+        return {"target": float(pub["amount"]), "basis": f"published {pub['label']}", "problem": None}
+    if basis == "amount":
+        ok = amount is not None and np.isfinite(amount) and amount > 0
+        return {"target": float(amount) if ok else None, "basis": "amount",
+                "problem": None if ok else "Type a positive team target."}
+    if basis == "growth":
+        g = float(growth or 0.0)
+        if options["last_year"] <= 0:
+            return {"target": None, "basis": f"growth over {options['last_year_label']}",
+                    "problem": f"There are no bookings in {options['last_year_label']} to grow from; set an amount instead."}
+        return {"target": options["last_year"] * (1 + g), "basis": f"{g:+.0%} over {options['last_year_label']}",
+                "problem": None}
+    bu = options["bottom_up"]
+    t = bu.get("target", float("nan"))
+    if not np.isfinite(t) or t <= 0:
+        why = f" ({bu['error']})" if bu.get("error") else ""
+        return {"target": None, "basis": "bottom-up capacity",
+                "problem": "The capacity target needs won deals in the last four quarters and reps on the team" + why + "."}
+    return {"target": float(t), "basis": "bottom-up capacity", "problem": None}
+
+
+def target_rows(options: dict, landing: dict | None, target: float | None) -> pd.DataFrame:
+    """The rows of the target comparison chart: label, value, low, high (the landing zone's
+    P10-P90 only)."""
+    rows = []
+    pub = options["published"]
+    if pub["has_target"]:
+        rows.append({"label": f"Published ({pub['label']})", "value": pub["amount"], "low": np.nan, "high": np.nan})
+    rows.append({"label": f"Last year ({options['last_year_label']})", "value": options["last_year"], "low": np.nan, "high": np.nan})
+    bu = options["bottom_up"].get("target", float("nan"))
+    if np.isfinite(bu):
+        rows.append({"label": "Bottom-up capacity", "value": bu, "low": np.nan, "high": np.nan})
+    if landing:
+        rows.append({"label": "Landing zone (P50)", "value": landing["p50"], "low": landing["p10"], "high": landing["p90"]})
+    if target:
+        rows.append({"label": "Chosen target", "value": float(target), "low": np.nan, "high": np.nan})
+    return pd.DataFrame(rows, columns=["label", "value", "low", "high"])
+
+
+def bottom_up_text(options: dict, currency: str) -> str | None:
+    """The bottom-up arithmetic in words, or None when there is none."""
+    from .formats import money
+
+    b = options["bottom_up"]
+    if not np.isfinite(b.get("target", float("nan"))):
+        return None
+    return (f"Bottom-up: {b['ramped_reps']:.1f} ramped-rep equivalents x {money(b['productivity'], currency)} per "
+            f"ramped rep per quarter x {b['quarters']:.2f} quarters.")
+
+
+@dataclass
+class GoalPlan:
+    """Quotas for a team target and how realistic they are (the Goals page, ``goals --json``)."""
+
+    period: Period
+    target: float
+    table: pd.DataFrame      # rep, weight, quota, expected, p10, p50, p90, p_attain, flag, ramp, overridden
+    team: dict               # see assess(), plus method, over_assignment, quota_total
+    window: tuple
+    rep_shape: float
+    notes: list
+
+    @property
+    def quotas(self) -> pd.Series:
+        return self.table.set_index("rep")["quota"]
+
+    def reconciliation(self, currency: str) -> str:
+        """"Quotas add up to $9,900,000 = target $9,000,000 x 1.10 over-assignment."."""
+        from .formats import money
+
+        over = self.team["over_assignment"]
+        return (f"Quotas add up to {money(self.team['quota_total'], currency, compact=False)} = target "
+                f"{money(self.target, currency, compact=False)}" + (f" x {1 + over:.2f} over-assignment" if over else "") + ".")
+
+    def hit_words(self) -> tuple[str, str]:
+        """The expected share of reps at quota against the usual 50-70%: (words, colour)."""
+        share = self.team["expected_share_hitting"]
+        lo, hi = INDUSTRY_HIT_RANGE
+        if share is None:
+            return "no rep has a quota", "off"
+        if lo <= share <= hi:
+            return f"within the usual {lo:.0%}-{hi:.0%}", "off"
+        return (f"-below the usual {lo:.0%}-{hi:.0%}", "normal") if share < lo else (f"+above the usual {lo:.0%}-{hi:.0%}", "normal")
+
+    def explanation(self) -> str:
+        return (f"Each rep's won deals in a period are drawn from a Poisson distribution whose rate is the rep's own win "
+                f"count over the last four periods, shrunk toward the team's and scaled by their ramp and time on the "
+                f"team; the rate varies between periods (rep-level spread, shape {self.rep_shape:.1f}) and with a "
+                f"team-wide shock. Deal sizes come from the rep's own won deals mixed with the team's. History: "
+                f"{self.window[0]:%d %b %Y} to {self.window[1]:%d %b %Y}. {' '.join(self.notes)}").strip()
+
+    def to_json(self) -> dict:
+        cols = ["rep", "quota", "p_attain", "expected", "p10", "p50", "p90", "flag", "weight"]
+        return {"target": self.target, "method": self.team["method"], "over_assignment": self.team["over_assignment"],
+                "quota_total": self.team["quota_total"], "p_team": self.team["p_team"], "team_source": self.team["source"],
+                "team_p10": self.team["p10"], "team_p50": self.team["p50"], "team_p90": self.team["p90"],
+                "expected_share_hitting": self.team["expected_share_hitting"],
+                "reps_with_quota": self.team["reps_with_quota"], "reps_without_quota": self.team["reps_without_quota"],
+                "reps_flagged": self.team["reps_flagged"], "reps": self.table[cols].to_dict(orient="records")}
+
+
+def parse_overrides(pairs) -> tuple:
+    """Hand-typed quotas [(rep, text)] -> ((rep, amount), ...): "150000", "150,000" or
+    "150 000" (a currency sign is ignored); InputError naming the rep and the value otherwise."""
+    out = []
+    for rep, text in pairs:
+        t = str(text).strip()
+        if not t:
+            continue
+        clean = "".join(ch for ch in t if ch not in ",_ $€£¥₹'")
+        try:
+            v = float(clean)
+        except ValueError:
+            raise InputError(f"manual quota for {rep} = {t!r}: type an amount such as 150000") from None
+        if not math.isfinite(v) or v < 0:
+            raise InputError(f"manual quota for {rep} = {t!r}: a quota must be 0 or more")
+        out.append((str(rep), v))
+    return tuple(out)
+
+
+def scenario_name(typed: str | None, period: Period, basis: str, method: str, f=None) -> str:
+    """The name a goal scenario is saved under: what was typed, else a name made of what is on
+    screen ("2026Q4 · published company target · Equal split · Region: EMEA")."""
+    if typed and typed.strip():
+        return typed.strip()
+    parts = [period.label, basis, METHOD_LABELS.get(method, method)]
+    if f is not None and f.filtered:
+        parts.append(f.describe())
+    return " · ".join(parts)
+
+
+def goal_plan(ws, f, target: float, method: str = "capacity", over_assignment: float = 0.0, overrides: tuple = (),
+              n_sims: int = 2000, seed: int = 0, team_samples=None) -> GoalPlan:
+    """Quotas for ``target`` split by ``method`` over the reps inside the filters' slice, with
+    ``overrides`` ((rep, quota) pairs typed by hand) kept, and their realism from ``n_sims``
+    simulations (``team_samples``: the landing zone's samples of the slice, which calibrate
+    the team total)."""
+    if not (isinstance(target, (int, float, np.floating)) and math.isfinite(target) and target > 0):
+        raise InputError(f"target = {target!r}: the team target must be a positive amount")
+    model = slice_model(ws, f)
+    if not model.reps:
+        raise InputError(f"there are no reps on the team in {f.period.label} for {f.describe()}: "
+                         "check the roster's hire and end dates, or the filters")
+    table, team, model = plan_goals(f.deals(ws), ws.reps, f.period, float(target), method=method,
+                                    over_assignment=over_assignment, overrides=dict(overrides),
+                                    accounts=ws.accounts, n_sims=n_sims, seed=seed, team_samples=team_samples,
+                                    model=model)
+    table["realism"] = table["flag"].replace("", "ok")
+    table["set_by"] = np.where(table["overridden"], "set by hand", METHOD_LABELS.get(method, method).lower())
+    return GoalPlan(f.period, float(target), table, team, model.window, model.rep_shape, list(model.notes))
+
+
+def compare_saved(ws, a: tuple, b: tuple) -> dict:
+    """Two saved goal scenarios, each (name, version): ``table`` (compare_scenarios), ``a`` and
+    ``b`` (their payloads)."""
+    da = ws.load_saved("scenarios", a[0], int(a[1])) or {}
+    db = ws.load_saved("scenarios", b[0], int(b[1])) or {}
+    return {"table": compare_scenarios(da, db), "a": da, "b": db}
+
+
+def publish(ws, period: Period, quotas: dict) -> int:
+    """Replace the period's rep targets with ``quotas`` {rep: amount} in one transaction;
+    returns the rows written."""
+    from . import store
+
+    with store.connect(ws.path, write=True) as conn:
+        return publish_targets(conn, period, pd.Series(quotas, dtype=float))

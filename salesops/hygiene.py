@@ -20,6 +20,7 @@ A deal is *clean* when no check fires. ``score`` = clean open deals / open deals
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -254,3 +255,34 @@ def fix_list(issues: pd.DataFrame, owner: str | None = None) -> pd.DataFrame:
 
 __all__ = ["CHECKS", "FIXES", "deal_issues", "stale_measurable", "scorecard", "by_rep", "by_import", "fix_list",
            "open_without_close_date", "no_close_date_line"]
+
+
+# --- the Pipeline page's hygiene section: a workspace and its filters in ----------------------------
+@dataclass
+class HygieneView:
+    issues: pd.DataFrame
+    score: dict
+    by_rep: pd.DataFrame
+    by_import: pd.DataFrame
+    stale_measured: bool
+
+
+def view_for(ws, f, stale_days: int) -> HygieneView:
+    """The hygiene scorecard of the slice's open deals as of the filters' as-of date."""
+    snaps = f.restrict(ws, ws.snapshots())
+    hist = f.restrict(ws, ws.stage_history())
+    deals = f.deals(ws)
+    rules = ws.stage_rules()
+    issues = deal_issues(deals, rules, f.as_of, snapshots=snaps, history=hist, stale_days=stale_days)
+    upto = snaps[snaps[S.AS_OF] <= pd.Timestamp(f.as_of)] if not snaps.empty else snaps
+    return HygieneView(issues, scorecard(issues), by_rep(issues),
+                       by_import(upto, rules, deals=deals, history=hist, stale_days=stale_days),
+                       stale_measurable(upto, hist))
+
+
+def trend_by_rep_for(ws, f, stale_days: int) -> pd.DataFrame:
+    """The score of every import per rep (asked for only when a rep's trend is shown)."""
+    snaps = f.restrict(ws, ws.snapshots())
+    snaps = snaps[snaps[S.AS_OF] <= pd.Timestamp(f.as_of)] if not snaps.empty else snaps
+    return by_import(snaps, ws.stage_rules(), deals=f.deals(ws), history=f.restrict(ws, ws.stage_history()),
+                     stale_days=stale_days, by=S.OWNER)

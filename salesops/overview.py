@@ -1,103 +1,117 @@
-"""The Overview's question, "where do we stand this period?": KPIs, the comparison period,
-the pace to target and the bookings trend. Pure pandas; the page only renders."""
+"""The Overview's question, "where do we stand this period?": the KPIs as known on the as-of
+date, the comparison period up to the same point, the pace to target, the bookings trend and
+the largest open deals. Every number comes from salesops.metrics and the one target rule."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
 from . import metrics
 from . import schema as S
-from .periods import FiscalCalendar, Period
+from .filters import Filters
+from .periods import Period
+from .targets import TargetView
+
+KIND_WORDS = {"quarter": "quarter", "month": "month", "year": "year", "week": "week"}
+TOP_OPEN_COLUMNS = [S.NAME, S.ACCOUNT, S.OWNER, S.STAGE, S.AMOUNT, S.PROBABILITY, S.CLOSE_DATE]
+
+
+def state_of(period: Period, as_of: date) -> str:
+    """"future" (not started on the as-of date), "running" or "closed"."""
+    if as_of < period.start:
+        return "future"
+    return "running" if as_of < period.end else "closed"
 
 
 @dataclass
 class Standing:
     period: Period
-    compare: Period              # the period the deltas compare with
-    compare_label: str           # e.g. "vs same point last quarter"
-    current: dict                # team KPIs for the period (up to as_of when it is in progress)
-    previous: dict               # team KPIs for the comparison period
-    pace: dict                   # metrics.pace(...)
-    in_progress: bool
-    trend: pd.DataFrame          # period_start, label, won_amount, target, kind ('actual' | 'in progress')
-    cumulative: pd.DataFrame     # day, won_to_date, target_pace  (inside the period)
-    top_open: pd.DataFrame       # largest open deals closing in the period
+    state: str                   # future | running | closed
+    compare: Period              # the period the changes compare with
+    compare_as_of: date          # ... as known on this day (the same point of it, when running)
+    compare_label: str           # "vs the same point last quarter" / "vs last quarter"
+    current: dict                # metrics.team for the period on the as-of date
+    previous: dict               # metrics.team for the comparison period on compare_as_of
+    target: TargetView
+    pace: dict                   # metrics.pace (running periods)
+    trend: pd.DataFrame          # metrics.series by quarter, 8 quarters to the period's
+    cumulative: pd.DataFrame     # day, won_to_date, target_pace
+    top_open: pd.DataFrame       # the largest deals open on the as-of date closing in the period
+
+    @property
+    def in_progress(self) -> bool:
+        return self.state == "running"
+
+    def compare_text(self) -> str:
+        """One line saying what the changes compare with."""
+        c = self.compare
+        if self.state == "running":
+            return (f"Changes compare with {c.label} up to the same day ({c.start:%d %b} – {self.compare_as_of:%d %b %Y}), "
+                    "because this period is still running.")
+        return f"Changes compare with {c.label} ({c.start:%d %b} – {c.end:%d %b %Y})."
 
 
-def _kind_word(period: Period) -> str:
-    return {"quarter": "quarter", "month": "month", "year": "year", "week": "week"}.get(period.kind, "period")
-
-
-def standing(deals: pd.DataFrame, targets: pd.DataFrame, reps: pd.DataFrame, period: Period,
-             as_of: date, calendar: FiscalCalendar, trend_freq: str = "Q", trend_periods: int = 8) -> Standing:
-    """Everything the Overview shows for ``period`` seen on ``as_of``.
-
-    When ``as_of`` falls inside the period, deals are counted only up to as_of (a deal closed
-    later in the period, as an edited export might show, is not yet booked), and the deltas
-    compare with the previous period *up to the same day*, so a half-finished quarter is not
-    set against a whole one."""
-    in_progress = period.start <= as_of < period.end
-    prev = calendar.previous(period)
-    end_now = as_of if in_progress else period.end
-    kw = dict(targets=targets, reps=reps)
-    current = metrics.team_kpis(deals, period.start, period.end, **kw)
-    if in_progress:
-        closed_now = metrics.team_kpis(deals, period.start, end_now, **kw)
-        for key in ("won_amount", "won_count", "lost_count", "win_rate", "avg_deal_size", "avg_cycle_days",
-                    "win_rate_low", "win_rate_high", "pipeline_created_amount", "pipeline_created_count"):
-            current[key] = closed_now[key]
-        if current["target"] and current["target"] > 0:
-            current["attainment"] = current["won_amount"] / current["target"]
-        elapsed = (as_of - period.start).days
-        prev_end = min(prev.start + timedelta(days=elapsed), prev.end)
-        previous = metrics.team_kpis(deals, prev.start, prev_end, **kw)
-        label = f"vs same point last {_kind_word(period)}"
+def standing(ws, f: Filters, trend_freq: str = "Q", trend_periods: int = 8) -> Standing:
+    """Everything the Overview shows for the filters' period seen on their as-of date."""
+    cal = ws.settings.calendar
+    period, as_of = f.period, f.as_of
+    state = state_of(period, as_of)
+    prev = cal.previous(period)
+    word = KIND_WORDS.get(period.kind, "period")
+    if state == "running":
+        prev_as_of = metrics.same_point(period, prev, as_of)
+        label = f"vs the same point last {word}" if period.kind != "range" else "vs the same point of the period before"
     else:
-        previous = metrics.team_kpis(deals, prev.start, prev.end, **kw)
-        label = f"vs last {_kind_word(period)}" if period.kind != "range" else "vs the period before"
-    pace = metrics.pace(current["won_amount"], current["target"], period.start, period.end, min(as_of, period.end))
-    return Standing(period, prev, label, current, previous, pace, in_progress,
-                    bookings_trend(deals, targets, calendar, period, as_of, trend_freq, trend_periods),
-                    cumulative_bookings(deals, period, as_of, current["target"]),
-                    top_open_deals(deals, period))
+        prev_as_of = as_of if state == "closed" else prev.end
+        label = f"vs last {word}" if period.kind != "range" else "vs the period before"
+    current = metrics.team(ws, f)
+    previous = metrics.team(ws, f, period=prev, as_of=prev_as_of)
+    target = f.target(ws)
+    pace = metrics.pace(current["won_amount"], target.amount, period.start, period.end, min(as_of, period.end))
+    return Standing(period, state, prev, prev_as_of, label, current, previous, target, pace,
+                    bookings_trend(ws, f, trend_freq, trend_periods), cumulative_bookings(ws, f, target.amount),
+                    top_open_deals(ws, f))
 
 
-def bookings_trend(deals: pd.DataFrame, targets: pd.DataFrame, calendar: FiscalCalendar, period: Period,
-                   as_of: date, freq: str = "Q", n: int = 8) -> pd.DataFrame:
-    """Won amount per period (``freq``) for the ``n`` periods ending with the one that holds
-    ``period``'s end, with each period's target (sum of rep targets, pro-rated)."""
-    last = calendar.period_of(min(period.end, max(as_of, period.start)), freq)
-    periods = [calendar.shift(last, -k) for k in range(n - 1, -1, -1)]
-    won = deals[deals[S.STATUS] == S.WON]
-    rows = []
-    for p in periods:
-        end = min(p.end, as_of)
-        sel = won[won[S.CLOSE_DATE].between(pd.Timestamp(p.start), pd.Timestamp(end))]
-        tgt = metrics.target_for_period(targets, p.start, p.end, scope="owner")
-        rows.append({"period_start": pd.Timestamp(p.start), "label": p.label, "won_amount": float(sel[S.AMOUNT].sum()),
-                     "won_count": int(len(sel)), "target": float(tgt.sum()) if not tgt.empty else np.nan,
-                     "kind": "in progress" if p.start <= as_of < p.end else "actual"})
-    return pd.DataFrame(rows)
+def bookings_trend(ws, f: Filters, freq: str = "Q", n: int = 8) -> pd.DataFrame:
+    """The ``n`` periods of ``freq`` ending with the one that holds the period's end (or the
+    as-of date when that is earlier): bookings as known on the as-of date and the target of
+    each by the target rule. Columns of metrics.series plus ``kind`` ("actual", "in
+    progress", "not started")."""
+    cal = ws.settings.calendar
+    last = cal.period_of(min(f.period.end, max(f.as_of, f.period.start)), freq)
+    first = cal.shift(last, -(n - 1))
+    out = metrics.series(ws, f, freq, first.start, last.end)
+    out["kind"] = np.where(out["in_progress"], "in progress",
+                           np.where(out["period_start"] > pd.Timestamp(f.as_of), "not started", "actual"))
+    return out
 
 
-def cumulative_bookings(deals: pd.DataFrame, period: Period, as_of: date, target: float | None) -> pd.DataFrame:
-    """Day-by-day cumulative won amount inside the period (up to as_of) and the straight-line
-    pace to the target."""
-    days = pd.date_range(period.start, period.end, freq="D")
-    won = deals[(deals[S.STATUS] == S.WON) & deals[S.CLOSE_DATE].between(pd.Timestamp(period.start), pd.Timestamp(period.end))]
-    daily = won.groupby(won[S.CLOSE_DATE].dt.normalize())[S.AMOUNT].sum().reindex(days, fill_value=0.0)
-    cum = daily.cumsum()
-    cum[days > pd.Timestamp(as_of)] = np.nan
-    out = pd.DataFrame({"day": days, "won_to_date": cum.to_numpy()})
+def cumulative_bookings(ws, f: Filters, target: float | None) -> pd.DataFrame:
+    """Day-by-day cumulative bookings inside the period up to the as-of date, and an even
+    pace to the target. Columns: day, won_to_date (NaN after the as-of date), target_pace."""
+    p = f.period
+    days = pd.date_range(p.start, p.end, freq="D")
+    facts = f.facts(ws)
+    won = metrics.deal_mask(facts, "won_amount", p.start, p.end, f.as_of)
+    w = facts[won]
+    idx = ((w[S.CLOSE_DATE] - pd.Timestamp(p.start)).dt.days).to_numpy(dtype=np.int64)
+    daily = np.bincount(idx, weights=w[S.AMOUNT].fillna(0.0).to_numpy(), minlength=len(days))[:len(days)]
+    cum = np.cumsum(daily)
+    cum = np.where(days > pd.Timestamp(f.as_of), np.nan, cum)
+    out = pd.DataFrame({"day": days, "won_to_date": cum})
     out["target_pace"] = (target * (np.arange(len(days)) + 1) / len(days)) if target and target > 0 else np.nan
     return out
 
 
-def top_open_deals(deals: pd.DataFrame, period: Period, n: int = 10) -> pd.DataFrame:
-    """The largest open deals with a close date in the period."""
-    sel = deals[(deals[S.STATUS] == S.OPEN) & deals[S.CLOSE_DATE].between(pd.Timestamp(period.start), pd.Timestamp(period.end))]
-    cols = [S.NAME, S.ACCOUNT, S.OWNER, S.STAGE, S.AMOUNT, S.PROBABILITY, S.CLOSE_DATE]
-    return sel.sort_values(S.AMOUNT, ascending=False, na_position="last").head(n)[cols].reset_index(drop=True)
+def top_open_deals(ws, f: Filters, n: int = 10) -> pd.DataFrame:
+    """The largest deals open on the as-of date with a close date in the period (full rows,
+    read for these deals only)."""
+    facts = f.facts(ws)
+    m = metrics.deal_mask(facts, "open_pipeline", f.period.start, f.period.end, f.as_of)
+    top = facts.loc[m, S.AMOUNT].sort_values(ascending=False, na_position="last", kind="stable").head(n)
+    rows = ws.deal_rows(list(top.index), TOP_OPEN_COLUMNS)
+    return rows.reset_index(drop=True)

@@ -770,3 +770,89 @@ __all__ = [
     "STEPS", "STEP_LABELS", "STEP_SIGN", "Movement", "movement", "waterfall_table", "deals_behind",
     "attach_names", "pick_snapshot", "period_snapshots", "resolve_snapshots", "push_counts", "last_changes", "last_changes_by_snapshot", "median_cycle_days", "at_risk",
 ]
+
+
+# =============================================================================================
+# The Pipeline page's sections: a workspace and its filters in, one result out
+# =============================================================================================
+def movement_for(ws, f, from_date: str, to_date: str) -> Movement:
+    """The waterfall of the filters' period between two snapshots, for the deals inside the
+    slice, with the deals' names and each deal's push count up to the later snapshot."""
+    s1 = f.restrict(ws, ws.snapshot(from_date))
+    s2 = f.restrict(ws, ws.snapshot(to_date))
+    m = movement(s1, s2, f.period.start, f.period.end, from_date=from_date, to_date=to_date)
+    deals = attach_names(m.deals, ws.deals)
+    every = ws.snapshots()
+    upto = every[(every[S.AS_OF] <= pd.Timestamp(to_date)) & every[S.OPPORTUNITY_ID].isin(deals[S.OPPORTUNITY_ID])]
+    pushes = push_counts(upto).set_index(S.OPPORTUNITY_ID)["push_count"]
+    deals["push_count"] = deals[S.OPPORTUNITY_ID].map(pushes).fillna(0).astype(int)
+    m.deals = deals
+    return m
+
+
+@dataclass
+class FunnelView:
+    """The funnel section: from stage history or snapshots (``kind``), or, with neither, the
+    deals' current stages with what final stages tell (``won``, ``lost``, ``win_rate``)."""
+
+    kind: str
+    note: str
+    funnel: pd.DataFrame
+    current: pd.DataFrame
+    leak: dict | None
+    deals: int
+    won: int = 0
+    lost: int = 0
+    still_open: int = 0
+
+    @property
+    def win_rate(self) -> float | None:
+        return self.won / (self.won + self.lost) if self.won + self.lost else None
+
+
+def _history_for(ws, f) -> FunnelSource:
+    hist = f.restrict(ws, ws.stage_history())
+    snaps = f.restrict(ws, ws.snapshots()) if hist.empty else None
+    return funnel_source(hist, snaps)
+
+
+def funnel_for(ws, f) -> FunnelView:
+    """The stage funnel of the deals inside the slice, as of the filters' as-of date."""
+    src = _history_for(ws, f)
+    rules = ws.stage_rules()
+    deals = f.deals(ws)
+    if src.kind == "none":
+        cur = funnel_from_current(deals, rules)
+        count = lambda status: int(cur.loc[cur["status"] == status, "deals"].sum()) if not cur.empty else 0  # noqa: E731
+        return FunnelView(src.kind, src.note, pd.DataFrame(), cur, None, len(deals), count(S.WON), count(S.LOST), count(S.OPEN))
+    fr = funnel(src.history, rules, f.as_of)
+    return FunnelView(src.kind, src.note, fr, pd.DataFrame(), team_leak(fr), int(src.history[S.OPPORTUNITY_ID].nunique()))
+
+
+def leaks_for(ws, f, by: str, min_decided: int) -> pd.DataFrame:
+    src = _history_for(ws, f)
+    if src.kind == "none":
+        return pd.DataFrame(columns=LEAK_COLUMNS)
+    return leaks(src.history, ws.stage_rules(), f.deals(ws), by, min_decided=min_decided, as_of=f.as_of)
+
+
+def time_to_close_for(ws, f, by: str | None) -> pd.DataFrame:
+    """Time-to-close curves of the slice's deals, with the share still open after 30, 60, 90
+    and 180 days in ``attrs["open_after"]`` (one row per curve)."""
+    curve = time_to_close(f.deals(ws), f.as_of, by=by)
+    if not curve.empty:
+        curve.attrs["open_after"] = pd.DataFrame({f"Open after {d} days": share_open_after(curve, d) for d in (30, 60, 90, 180)})
+    return curve
+
+
+def risk_for(ws, f, stale_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(deals at risk, push counts of the open deals) of the slice as of the as-of date."""
+    every = ws.snapshots()
+    snaps = f.restrict(ws, every[every[S.AS_OF] <= pd.Timestamp(f.as_of)])
+    hist = f.restrict(ws, ws.stage_history())
+    hist = hist[hist[S.ENTERED_AT] <= pd.Timestamp(f.as_of)]
+    deals = f.deals(ws)
+    risk = at_risk(deals, snaps, f.as_of, stale_days=stale_days, history=hist)
+    push = push_counts(snaps)
+    push = push[push[S.OPPORTUNITY_ID].isin(deals.loc[deals[S.STATUS] == S.OPEN, S.OPPORTUNITY_ID])]
+    return risk, push

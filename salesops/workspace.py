@@ -1,16 +1,479 @@
-"""Workspace administration behind the Settings page: settings, the rep roster, and clearing
-the workspace. Validation raises InputError naming the row and column."""
+"""The workspace: everything a page, a CLI command, an export or a deck reads, loaded through
+one door (:func:`load`), plus the administration behind the Settings page (settings, the rep
+roster, the stage map, clearing).
+
+A :class:`Workspace` is read-only and loaded once per (database, data version). It holds the
+small tables (reps, targets, accounts, settings) and the deal *facts*: one narrow row per deal
+with the columns the KPI engine and the filters need (status, amount, dates, probability,
+forecast category, owner and the owner's roster fields). The full deal rows (names, stages,
+accounts, every dimension) are read only when something lists or models deals
+(:attr:`Workspace.deals`, :meth:`Workspace.deal_rows`), so a page that shows numbers does not
+pay for a million rows it never shows.
+
+Use::
+
+    ws = workspace.load(path)           # the CLI, tests, notebooks
+    ws.settings.calendar, ws.settings.currency
+    f = Filters.for_period(ws, "2026Q3", region=("EMEA",))
+    metrics.kpis(ws, f)
+"""
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 
 from . import schema as S
 from . import store
+from .accounts import (ACTIVE_PLAN_KEY, SIZE_BAND, SIZE_BANDS_KEY, TERRITORY, SizeBands, deal_accounts_from,
+                       deal_columns, fields_by_account, universe)
 from .errors import InputError, Problem
+from .periods import FiscalCalendar
 
 CURRENCIES = ("USD", "EUR", "GBP", "CHF", "CAD", "AUD", "JPY", "INR")
+#: Shown for a deal whose owner is not on the roster, as its manager and team.
+NOT_ON_ROSTER = "(not on roster)"
+#: The roster fields every deal carries from its owner (region only where the deal has none).
+ROSTER_FIELDS = (S.MANAGER, S.TEAM, S.REGION)
+#: How many filtered deal frames a workspace keeps (the last ones asked for).
+SLICE_CACHE = 8
+#: The narrow deal columns the KPI engine and the filters read (see :func:`load`).
+FACT_COLUMNS = tuple(store.FACT_COLUMNS)
 
 
+# --- settings -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Settings:
+    """The workspace settings, typed. ``calendar`` is the fiscal calendar they define."""
+
+    fiscal_year_start_month: int = 1
+    currency: str = "USD"
+    holiday_country: str = "US"
+    workspace_name: str = "My workspace"
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Settings":
+        merged = {**S.DEFAULT_SETTINGS, **(values or {})}
+        try:
+            month = int(merged["fiscal_year_start_month"])
+        except (TypeError, ValueError):
+            month = 1
+        return cls(fiscal_year_start_month=month if 1 <= month <= 12 else 1,
+                   currency=str(merged.get("currency") or "USD"),
+                   holiday_country=str(merged.get("holiday_country") or ""),
+                   workspace_name=str(merged.get("workspace_name") or "My workspace"))
+
+    @property
+    def calendar(self) -> FiscalCalendar:
+        return FiscalCalendar(self.fiscal_year_start_month)
+
+    def as_dict(self) -> dict:
+        return {"fiscal_year_start_month": self.fiscal_year_start_month, "currency": self.currency,
+                "holiday_country": self.holiday_country, "workspace_name": self.workspace_name}
+
+    def __getitem__(self, key):  # settings["currency"] keeps working where a dict was passed
+        return self.as_dict()[key]
+
+    def get(self, key, default=None):
+        return self.as_dict().get(key, default)
+
+
+# --- the workspace -----------------------------------------------------------------------------------
+def attach_roster(deals: pd.DataFrame, reps: pd.DataFrame | None) -> pd.DataFrame:
+    """Add the owner's ``manager`` and ``team`` from the roster (:data:`NOT_ON_ROSTER` for
+    owners not on it), and fill a blank deal ``region`` with the owner's region. The deal's
+    own region wins where it has one: a deal can be tagged to another region than its rep's."""
+    out = deals.copy()
+    if reps is None or reps.empty:
+        for col in (S.MANAGER, S.TEAM):
+            out[col] = NOT_ON_ROSTER
+        if S.REGION not in out.columns:
+            out[S.REGION] = None
+        return out
+    roster = reps.drop_duplicates(S.NAME).set_index(S.NAME)
+    for col in (S.MANAGER, S.TEAM):
+        mapped = out[S.OWNER].map(roster[col]) if col in roster.columns else pd.Series(None, index=out.index, dtype=object)
+        out[col] = mapped.fillna(NOT_ON_ROSTER)
+    rep_region = out[S.OWNER].map(roster[S.REGION]) if S.REGION in roster.columns else pd.Series(None, index=out.index, dtype=object)
+    if S.REGION in out.columns:
+        blank = out[S.REGION].isna() | (out[S.REGION].astype(object) == "")
+        out[S.REGION] = out[S.REGION].astype(object).where(~blank, rep_region)
+    else:
+        out[S.REGION] = rep_region
+    return out
+
+
+@dataclass
+class Workspace:
+    """One workspace at one data version (read-only: never modify its frames in place).
+
+    ``facts`` has :data:`FACT_COLUMNS` plus ``manager`` and ``team`` and ``rowid`` (the
+    database row), dates as datetime64, sorted by close date. ``deals`` (loaded on first use)
+    has every column of ``opportunities`` except ``extra``, with the same roster fields."""
+
+    path: str
+    version: int
+    settings: Settings
+    facts: pd.DataFrame
+    reps: pd.DataFrame
+    targets: pd.DataFrame
+    accounts: pd.DataFrame
+    snapshot_dates: list[str]
+    summary: dict
+    as_of: date                     # the as-of date of the data (store.data_as_of)
+    first_close: date | None = None
+    #: Company-size bands (accounts.SizeBands, from the settings) and the active territory
+    #: plan (its saved reference {"name", "version"} and its plan document), if any.
+    size_bands: SizeBands = field(default_factory=SizeBands)
+    active_plan_ref: dict | None = None
+    active_plan_doc: dict | None = None
+    #: Per account name: industry, size_band, territory (what every deal takes from its account).
+    account_fields: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=[S.INDUSTRY, SIZE_BAND, TERRITORY]))
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _deals: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    _extra: dict = field(default_factory=dict, repr=False, compare=False)
+
+    # -- basics -----------------------------------------------------------------------------------
+    @property
+    def empty(self) -> bool:
+        return self.facts.empty
+
+    @property
+    def calendar(self) -> FiscalCalendar:
+        return self.settings.calendar
+
+    @property
+    def currency(self) -> str:
+        return self.settings.currency
+
+    # -- deal rows, on demand -------------------------------------------------------------------------
+    @property
+    def deals(self) -> pd.DataFrame:
+        """Every deal with all its columns (except ``extra``) and the roster fields; read from
+        the database on first use and kept."""
+        if self._deals is None:
+            with self._lock:
+                if self._deals is None:
+                    if self.empty:
+                        frame = pd.DataFrame({c: pd.Series(dtype=self.facts[c].dtype) if c in self.facts else pd.Series(dtype=object)
+                                              for c in (*store.DEAL_COLUMNS, S.MANAGER, S.TEAM)})
+                        for col in S.DATE_FIELDS:
+                            frame[col] = pd.to_datetime(frame[col])
+                        self._deals = frame
+                    else:
+                        with store.connect(self.path) as conn:
+                            raw = store.load_deals(conn, rowid_index=True)
+                        self._deals = self.attach_accounts(attach_roster(raw, self.reps))
+        return self._deals
+
+    def attach_accounts(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` (deal rows with ``account``) with the fields each deal takes from its
+        account: ``industry`` (the account's, else the deal's own), ``size_band`` and
+        ``territory`` (the active plan's), as the facts have them."""
+        if S.ACCOUNT not in frame.columns:
+            return frame
+        acc = pd.Categorical(frame[S.ACCOUNT].astype(object).where(frame[S.ACCOUNT].notna() & (frame[S.ACCOUNT].astype(object) != ""), None))
+        cols = deal_columns(acc, frame[S.INDUSTRY].to_numpy(dtype=object) if S.INDUSTRY in frame.columns else None,
+                            self.account_fields, self.size_bands.labels(self.settings.currency))
+        out = frame.copy()
+        for col, values in cols.items():
+            out[col] = pd.Series(values, index=out.index) if col != S.INDUSTRY else pd.Series(values, index=out.index).astype(object).where(pd.notna(values), None)
+        return out
+
+    def account_universe(self) -> pd.DataFrame:
+        """Every account (the accounts import and the accounts the deals name: accounts.universe)
+        with its ``size_band`` and its ``territory`` under the active plan."""
+        def make():
+            uni = universe(self.accounts, self._deal_accounts())
+            f = self.account_fields
+            uni[SIZE_BAND] = self.size_bands.band(uni[self.size_bands.basis].to_numpy(), self.settings.currency)
+            uni[TERRITORY] = f[TERRITORY].reindex(uni[S.NAME].astype(str)).to_numpy(dtype=object) if len(f) else None
+            return uni
+        return self._memo("account_universe", make)
+
+    def _deal_accounts(self) -> pd.DataFrame | None:
+        """Per account the deals name: deal count, their most common own industry and region."""
+        return self._extra.get("deal_accounts")
+
+    def _memo(self, name: str, make):
+        if name not in self._extra:
+            value = make()
+            with self._lock:
+                self._extra.setdefault(name, value)
+        return self._extra[name]
+
+    def deal_rows(self, rowids, columns: list[str] | None = None) -> pd.DataFrame:
+        """The full rows of the deals with these database ``rowid``s, in the order given
+        (for tables that list a few deals without loading them all)."""
+        ids = [int(r) for r in rowids]
+        cols = columns or list(store.DEAL_COLUMNS)
+        if not ids:
+            return attach_roster(pd.DataFrame(columns=cols), self.reps).reindex(columns=list(dict.fromkeys([*cols, S.MANAGER, S.TEAM])))
+        if self._deals is not None:
+            rows = self._deals.loc[ids]
+        else:
+            derived = (SIZE_BAND, TERRITORY)
+            read = [c for c in cols if c not in (S.MANAGER, S.TEAM, *derived)]
+            if any(c in cols for c in (S.INDUSTRY, *derived)):
+                read = list(dict.fromkeys([*read, S.ACCOUNT, S.INDUSTRY]))
+            with store.connect(self.path) as conn:
+                rows = store.load_deal_rows(conn, ids, read)
+            rows = self.attach_accounts(attach_roster(rows, self.reps))
+        keep = list(dict.fromkeys([c for c in cols if c in rows.columns]))
+        return rows[keep]
+
+    def snapshots(self) -> pd.DataFrame:
+        """Every snapshot row (store.load_snapshots), read once."""
+        return self._cached("snapshots", lambda conn: store.load_snapshots(conn))
+
+    def stage_history(self) -> pd.DataFrame:
+        return self._cached("stage_history", lambda conn: store.load_stage_history(conn))
+
+    def stage_rules(self) -> dict:
+        """The stage map in force ({stage_key: StageRule}: defaults and the user's edits)."""
+        return self._cached("stage_rules", lambda conn: store.stage_rules(conn))
+
+    def snapshot(self, as_of: str) -> pd.DataFrame:
+        """The snapshot rows of one as-of date."""
+        return self._cached(f"snapshot:{as_of}", lambda conn: store.load_snapshots(conn, as_of))
+
+    def slice(self, key, make):
+        """A derived frame (the deals of a slice) kept for the last few keys asked for."""
+        with self._lock:
+            cache = self._extra.setdefault("_slices", {})
+            if key in cache:
+                cache[key] = cache.pop(key)  # most recently used last
+                return cache[key]
+        value = make()
+        with self._lock:
+            cache[key] = value
+            while len(cache) > SLICE_CACHE:
+                cache.pop(next(iter(cache)))
+        return value
+
+    def _cached(self, name: str, read):
+        if name not in self._extra:
+            with self._lock:
+                if name not in self._extra:
+                    with store.connect(self.path) as conn:
+                        self._extra[name] = read(conn)
+        return self._extra[name]
+
+    # -- choices ---------------------------------------------------------------------------------
+    def values(self, field_name: str) -> list[str]:
+        """The distinct non-blank values of a deal or roster field, sorted (filter options)."""
+        key = f"values:{field_name}"
+        if key not in self._extra:
+            if field_name in self.facts.columns:
+                col = self.facts[field_name]
+                vals = col.cat.categories if isinstance(col.dtype, pd.CategoricalDtype) else col.dropna().unique()
+                out = sorted({str(v) for v in vals if v is not None and str(v) != ""})
+                if field_name in (S.TEAM, S.MANAGER):
+                    out = [v for v in out if v != NOT_ON_ROSTER] + ([NOT_ON_ROSTER] if NOT_ON_ROSTER in out else [])
+            else:
+                out = []
+            self._extra[key] = out
+        return self._extra[key]
+
+    # -- saved work (plans, scenarios, forecasts): the same door ------------------------------------
+    def saved(self, table: str, kind: str | None = None) -> pd.DataFrame:
+        """Every saved version in ``table`` (not cached: a save must show at once)."""
+        with store.connect(self.path) as conn:
+            return store.list_documents(conn, table, kind=kind)
+
+    def load_saved(self, table: str, name: str, version: int | None = None) -> dict | None:
+        with store.connect(self.path) as conn:
+            return store.load_document(conn, table, name, version)
+
+    def save(self, table: str, name: str, payload: dict, kind: str | None = None) -> int:
+        """Save ``payload`` as the next version of ``name``; returns the version."""
+        with store.connect(self.path, write=True) as conn:
+            _, version = store.save_document(conn, table, name, payload, kind=kind)
+        return version
+
+
+def _categorical(values) -> pd.Categorical:
+    return values if isinstance(values, pd.Categorical) else pd.Categorical(values)
+
+
+def _facts(frame: pd.DataFrame, reps: pd.DataFrame) -> pd.DataFrame:
+    """The deal facts with the roster fields (as :func:`attach_roster` gives them), text as
+    categories, sorted by close date and indexed by rowid. The roster is applied per
+    category, not per deal."""
+    out = frame.copy()
+    for col in (S.OWNER, S.REGION, S.SEGMENT, S.STATUS, S.FORECAST_CATEGORY):
+        out[col] = _categorical(out[col].array if isinstance(out[col].dtype, pd.CategoricalDtype) else out[col].astype(object).where(out[col].notna() & (out[col].astype(object) != ""), None))
+    owner = out[S.OWNER].array
+    roster = reps.drop_duplicates(S.NAME).set_index(S.NAME) if reps is not None and not reps.empty else pd.DataFrame()
+    owner_names = pd.Index([str(c) for c in owner.categories])
+    for col in (S.MANAGER, S.TEAM):
+        per_owner = owner_names.map(roster[col]) if col in roster.columns else pd.Index([None] * len(owner_names))
+        per_owner = pd.Series(per_owner, dtype=object).where(pd.notna(per_owner), NOT_ON_ROSTER)
+        cats = pd.Categorical(per_owner)
+        lookup = np.append(cats.codes, -1)  # -1 (a deal without owner) stays missing
+        codes = lookup[np.where(owner.codes < 0, len(cats.codes), owner.codes)]
+        out[col] = pd.Categorical.from_codes(np.where(owner.codes < 0, cats.categories.get_loc(NOT_ON_ROSTER), codes)
+                                             if NOT_ON_ROSTER in cats.categories else codes, cats.categories)
+    region = out[S.REGION].array
+    rep_region = owner_names.map(roster[S.REGION]) if S.REGION in roster.columns else pd.Index([None] * len(owner_names))
+    names = pd.Index(sorted({str(v) for v in list(region.categories) + [r for r in rep_region if pd.notna(r) and r != ""]}))
+    deal_codes = names.get_indexer([str(c) for c in region.categories])
+    rep_codes = np.append(names.get_indexer([str(r) if pd.notna(r) and r != "" else "\x00" for r in rep_region]), -1)
+    codes = np.where(region.codes >= 0, deal_codes[np.clip(region.codes, 0, None)] if len(deal_codes) else -1,
+                     rep_codes[np.where(owner.codes < 0, len(rep_codes) - 1, owner.codes)])
+    out[S.REGION] = pd.Categorical.from_codes(codes.astype(np.int64), names)
+    out = out.sort_values(S.CLOSE_DATE, kind="stable", na_position="last")
+    out.index = out["rowid"].to_numpy()
+    out.index.name = None
+    return out
+
+
+def _account_fields(facts: pd.DataFrame, accounts: pd.DataFrame, bands: SizeBands, plan_doc: dict | None,
+                    currency: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(per-account industry / size band / territory, the deals' accounts) for facts that
+    carry ``account`` and the deal's own ``industry``."""
+    if S.ACCOUNT not in facts.columns:
+        return pd.DataFrame(columns=[S.INDUSTRY, SIZE_BAND, TERRITORY]), None
+    own = facts[S.INDUSTRY].array if S.INDUSTRY in facts.columns else None
+    deal_acc = deal_accounts_from(facts[S.ACCOUNT].array, own if isinstance(own, pd.Categorical) else None, facts[S.REGION].array)
+    uni = universe(accounts, deal_acc)
+    assignment = None
+    if plan_doc:
+        from .territories import active_assignment
+
+        assignment = active_assignment(accounts, deal_acc, bands, plan_doc, currency)
+    return fields_by_account(uni, bands, assignment, currency), deal_acc
+
+
+def _with_account_columns(facts: pd.DataFrame, fields: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """The facts with ``industry`` (the account's, else the deal's own), ``size_band`` and
+    ``territory`` as categoricals (mapped per account category)."""
+    if S.ACCOUNT not in facts.columns:
+        return facts
+    own = facts[S.INDUSTRY].array if S.INDUSTRY in facts.columns else None
+    cols = deal_columns(facts[S.ACCOUNT].array, own, fields, labels)
+    out = facts.copy()
+    for col, values in cols.items():
+        out[col] = values
+    return out
+
+
+def _deal_stats(facts: pd.DataFrame) -> dict:
+    closed = facts.loc[(facts[S.STATUS] != S.OPEN).to_numpy(), S.CLOSE_DATE]
+    iso = lambda t: None if pd.isna(t) else pd.Timestamp(t).date().isoformat()  # noqa: E731
+    return {"deals": int(len(facts)), "max_close_date": iso(closed.max()), "max_created_date": iso(facts[S.CREATED_DATE].max())}
+
+
+def load(path: str | Path | None = None) -> Workspace:
+    """The workspace in the database at ``path`` (default: SALESOPS_DB or data/salesops.db),
+    read in one read transaction."""
+    path = str(store.default_db_path() if path is None else path)
+    for _ in range(3):  # the deal facts come through a second (columnar) reader: retry if a write fell between
+        with store.connect(path) as conn:  # migrates a new or older database first
+            version = int(conn.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()[0])
+        raw = store.load_deal_facts(path, text_columns=(S.ACCOUNT, S.INDUSTRY))
+        with store.connect(path) as conn:
+            conn.execute("BEGIN")
+            try:
+                again = int(conn.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()[0])
+                raw_settings = store.get_settings(conn)
+                settings = Settings.from_dict(raw_settings)
+                plan_ref, plan_doc = _active_plan(conn, raw_settings)
+                reps = store.load_reps(conn)
+                targets = store.load_targets(conn)
+                accounts = store.load_accounts(conn)
+                snaps = store.snapshot_dates(conn)
+                summary = store.workspace_summary(conn, _deal_stats(raw))
+                as_of_text = store.data_as_of(conn, summary)
+            finally:
+                conn.execute("COMMIT")
+        if again == version:
+            break
+        version = again
+    facts = _facts(raw, reps)
+    bands = SizeBands.from_setting(raw_settings.get(SIZE_BANDS_KEY))
+    fields, deal_acc = _account_fields(facts, accounts, bands, plan_doc, settings.currency)
+    facts = _with_account_columns(facts, fields, bands.labels(settings.currency))
+    first = facts[S.CLOSE_DATE].min() if not facts.empty else pd.NaT
+    ws = Workspace(path=path, version=version, settings=settings, facts=facts, reps=reps, targets=targets,
+                   accounts=accounts, snapshot_dates=snaps, summary=summary,
+                   as_of=date.fromisoformat(as_of_text) if as_of_text else date.today(),
+                   first_close=first.date() if pd.notna(first) else None,
+                   size_bands=bands, active_plan_ref=plan_ref, active_plan_doc=plan_doc, account_fields=fields)
+    ws._extra["deal_accounts"] = deal_acc
+    return ws
+
+
+def _active_plan(conn, raw_settings: dict) -> tuple[dict | None, dict | None]:
+    """The active territory plan's reference and document (None, None without one, or when
+    the saved version is gone)."""
+    ref = raw_settings.get(ACTIVE_PLAN_KEY)
+    if not isinstance(ref, dict) or not ref.get("name"):
+        return None, None
+    doc = store.load_document(conn, "scenarios", str(ref["name"]), ref.get("version"))
+    if not isinstance(doc, dict) or not isinstance(doc.get("plan"), dict):
+        return None, None
+    return ref, doc["plan"]
+
+
+def from_frames(deals: pd.DataFrame, *, reps: pd.DataFrame | None = None, targets: pd.DataFrame | None = None,
+                accounts: pd.DataFrame | None = None, settings: dict | None = None, as_of: date | None = None,
+                path: str = ":memory:") -> Workspace:
+    """A workspace made of frames in memory (tests, notebooks): ``deals`` as store.load_deals
+    gives them (missing optional columns are added empty)."""
+    d = deals.copy()
+    for col in store.DEAL_COLUMNS:
+        if col not in d.columns:
+            d[col] = np.nan if col in (S.AMOUNT, S.PROBABILITY) else None
+    for col in S.DATE_FIELDS:
+        d[col] = pd.to_datetime(d[col])
+    d[S.AMOUNT] = d[S.AMOUNT].astype(float)
+    d[S.PROBABILITY] = d[S.PROBABILITY].astype(float)
+    d = d.reset_index(drop=True)
+    reps = reps if reps is not None else pd.DataFrame(columns=list(S.REP_COLUMNS))
+    if not reps.empty:
+        reps = reps.copy()
+        for col in (S.HIRE_DATE, S.END_DATE):
+            if col in reps.columns:
+                reps[col] = pd.to_datetime(reps[col])
+        if S.ACTIVE not in reps.columns:
+            reps[S.ACTIVE] = True
+    t = targets if targets is not None else pd.DataFrame(columns=list(S.TARGET_COLUMNS))
+    t = t.copy()
+    for col in (S.PERIOD_START, S.PERIOD_END):
+        t[col] = pd.to_datetime(t[col])
+    full = attach_roster(d, reps)
+    facts = d[[*FACT_COLUMNS, S.ACCOUNT, S.INDUSTRY]].copy()
+    for col in (S.ACCOUNT, S.INDUSTRY):
+        facts[col] = pd.Categorical(facts[col].astype(object).where(facts[col].notna() & (facts[col].astype(object) != ""), None))
+    facts.insert(0, "rowid", np.arange(len(facts)))
+    facts = _facts(facts, reps)
+    acc_table = accounts if accounts is not None else pd.DataFrame(columns=list(S.ACCOUNT_COLUMNS))
+    raw_settings = settings or {}
+    bands = SizeBands.from_setting(raw_settings.get(SIZE_BANDS_KEY))
+    cur = Settings.from_dict(raw_settings).currency
+    plan_doc = raw_settings.get("territory_plan")  # tests: {"territory_plan": plan document}
+    fields, deal_acc = _account_fields(facts, acc_table, bands, plan_doc, cur)
+    facts = _with_account_columns(facts, fields, bands.labels(cur))
+    activity = pd.concat([d.loc[d[S.STATUS] != S.OPEN, S.CLOSE_DATE], d[S.CREATED_DATE]]).max()
+    first = facts[S.CLOSE_DATE].min() if not facts.empty else pd.NaT
+    ws = Workspace(path=path, version=0, settings=Settings.from_dict(settings or {}), facts=facts, reps=reps, targets=t,
+                   accounts=acc_table,
+                   snapshot_dates=[], summary={"deals": len(d), "reps": len(reps), "last_import_at": None},
+                   as_of=as_of or (activity.date() if pd.notna(activity) else date.today()),
+                   first_close=first.date() if pd.notna(first) else None,
+                   size_bands=bands, active_plan_ref={"name": plan_doc.get("name"), "version": 0} if plan_doc else None,
+                   active_plan_doc=plan_doc, account_fields=fields)
+    ws._extra["deal_accounts"] = deal_acc
+    ws._deals = ws.attach_accounts(full)
+    return ws
+
+
+# --- administration (the Settings page) -------------------------------------------------------------
 def validate_roster(frame: pd.DataFrame) -> pd.DataFrame:
     """Check an edited roster (name, manager, team, region, hire_date, end_date, ote,
     base_salary, active) and return it cleaned. Rows are numbered from 1 as shown."""
@@ -69,6 +532,12 @@ def save_stage_map(path, frame: pd.DataFrame) -> None:
         store.save_stage_map(conn, frame[["stage", "status", "probability", "sort_order"]])
 
 
+def stage_map(path) -> pd.DataFrame:
+    """The stage map for editing (store.load_stage_map)."""
+    with store.connect(path) as conn:
+        return store.load_stage_map(conn)
+
+
 def clear_workspace(path) -> None:
     """Remove every deal, snapshot, import, roster, account and target (settings and saved
     plans stay). A backup is written first to PATH.bak."""
@@ -76,3 +545,7 @@ def clear_workspace(path) -> None:
     with store.connect(path, write=True) as conn:
         for table in store.WORKSPACE_DATA_TABLES:
             conn.execute(f"DELETE FROM {table}")
+
+
+__all__ = ["Settings", "Workspace", "load", "from_frames", "attach_roster", "NOT_ON_ROSTER", "CURRENCIES",
+           "validate_roster", "save_roster", "save_settings", "save_stage_map", "stage_map", "clear_workspace"]

@@ -5,7 +5,7 @@ import streamlit as st
 from salesops import formats
 from salesops.charts import forecast as charts
 from salesops.errors import SalesopsError
-from salesops.forecasting import MODEL_LABELS
+from salesops.forecasting import MODEL_LABELS, calibration_words
 from salesops.ui import context, widgets
 from salesops.ui import forecast as ui
 
@@ -37,8 +37,7 @@ if view == ui.VIEWS[0]:
     ui.ensure_prophet_state(freq)
     with st.expander("Advanced: Prophet settings", icon=":material/tune:"):
         ui.prophet_controls(freq, ctx.currency)
-    if train_until is None and ctx.as_of < ctx.workspace.as_of:
-        train_until = ctx.as_of  # the sidebar's "as of" is in the past: forecast from that day
+    if train_until is None and ctx.as_of < ctx.workspace.as_of:  # the forecast is then made from that day
         st.caption(f"Trained on deals closed up to {ctx.as_of:%d %b %Y}, the sidebar's as-of date.")
     try:
         params = ui.params_from_state()
@@ -68,9 +67,17 @@ if view == ui.VIEWS[0]:
     total = fc_g["yhat"].sum()
     t = st.columns(3)
     fmt = (lambda x: widgets.money(ctx, x)) if money else (lambda x: f"{x:,.0f}")
-    widgets.kpi_tile(f"Next {unit}", fmt(fc_g["yhat"].iloc[0]) if len(fc_g) else "–",
-                     help=f"{result.level:.0%} range {fmt(fc_g['yhat_lower'].iloc[0])} – {fmt(fc_g['yhat_upper'].iloc[0])}" if len(fc_g) else None,
-                     container=t[0])
+    split = ui.running_split(result, group)
+    if split is not None:
+        widgets.note_tile(f"This {unit} (booked + rest)", fmt(split["total"]),
+                          f"{fmt(split['booked'])} booked + {fmt(split['rest'])} to come",
+                          help=f"Booked by {split['as_of']:%d %b %Y}, plus the forecast of the rest of the {unit}: by this "
+                               f"day a {unit} has usually booked {split['share']:.0%} of its total. {result.level:.0%} range "
+                               f"{fmt(split['low'])} – {fmt(split['high'])}.", container=t[0])
+    else:
+        widgets.kpi_tile(f"Next {unit}", fmt(fc_g["yhat"].iloc[0]) if len(fc_g) else "–",
+                         help=f"{result.level:.0%} range {fmt(fc_g['yhat_lower'].iloc[0])} – {fmt(fc_g['yhat_upper'].iloc[0])}" if len(fc_g) else None,
+                         container=t[0])
     widgets.kpi_tile(f"Next {int(horizon)} {unit}s", fmt(total), container=t[1])
     bt = result.backtest.set_index("model") if not result.backtest.empty else None
     err = bt.loc[result.model, "mape"] if bt is not None and result.model in bt.index else None
@@ -84,23 +91,31 @@ if view == ui.VIEWS[0]:
     frame = charts.forecast_frame(hist_g, fc_g)
     st.altair_chart(charts.forecast_chart(frame, currency=ctx.currency, money=money, freq=freq,
                                           title=f"{measure_label} per {unit}: actuals and forecast" + ("" if group == "all" else f" · {group}"),
-                                          subtitle=f"{MODEL_LABELS.get(result.model, result.model)}; band: the {result.level:.0%} range.",
+                                          subtitle=ui.band_words(result),
                                           level=result.level, measure_label="Bookings" if money else "Deals won"),
                     width="stretch")
+    st.dataframe(ui.forecast_table(fc_g), hide_index=True, key=ui.K + "forecast_table", column_config={
+        "Period": st.column_config.DateColumn("Period starting", format="D MMM YYYY"),
+        "Forecast": widgets.money_column(ctx, "Forecast") if money else st.column_config.NumberColumn("Forecast", format="%.1f"),
+        "Low": widgets.money_column(ctx, f"Low ({result.level:.0%} range)") if money else st.column_config.NumberColumn(f"Low ({result.level:.0%} range)", format="%.1f"),
+        "High": widgets.money_column(ctx, f"High ({result.level:.0%} range)") if money else st.column_config.NumberColumn(f"High ({result.level:.0%} range)", format="%.1f"),
+        "Booked so far": widgets.money_column(ctx, "Booked so far") if money else st.column_config.NumberColumn("Booked so far", format="%.0f"),
+        "Still to come": widgets.money_column(ctx, "Still to come (forecast)") if money else st.column_config.NumberColumn("Still to come (forecast)", format="%.1f")})
 
     st.subheader("How every model did in the backtest")
-    st.caption(f"Rolling origin: each model trained up to {int(bt['cutoffs'].max()) if bt is not None else 0} cut-offs, "
-               f"scored on the {int(horizon)} {unit}s that followed each. MASE below 1 beats a seasonal naive in-sample; "
-               "bias above 0 means over-forecasting; coverage is how often the actual fell inside the range.")
+    st.caption(f"Each model trained up to each of {int(bt['cutoffs'].max()) if bt is not None else 0} cut-offs and scored on "
+               f"the {int(horizon)} {unit}s that followed it (windows that do not overlap). The recommendation goes by MASE "
+               "(the error scaled by the series' own seasonal swings; below 1 beats a seasonal naive in-sample); bias above 0 "
+               "means over-forecasting; coverage is how often the actual fell inside the range built from the other windows' errors.")
     table = result.backtest.assign(
         Model=result.backtest["model"].map(MODEL_LABELS),
         Recommended=result.backtest["model"].eq(result.recommended),
-    )[["Model", "mape", "mase", "bias", "coverage", "cutoffs", "points", "Recommended"]]
-    st.dataframe(table, hide_index=True, key=ui.K + "backtest_table", column_config={
+    )[["Model", "mase", "mape", "bias", "coverage", "cutoffs", "points", "Recommended"]]
+    st.dataframe(table, hide_index=True, key=ui.K + "backtest_table", placeholder="not measured", column_config={
         "mape": widgets.percent_column("MAPE", "Mean absolute percentage error"),
-        "mase": st.column_config.NumberColumn("MASE", format="%.2f"),
+        "mase": st.column_config.NumberColumn("MASE", format="%.2f", help="Mean absolute error over the in-sample seasonal naive error"),
         "bias": widgets.percent_column("Bias", "Sum of (forecast - actual) / sum of actuals"),
-        "coverage": widgets.percent_column("Coverage", f"Share of actuals inside the {result.level:.0%} range"),
+        "coverage": widgets.percent_column("Coverage", f"Share of actuals inside the {result.level:.0%} range built from the other windows' errors (not measured with a single window)"),
         "cutoffs": st.column_config.NumberColumn("Cut-offs"), "points": st.column_config.NumberColumn("Periods scored")})
     if not result.backtest_by_cutoff.empty:
         st.altair_chart(charts.backtest_error_chart(result.backtest_by_cutoff, MODEL_LABELS, result.recommended,
@@ -148,15 +163,14 @@ elif view == ui.VIEWS[1]:
                            "history at the same point of earlier quarters (by stage and age), not the CRM's probability.", container=t[1])
     widgets.note_tile("New business", m(res["new_expected"]), "not created yet",
                       help="What deals created after this point won in the same part of the last four quarters.", container=t[2])
-    widgets.note_tile("Time-series view", m(res["time_series_view"]), f"blend weight {1 - res['pipeline_weight']:.0%}",
-                      help="Last year's same months x recent growth, less the share usually booked by now.", container=t[3])
+    widgets.note_tile("Time-series view", m(res["time_series_view"]) if res["time_series_view"] is not None else "–",
+                      f"blend weight {1 - res['pipeline_weight']:.0%}" if res["time_series_view"] is not None else "too little history",
+                      help="The Forecast's quarterly forecast (defaults): booked to date + the forecast of the rest of the quarter. "
+                           "Its weight in the blend is set by how well each view did at this point of earlier quarters.",
+                      container=t[3])
     st.altair_chart(charts.landing_chart(res["samples"], res["p10"], res["p50"], res["p90"], tgt,
                                          currency=ctx.currency, period_label=which), width="stretch")
-    cal = res["calibration"]
-    st.caption(f"{res['rule'][:1].upper()}{res['rule'][1:]}. "
-               + (f"The range's width is calibrated on {cal['points']} earlier forecasts made at the same point of a quarter: "
-                  f"their P10–P90 held the actual {cal['coverage']:.0%} of the time." if cal.get("calibrated")
-                  else "Too little history to calibrate the range; it uses a default model error."))
+    st.caption(f"{res['rule'][:1].upper()}{res['rule'][1:]}. " + calibration_words(res["calibration"], "quarter"))
     for note in res["notes"]:
         st.caption(note)
     od = res["open_deals"].sort_values("p_win", ascending=False)

@@ -1,219 +1,188 @@
-"""Goals: a team target for the period (top-down or bottom-up, beside the landing zone), its
-split into rep quotas, how realistic each quota is, and saving, comparing and publishing."""
-import hashlib
-
-import numpy as np
-import pandas as pd
+"""Goals: a team target for the period (the published one, top-down or bottom-up, beside the
+landing zone), its split into rep quotas, how realistic each quota is, and saving, comparing and
+publishing."""
 import streamlit as st
 
-from salesops import formats
-from salesops import goals as G
+from salesops import formats, goals, outlook
 from salesops.charts import planning as charts
 from salesops.errors import SalesopsError
 from salesops.ui import context, widgets
-from salesops.ui import planning as data
+from salesops.ui import planning as ui
+from salesops.ui.context import compute
 
 ctx = context.page_context()
 st.title(f"Goals · {ctx.period.label}")
 if widgets.empty_state(ctx, "the goals page"):
     st.stop()
 widgets.freshness(ctx)
+if widgets.filter_problem(ctx):
+    st.stop()
 st.caption("Set the period in the sidebar (usually the next quarter). Quotas are checked against a simulation of "
            "each rep's bookings learned from their own history.")
-
 cc = ctx.currency
-period = ctx.period
-pt = data.period_tuple(period)
-reps_key = data.team_reps(ctx)
-reps_key = tuple(reps_key) if reps_key is not None else None
+money = lambda x: widgets.money(ctx, x)  # noqa: E731
 
 try:
-    options = data.target_options(ctx.db, ctx.version, pt, ctx.calendar.start_month, reps_key)
-    model = data.bookings_model(ctx.db, ctx.version, pt, 4, reps_key)
+    options = compute(goals.target_options, ctx)
 except SalesopsError as exc:
     widgets.show_error(exc)
     st.stop()
-if not model.reps:
-    st.info(f"No reps are on the team in {period.label} (check the roster's hire and end dates, or the filters).")
+if not options["reps"]:
+    st.info(widgets.plain(f"No reps are on the team in {ctx.period.label} for {ctx.filter_text}: check the roster's "
+                          "hire and end dates, or the filters."), icon=":material/group_off:")
     st.stop()
 
 # --- 1. the team target ----------------------------------------------------------------------------------
 st.subheader("1. Team target")
+pub = options["published"]
+try:
+    landing = compute(outlook.landing_zone, ctx)
+    landing_note = None
+except SalesopsError as exc:
+    landing, landing_note = None, str(exc)
+
+c = st.columns(4)
+widgets.note_tile("Published target", money(pub["amount"]), pub["label"] if pub["has_target"] else "none for this view",
+                  help="The target of what the filters show, pro-rated to the period, by the one target rule "
+                       "(docs/kpis.md). " + (pub["note"] or ""), container=c[0])
+widgets.note_tile(f"Last year ({options['last_year_label']})", money(options["last_year"]), "bookings, same period",
+                  container=c[1])
 bottom = options["bottom_up"]
-last_year = options["last_year"]
-basis = st.radio("Set the target", ["Amount", "Growth over last year", "Bottom-up from capacity"], horizontal=True,
-                 key="goals_basis")
-c1, c2 = st.columns(2)
-bu = bottom.get("target", float("nan"))
-default_amount = bu if np.isfinite(bu) and bu > 0 else (last_year if last_year > 0 else float(model.expected_bookings.sum()))
-default_amount = float(round(default_amount / 1000) * 1000) or 1000.0
-if basis == "Amount":
-    # a new period or team filter starts from its own suggested amount
-    amount_key = "goals_amount_" + hashlib.sha1(repr((period.label, reps_key)).encode()).hexdigest()[:8]
-    target = c1.number_input(f"Team target ({cc})", min_value=0.0, value=default_amount, step=10_000.0, key=amount_key, format="%.0f")
-    basis_text = "amount"
-elif basis == "Growth over last year":
-    growth = c1.number_input("Growth over the same period last year (%)", value=10.0, step=1.0, key="goals_growth") / 100
-    target = last_year * (1 + growth)
-    basis_text = f"{growth:+.0%} over {options['last_year_label']}"
-    if last_year <= 0:
-        st.warning(f"There are no bookings in {options['last_year_label']} to grow from; set an amount instead.")
-else:
-    target = bottom.get("target", float("nan"))
-    basis_text = "bottom-up capacity"
-    if not np.isfinite(target):
-        st.warning("The capacity target needs won deals in the last four quarters and reps on the team"
-                   + (f" ({bottom['error']})" if bottom.get("error") else "") + ".")
-over = c2.slider("Over-assignment (%)", 0, 30, 0, help="Rep quotas add up to the team target plus this much, a cushion "
-                 "for reps who miss (commonly 10-20%).", key="goals_over") / 100
+widgets.note_tile("Bottom-up capacity", money(bottom.get("target")), "ramped-rep capacity",
+                  help=goals.bottom_up_text(options, cc) or bottom.get("error"), container=c[2])
+widgets.note_tile("Landing zone (P50)", money(landing["p50"]) if landing else money(None),
+                  f"{money(landing['p10'])} – {money(landing['p90'])}" if landing else "not available",
+                  help="Booked to date + open pipeline at learned win odds + new business still to come, with its 80% "
+                       "range (P10 – P90): the same number as on Overview and Forecast.", container=c[3])
 
-landing = data.forecast_landing(ctx.db, ctx.version, pt)
-rows = [{"label": f"Last year ({options['last_year_label']})", "value": last_year, "low": np.nan, "high": np.nan}]
-if np.isfinite(bottom.get("target", np.nan)):
-    rows.append({"label": "Bottom-up capacity", "value": bottom["target"], "low": np.nan, "high": np.nan})
-if landing:
-    rows.append({"label": "Forecast landing (P50)", "value": landing["p50"], "low": landing["p10"], "high": landing["p90"]})
-if target and np.isfinite(target):
-    rows.append({"label": "Chosen target", "value": float(target), "low": np.nan, "high": np.nan})
-st.altair_chart(charts.target_comparison(pd.DataFrame(rows), cc), width="stretch")
-if np.isfinite(bottom.get("target", np.nan)):
-    st.caption(f"Bottom-up: {bottom['ramped_reps']:.1f} ramped-rep equivalents x "
-               f"{formats.money(bottom['productivity'], cc)} per ramped rep per quarter x {bottom['quarters']:.2f} quarters.")
-if not landing:
-    st.caption("No forecast landing zone is available for this period; the team probability below comes from "
-               "the rep simulation.")
-elif reps_key is not None:
-    st.caption("The landing zone is the whole team's; with filters on, the probabilities below come from the rep "
-               "simulation of the filtered reps.")
+basis = st.radio("Set the target", list(goals.BASES), format_func=goals.BASES.get, horizontal=True, key="goals_basis",
+                 index=0 if pub["has_target"] else 1)
+c1, _ = st.columns(2)
+amount = growth = None
+if basis == "amount":
+    amount = ui.kept_number_input(c1, f"Team target ({cc})", key=ui.view_key("goals_amount", ctx),
+                                  default=options["suggested"], min_value=0.0, step=10_000.0, format="%.0f")
+elif basis == "growth":
+    growth = ui.kept_number_input(c1, "Growth over the same period last year (%)", key="goals_growth", default=10.0,
+                                  step=1.0, format="%.1f")
+chosen = goals.choose_target(options, basis, amount=amount, growth_pct=growth)
+st.altair_chart(charts.target_comparison(goals.target_rows(options, landing, chosen["target"]), cc), width="stretch")
+if pub["note"]:
+    st.caption(widgets.plain(pub["note"]))
+if landing is None:
+    st.caption(widgets.plain(f"No landing zone for this period ({landing_note}); the team probability below comes "
+                             "from the rep simulation."))
 else:
-    st.caption("The rep simulations are scaled so that the team total follows the forecast's landing distribution.")
-
-if not target or not np.isfinite(target) or target <= 0:
-    st.info("Choose a positive team target to split it into quotas.")
+    st.caption("The rep simulations are scaled so that the team total follows the landing zone's distribution.")
+if chosen["problem"]:
+    st.info(widgets.plain(chosen["problem"]), icon=":material/flag:")
     st.stop()
+st.caption(widgets.plain(f"Team target: {widgets.money(ctx, chosen['target'], compact=False)} ({chosen['basis']})."))
 
 # --- 2. allocation ---------------------------------------------------------------------------------------
 st.subheader("2. Split into rep quotas")
-m1, m2 = st.columns([1, 1])
-acc = ctx.workspace.accounts
-has_territory = not acc.empty and "revenue" in acc.columns and bool(acc["revenue"].fillna(0).gt(0).any())
-methods = [m for m in G.METHODS if m != "territory" or has_territory]
-method = m1.selectbox("Method", methods, format_func=G.METHOD_LABELS.get, index=2, key="goals_method",
+m1, m2, m3 = st.columns(3)
+methods = goals.allocation_methods(ctx.ws)
+method = m1.selectbox("Method", methods, format_func=goals.METHOD_LABELS.get, index=methods.index("capacity"),
+                      key="goals_method",
                       help="Equal: same quota each. Historical share: in proportion to last year's bookings. Capacity: "
-                           "tenured reps 1, new hires by their ramp. Territory (when accounts with revenue are loaded): by the "
-                           "revenue of the accounts each rep covers.")
-n_sims = m2.select_slider("Simulations", [500, 1000, 2000, 5000, 10000], value=2000, key="goals_sims")
-override_key = f"goals_overrides_{period.label}"
-editor_in = pd.DataFrame({"rep": model.reps, "manual_quota": [np.nan] * len(model.reps)})
-edited = st.data_editor(
-    editor_in, key=override_key, hide_index=True, width="stretch", disabled=["rep"],
-    column_config={"rep": st.column_config.TextColumn("Rep"),
-                   "manual_quota": st.column_config.NumberColumn(f"Manual quota ({cc})", min_value=0.0,
-                                                                 help="Type a quota to fix it; the others share the rest.")},
-    height=min(36 * (len(model.reps) + 1) + 3, 320))
-overrides = {r: float(v) for r, v in zip(edited["rep"], edited["manual_quota"]) if v is not None and not pd.isna(v)}
-
+                           "tenured reps 1, new hires by their ramp. Territory (when accounts with revenue are loaded): "
+                           "by the revenue of the accounts each rep covers.")
+over = m2.select_slider("Over-assignment", options=goals.OVER_ASSIGNMENT_STEPS, value=0.0, format_func=formats.pct,
+                        key="goals_over", help="Rep quotas add up to the team target plus this much, a cushion for "
+                                               "reps who miss (commonly 10-20%).")
+n_sims = m3.select_slider("Simulations", [500, 1000, 2000, 5000, 10000], value=2000, key="goals_sims")
+typed = ui.overrides_editor(ui.view_key("goals_overrides", ctx), options["reps"], f"Manual quota ({cc})",
+                            help="Type a quota to fix it; the others share the rest.")
 try:
-    weights = G.allocation_weights(method, model, accounts=ctx.workspace.accounts, deals=ctx.workspace.deals)
-    quotas = G.allocate(float(target), weights, overrides=overrides, over_assignment=over)
-    sims = data.bookings_sims(ctx.db, ctx.version, pt, 4, reps_key, int(n_sims), 0)
-    # the forecast covers the whole team: it calibrates the simulation only without filters
-    team_samples = landing.get("samples") if landing and reps_key is None else None
-    sims = G.calibrate_to_team(sims, team_samples)
-    realism = G.assess(quotas, sims, model, team_samples=team_samples, target=float(target))
+    overrides = goals.parse_overrides(typed)
+    plan = compute(goals.goal_plan, ctx, chosen["target"], method, over, overrides, int(n_sims), 0,
+                   team_samples=landing["samples"] if landing else None)
 except SalesopsError as exc:
     widgets.show_error(exc)
     st.stop()
-
-table = realism.reps.copy()
-table.insert(1, "weight", weights.reindex(model.reps).to_numpy(dtype=float))
-table["ramp"] = model.ramp
-table["manual"] = table["rep"].isin(list(overrides))
-st.caption(f"Quotas add up to {formats.money(quotas.sum(), cc, compact=False)} = target "
-           f"{formats.money(target, cc, compact=False)}" + (f" x {1 + over:.2f} over-assignment" if over else "") + ".")
+st.caption(plan.reconciliation(cc))
 
 # --- 3. realism ------------------------------------------------------------------------------------------
 st.subheader("3. Is it realistic?")
-team = realism.team
-k1, k2, k3, k4 = st.columns(4)
-widgets.kpi_tile("Team reaches the target", formats.pct(team["p_team"]), container=k1,
+team = plan.team
+hit_words, hit_colour = plan.hit_words()
+k = st.columns(2) + st.columns(2)
+widgets.kpi_tile("Team reaches the target", formats.pct(team["p_team"]), container=k[0],
                  help=f"Share of simulated periods in which the team books at least the target (from the {team['source']}).")
-share = team["expected_share_hitting"]
-widgets.kpi_tile("Expected reps at quota", formats.pct(share), container=k2,
-                 delta=("within the usual 50-70%" if G.INDUSTRY_HIT_RANGE[0] <= share <= G.INDUSTRY_HIT_RANGE[1]
-                        else ("-below the usual 50-70%" if share < G.INDUSTRY_HIT_RANGE[0] else "+above the usual 50-70%")),
-                 delta_color="off" if G.INDUSTRY_HIT_RANGE[0] <= share <= G.INDUSTRY_HIT_RANGE[1] else "normal",
-                 help="Mean probability of attainment over reps. Plans where fewer than half the reps can make it demotivate.")
-widgets.kpi_tile("Quotas above plausible", f"{team['reps_flagged']}", container=k3,
-                 help=f"Reps whose quota they reach in fewer than {G.IMPLAUSIBLE_P:.0%} of simulations.")
-widgets.kpi_tile("Team P10 – P90", f"{formats.money(team['p10'], cc)} – {formats.money(team['p90'], cc)}", container=k4,
-                 help=f"The team's bookings range (from the {team['source']}).")
-if team["reps_flagged"]:
-    names = ", ".join(table.loc[table["flag"] == "above plausible", "rep"].head(8))
-    st.warning(f"Quotas above what is plausible for: {names}. Unreachable goals make reps stop trying; lower them or "
-               "move the difference to reps with room.")
-st.altair_chart(charts.quota_realism(table, cc), width="stretch")
-st.altair_chart(charts.attainment_probabilities(table), width="stretch")
-st.dataframe(
-    table[["rep", "quota", "p_attain", "expected", "p10", "p90", "flag", "ramp", "manual"]], hide_index=True,
-    width="stretch",
-    column_config={"rep": "Rep", "quota": widgets.money_column(ctx, "Quota"),
-                   "p_attain": widgets.percent_column("P(attain)", "Share of simulations at or above the quota"),
-                   "expected": widgets.money_column(ctx, "Expected bookings"),
-                   "p10": widgets.money_column(ctx, "P10"), "p90": widgets.money_column(ctx, "P90"),
-                   "flag": "Realism", "ramp": st.column_config.NumberColumn("Capacity", format="%.2f",
-                                                                           help="Ramp factor x share of the period on the team"),
-                   "manual": st.column_config.CheckboxColumn("Set by hand")})
+widgets.kpi_tile("Expected share of reps at quota", formats.pct(team["expected_share_hitting"]), hit_words,
+                 delta_color=hit_colour, container=k[1],
+                 help="Mean probability of attainment over the reps with a quota (a rep on a zero quota is not counted). "
+                      "Plans where fewer than half the reps can make it demotivate.")
+widgets.kpi_tile("Quotas above plausible", f"{team['reps_flagged']}", container=k[2],
+                 help=f"Reps whose quota they reach in fewer than {goals.IMPLAUSIBLE_P:.0%} of simulations.")
+widgets.note_tile("Team P10 – P90", f"{money(team['p10'])} – {money(team['p90'])}", f"from the {team['source']}",
+                  help="The team's bookings for the period in eight simulated periods out of ten.", container=k[3])
+flagged = plan.table.loc[plan.table["flag"] == "above plausible", "rep"]
+if len(flagged):
+    st.warning(widgets.plain(f"Quotas above what is plausible for: {', '.join(flagged.head(8))}. Unreachable goals make "
+                             "reps stop trying; lower them or move the difference to reps with room."))
+if team["reps_without_quota"]:
+    st.caption(f"{team['reps_without_quota']} rep(s) have a zero quota: they are not counted in the share at quota.")
+st.altair_chart(charts.quota_realism(plan.table, cc), width="stretch")
+st.altair_chart(charts.attainment_probabilities(plan.table), width="stretch")
+widgets.table(ctx, plan.table, {"rep": "Rep", "quota": ("Quota", "money"), "p_attain": ("Chance of reaching quota", "pct"),
+                                "expected": ("Expected bookings", "money"), "p10": ("Bookings P10", "money"),
+                                "p90": ("Bookings P90", "money"), "realism": ("Realism", "text"),
+                                "ramp": ("Capacity", "number"), "set_by": ("Set by", "text")},
+              key="goals_table", missing="–")
 with st.expander("How the simulation works"):
-    st.markdown(
-        f"Each rep's won deals in a period are drawn from a Poisson distribution whose rate is the rep's own win count "
-        f"over the last four periods, shrunk toward the team's and scaled by their ramp and time on the team; the rate "
-        f"varies between periods (rep-level spread, shape {model.rep_shape:.1f}) and with a team-wide shock. Deal sizes "
-        f"come from the rep's own won deals mixed with the team's. History: {model.window[0]} to {model.window[1]}. "
-        f"{' '.join(model.notes)}")
+    st.write(plan.explanation())
 
 # --- 4. save, compare, publish ------------------------------------------------------------------------------
 st.subheader("4. Save, compare and publish")
-payload = G.scenario_payload(period, float(target), method, over, table, team, basis=basis_text, overrides=overrides)
 s1, s2 = st.columns([2, 1])
-name = s1.text_input("Scenario name", value=f"{period.label} {G.METHOD_LABELS[method].lower()}", key="goals_scenario_name")
+suggested = goals.scenario_name(None, ctx.period, chosen["basis"], method, ctx.filters)
+typed_name = s1.text_input("Scenario name", value="", placeholder=suggested, key="goals_scenario_name",
+                           help="Leave it empty to name the scenario after what is on screen.")
+name = goals.scenario_name(typed_name, ctx.period, chosen["basis"], method, ctx.filters)
 if s2.button("Save scenario", icon=":material/save:", key="goals_save"):
+    payload = goals.scenario_payload(ctx.period, plan.target, method, over, plan.table, team, basis=chosen["basis"],
+                                     overrides=dict(overrides), name=name, filters=ctx.filter_text)
     try:
-        version = data.save(ctx.db, "scenarios", name, payload, kind="goals")
-        st.success(f"Saved {name!r} as version {version}.")
+        version = ctx.ws.save("scenarios", name, payload, kind="goals")
+        st.success(widgets.plain(f"Saved {name!r} as version {version}."))
     except SalesopsError as exc:
         widgets.show_error(exc)
 
-saved = data.saved_list(ctx.db, "scenarios", kind="goals")
+saved = ctx.ws.saved("scenarios", kind="goals")
 if saved.empty:
     st.caption("No saved goal scenarios yet.")
 else:
-    st.dataframe(saved[["name", "version", "created_at", "created_by"]], hide_index=True, width="stretch",
-                 column_config={"name": "Scenario", "version": "Version", "created_at": "Saved (UTC)", "created_by": "By"})
+    widgets.table(ctx, saved, {"name": "Scenario", "version": ("Version", "count"), "created_at": ("Saved (UTC)", "text"),
+                               "created_by": ("By", "text")}, key="goals_saved")
     labels = [f"{r.name} v{r.version}" for r in saved.itertuples()]
     if len(labels) >= 2:
         a1, a2 = st.columns(2)
         pick_a = a1.selectbox("Compare", labels, index=0, key="goals_cmp_a")
         pick_b = a2.selectbox("with", labels, index=1, key="goals_cmp_b")
         ra, rb = saved.iloc[labels.index(pick_a)], saved.iloc[labels.index(pick_b)]
-        da = data.load_saved(ctx.db, "scenarios", ra["name"], int(ra["version"])) or {}
-        db_ = data.load_saved(ctx.db, "scenarios", rb["name"], int(rb["version"])) or {}
-        cmp_ = G.compare_scenarios(da, db_, pick_a, pick_b)
-        st.dataframe(cmp_, hide_index=True, width="stretch")
-        st.caption(f"Team target: {formats.money(da.get('target'), cc)} vs {formats.money(db_.get('target'), cc)}; "
-                   f"P(team reaches it): {formats.pct(da.get('p_team'))} vs {formats.pct(db_.get('p_team'))}.")
+        cmp_ = goals.compare_saved(ctx.ws, (ra["name"], ra["version"]), (rb["name"], rb["version"]))
+        widgets.table(ctx, cmp_["table"], {"rep": "Rep", "quota_a": (f"Quota {pick_a}", "money"),
+                                           "quota_b": (f"Quota {pick_b}", "money"), "quota_change": ("Quota change", "money"),
+                                           "p_a": (f"Chance {pick_a}", "pct"), "p_b": (f"Chance {pick_b}", "pct")},
+                      key="goals_compare", missing="–")
+        st.caption(widgets.plain(f"Team target: {money(cmp_['a'].get('target'))} vs {money(cmp_['b'].get('target'))}; "
+                                 f"chance the team reaches it: {formats.pct(cmp_['a'].get('p_team'))} vs "
+                                 f"{formats.pct(cmp_['b'].get('p_team'))}."))
 
-sheet = G.goal_sheet(table, period, currency=cc, scenario=name)
+sheet = goals.goal_sheet(plan.table, ctx.period, currency=cc, scenario=name)
 st.markdown("**Goal sheets** (one row per rep)")
-widgets.download_buttons(sheet, f"goal_sheets_{period.label}", key="goals_sheet")
-st.download_button("Download one sheet per rep (Excel)", G.goal_sheets_xlsx(sheet), file_name=f"goal_sheets_by_rep_{period.label}.xlsx",
+widgets.download_buttons(sheet, f"goal_sheets_{ctx.period.label}", key="goals_sheet")
+st.download_button("Download one sheet per rep (Excel)", lambda: goals.goal_sheets_xlsx(sheet),
+                   file_name=f"goal_sheets_by_rep_{ctx.period.label}.xlsx",
                    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="goals_sheet_per_rep",
                    icon=":material/download:")
 p1, p2 = st.columns([2, 1])
-confirm = p1.checkbox(f"Replace the rep targets of {period.label} with these quotas", key="goals_publish_confirm")
+confirm = p1.checkbox(f"Replace the rep targets of {ctx.period.label} with these quotas", key="goals_publish_confirm")
 if p2.button("Publish targets", type="primary", disabled=not confirm, icon=":material/publish:", key="goals_publish"):
     try:
-        n = data.publish(ctx.db, period, quotas)
-        st.success(f"Published {n} rep targets for {period.label}; KPIs now measure attainment against them.")
+        n = goals.publish(ctx.ws, ctx.period, plan.quotas.to_dict())
+        st.success(f"Published {n} rep targets for {ctx.period.label}; KPIs now measure attainment against them.")
     except SalesopsError as exc:
         widgets.show_error(exc)

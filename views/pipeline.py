@@ -1,13 +1,12 @@
 """Pipeline: how the period's pipeline moved between two snapshots, where deals leak in the
 funnel, which deals are at risk, and how clean the CRM is."""
-import pandas as pd
 import streamlit as st
 
 from salesops import formats, hygiene, pipeline
 from salesops.charts import pipeline as charts
 from salesops.errors import SalesopsError
 from salesops.ui import context, widgets
-from salesops.ui import pipeline as cached
+from salesops.ui.context import compute
 
 ctx = context.page_context()
 st.title(f"Pipeline · {ctx.period.label}")
@@ -39,7 +38,7 @@ def movement_view() -> None:
     if t <= f:
         st.warning("Choose a 'To' snapshot later than the 'From' snapshot.")
         return
-    m = cached.movement(ctx, f, t)
+    m = compute(pipeline.movement_for, ctx, f, t)
     wf = m.waterfall.set_index("step")
     c = st.columns(4)
     widgets.kpi_tile("Start of period", money(wf.loc["start", "amount"]), f"{wf.loc['start', 'count']:,} deals", delta_color="off",
@@ -86,17 +85,14 @@ def movement_view() -> None:
 
 
 def funnel_view() -> None:
-    fv = cached.funnel(ctx)
+    fv = compute(pipeline.funnel_for, ctx)
     if fv.kind == "none":
         st.info(fv.note, icon=":material/info:")
         if not fv.current.empty:
-            cur = fv.current
-            won = int(cur.loc[cur["status"] == "won", "deals"].sum())
-            lost = int(cur.loc[cur["status"] == "lost", "deals"].sum())
-            if won + lost:
-                st.caption(f"What final stages do tell: {won:,} won and {lost:,} lost, an overall win rate of "
-                           f"{formats.pct(won / (won + lost))}; {int(cur.loc[cur['status'] == 'open', 'deals'].sum()):,} deals are still open.")
-            st.altair_chart(charts.current_stages_chart(cur, cc), width="stretch")
+            if fv.win_rate is not None:
+                st.caption(f"What final stages do tell: {fv.won:,} won and {fv.lost:,} lost, an overall win rate of "
+                           f"{formats.pct(fv.win_rate)}; {fv.still_open:,} deals are still open.")
+            st.altair_chart(charts.current_stages_chart(fv.current, cc), width="stretch")
         return
     st.caption(fv.note)
     if fv.funnel.empty:
@@ -125,7 +121,7 @@ def funnel_view() -> None:
     by_label = c1.segmented_control("By", list(dims), default="Rep", key="pl_leak_by") or "Rep"
     min_decided = c2.number_input("Minimum deals decided", 1, 500, 10, key="pl_leak_min",
                                   help="A stage counts for a group only with at least this many deals decided there.")
-    lk = cached.leaks(ctx, dims[by_label], int(min_decided))
+    lk = compute(pipeline.leaks_for, ctx, dims[by_label], int(min_decided))
     if lk.empty or lk["stage"].isna().all():
         st.caption("Not enough decided deals per group to compare.")
     else:
@@ -141,20 +137,19 @@ def funnel_view() -> None:
     st.subheader("Time to close")
     curve_dims = {"Segment": "segment", "Product": "product", "Region": "region", "Whole team": None}
     curve_by = st.segmented_control("Curves by", list(curve_dims), default="Segment", key="pl_curve_by") or "Segment"
-    curve = cached.time_to_close(ctx, curve_dims[curve_by])
+    curve = compute(pipeline.time_to_close_for, ctx, curve_dims[curve_by])
     if curve.empty:
         st.caption("No deals with a created date.")
         return
     cap = int(curve["days"].quantile(0.98)) if len(curve) else None
     st.altair_chart(charts.time_to_close_chart(curve, curve_by, max_days=cap), width="stretch")
-    summary = pd.DataFrame({f"Open after {d} days": pipeline.share_open_after(curve, d) for d in (30, 60, 90, 180)})
-    st.dataframe(summary.rename_axis(curve_by).reset_index(), hide_index=True, width="stretch",
-                 column_config={c: widgets.percent_column(c) for c in summary.columns})
+    summary = curve.attrs["open_after"].rename_axis(curve_by).reset_index()
+    widgets.table(ctx, summary, {curve_by: curve_by, **{c: (c, "pct") for c in summary.columns if c != curve_by}}, key="pl_open_after")
 
 
 def risk_view() -> None:
     stale_days = int(st.number_input("Stale after (days without any change)", 7, 365, 30, key="pl_stale_days"))
-    risk, push = cached.risk(ctx, stale_days)
+    risk, push = compute(pipeline.risk_for, ctx, stale_days)
     c = st.columns(4)
     widgets.kpi_tile("Deals at risk", f"{len(risk):,}", money(risk["amount"].sum()) if len(risk) else None, delta_color="off",
                      help="Open deals with at least one warning sign below.", container=c[0])
@@ -185,7 +180,7 @@ def risk_view() -> None:
 
 def hygiene_view() -> None:
     stale_days = int(st.number_input("Stale after (days without any change)", 7, 365, 30, key="pl_stale_days"))
-    hv = cached.hygiene_view(ctx, stale_days)
+    hv = compute(hygiene.view_for, ctx, stale_days)
     sc = hv.score
     c = st.columns(4)
     widgets.kpi_tile("Hygiene score", formats.pct(sc["score"]), f"{sc['clean_count']:,} of {sc['open_count']:,} clean",
@@ -207,7 +202,7 @@ def hygiene_view() -> None:
             if whose == "Whole team":
                 st.altair_chart(charts.hygiene_trend_chart(hv.by_import), width="stretch")
             else:
-                trend = cached.hygiene_trend_by_rep(ctx, stale_days)
+                trend = compute(hygiene.trend_by_rep_for, ctx, stale_days)
                 st.altair_chart(charts.hygiene_trend_chart(trend[trend["owner"] == whose], whose), width="stretch")
         else:
             st.caption("The score over time appears once snapshots are imported.")

@@ -2,26 +2,27 @@
 import pandas as pd
 import streamlit as st
 
-from salesops import store, workspace
+from salesops import workspace
 from salesops import schema as S
 from salesops.errors import SalesopsError
 from salesops.ui import context, widgets
 
 ctx = context.page_context()
 st.title("Settings")
-widgets.freshness(ctx) if not ctx.empty else None
+if not ctx.empty:
+    widgets.freshness(ctx)
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
 
 st.subheader("Workspace")
 with st.form("settings_form", border=True):
     c1, c2, c3 = st.columns(3)
-    name = c1.text_input("Workspace name", value=str(ctx.settings.get("workspace_name") or ""), max_chars=80)
-    start = c2.selectbox("Fiscal year starts in", MONTHS, index=int(ctx.settings["fiscal_year_start_month"]) - 1,
+    name = c1.text_input("Workspace name", value=ctx.settings.workspace_name, max_chars=80)
+    start = c2.selectbox("Fiscal year starts in", MONTHS, index=ctx.settings.fiscal_year_start_month - 1,
                          help="Quarters are three-month blocks from this month. A fiscal year is named by the calendar year in which it ends.")
     cur = c3.selectbox("Currency", workspace.CURRENCIES, index=workspace.CURRENCIES.index(ctx.currency) if ctx.currency in workspace.CURRENCIES else 0,
                        help="The currency every amount is shown in. Amounts are not converted.")
-    country = c1.text_input("Holiday country (ISO code)", value=str(ctx.settings.get("holiday_country") or "US"), max_chars=3,
+    country = c1.text_input("Holiday country (ISO code)", value=ctx.settings.holiday_country or "US", max_chars=3,
                             help="Public holidays the forecast can take into account, e.g. US, DE, GB.")
     if st.form_submit_button("Save settings", type="primary"):
         try:
@@ -35,8 +36,7 @@ with st.form("settings_form", border=True):
 st.subheader("Stage map")
 st.caption("Every stage text maps to open, won or lost, a default probability and its place in the funnel. "
            "Stages from your imports appear here; 'known' means a built-in default matched.")
-with store.connect(ctx.db) as conn:
-    stage_map = store.load_stage_map(conn)
+stage_map = workspace.stage_map(ctx.db)
 edited = st.data_editor(
     stage_map, key="stage_map_editor", num_rows="dynamic", hide_index=True, width="stretch",
     column_config={

@@ -21,8 +21,9 @@ def _tip(field: str, title: str, money: bool, currency: str) -> alt.Tooltip:
 
 def forecast_frame(history: pd.DataFrame, forecast: pd.DataFrame) -> pd.DataFrame:
     """One long frame for :func:`forecast_chart`: period_start, value, lower, upper, series
-    ("Actual" or "Forecast"). ``history``: period_start, y; ``forecast``: period_start, yhat,
-    yhat_lower, yhat_upper. The forecast line starts from the last actual so the two join."""
+    ("Actual", "Forecast" or "Booked so far"). ``history``: period_start, y; ``forecast``:
+    period_start, yhat, yhat_lower, yhat_upper (and booked_to_date for a started period). The
+    forecast line starts from the last actual so the two join."""
     h = pd.DataFrame({"period_start": pd.to_datetime(history["period_start"]), "value": history["y"].astype(float),
                       "lower": np.nan, "upper": np.nan, "series": "Actual"})
     f = pd.DataFrame({"period_start": pd.to_datetime(forecast["period_start"]), "value": forecast["yhat"].astype(float),
@@ -31,17 +32,29 @@ def forecast_frame(history: pd.DataFrame, forecast: pd.DataFrame) -> pd.DataFram
     if not h.empty and not f.empty:
         join = h.iloc[[-1]].assign(series="Forecast", lower=h["value"].iloc[-1], upper=h["value"].iloc[-1])
         f = pd.concat([join, f], ignore_index=True)
-    return pd.concat([h, f], ignore_index=True)
+    parts = [h, f]
+    if "booked_to_date" in forecast.columns:  # the started period: what is booked so far
+        started = forecast[forecast["booked_to_date"].astype(float) > 0]
+        parts.append(pd.DataFrame({"period_start": pd.to_datetime(started["period_start"]),
+                                   "value": started["booked_to_date"].astype(float), "lower": np.nan, "upper": np.nan,
+                                   "series": "Booked so far"}))
+    return pd.concat([p for p in parts if not p.empty], ignore_index=True)
 
 
 def forecast_chart(frame: pd.DataFrame, *, currency: str, money: bool, freq: str, title: str, subtitle: str,
                    level: float = 0.8, measure_label: str = "Bookings") -> alt.Chart:
-    """Actuals as a solid line, the forecast dashed with its ``level`` range as a band."""
+    """Actuals as a solid line, the forecast dashed with its ``level`` range as a band, and a
+    diamond at what a started period has booked so far."""
     fmt = FREQ_FORMAT.get(freq, "%b %Y")
     x = alt.X("period_start:T", title="Period", axis=alt.Axis(format=fmt))
     band = alt.Chart(frame[frame["series"] == "Forecast"]).mark_area(opacity=0.18, color=SECONDARY).encode(
         x=x, y=alt.Y("lower:Q", axis=_value_axis(money, currency, measure_label)), y2="upper:Q")
-    lines = alt.Chart(frame).mark_line(point=True, strokeWidth=2.2).encode(
+    booked = alt.Chart(frame[frame["series"] == "Booked so far"]).mark_point(shape="diamond", size=90, filled=True,
+                                                                          color=ACCENT).encode(
+        x=x, y=alt.Y("value:Q", axis=_value_axis(money, currency, measure_label)),
+        tooltip=[alt.Tooltip("period_start:T", title="Period starting", format="%d %b %Y"),
+                 _tip("value:Q", "Booked so far", money, currency)])
+    lines = alt.Chart(frame[frame["series"] != "Booked so far"]).mark_line(point=True, strokeWidth=2.2).encode(
         x=x, y=alt.Y("value:Q", axis=_value_axis(money, currency, measure_label)),
         color=alt.Color("series:N", title=None, scale=alt.Scale(domain=["Actual", "Forecast"], range=[ACCENT, SECONDARY]),
                         legend=alt.Legend(orient="top")),
@@ -50,7 +63,7 @@ def forecast_chart(frame: pd.DataFrame, *, currency: str, money: bool, freq: str
                  _tip("value:Q", measure_label, money, currency), _tip("lower:Q", f"Low ({level:.0%} range)", money, currency),
                  _tip("upper:Q", f"High ({level:.0%} range)", money, currency)],
     )
-    return titled(alt.layer(band, lines).properties(height=HEIGHT), title, subtitle)
+    return titled(alt.layer(band, lines, booked).properties(height=HEIGHT), title, subtitle)
 
 
 def backtest_error_chart(by_cutoff: pd.DataFrame, labels: dict, recommended: str | None, horizon_words: str) -> alt.Chart:

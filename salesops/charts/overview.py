@@ -10,18 +10,21 @@ from .base import ACCENT, HEIGHT, STATUS_COLORS, TARGET_COLOR, money_axis, money
 def bookings_vs_target(trend: pd.DataFrame, currency: str, freq_word: str = "quarter") -> alt.Chart:
     """Bars of won bookings per period with the target as a tick line.
 
-    ``trend``: label, won_amount, won_count, target, kind."""
-    base = alt.Chart(trend).encode(x=alt.X("label:N", title=f"Fiscal {freq_word}", sort=None, axis=alt.Axis(labelAngle=0)))
+    ``trend``: period (label), won_amount, won_count, target, kind ("actual", "in progress",
+    "not started")."""
+    trend = trend[["period", "won_amount", "won_count", "target", "kind"]]
+    base = alt.Chart(trend).encode(x=alt.X("period:N", title=f"Fiscal {freq_word}", sort=None, axis=alt.Axis(labelAngle=0)))
     bars = base.mark_bar(size=34, cornerRadiusTopLeft=3, cornerRadiusTopRight=3).encode(
         y=alt.Y("won_amount:Q", axis=money_axis(currency, f"Bookings ({currency})")),
-        color=alt.Color("kind:N", title=None, scale=alt.Scale(domain=["actual", "in progress"], range=[STATUS_COLORS["won"], "#81C784"]),
+        color=alt.Color("kind:N", title=None, scale=alt.Scale(domain=["actual", "in progress", "not started"],
+                                                              range=[STATUS_COLORS["won"], "#81C784", "#BDBDBD"]),
                         legend=alt.Legend(orient="top")),
-        tooltip=[alt.Tooltip("label:N", title="Period"), money_tooltip("won_amount:Q", "Bookings", currency),
+        tooltip=[alt.Tooltip("period:N", title="Period"), money_tooltip("won_amount:Q", "Bookings", currency),
                  alt.Tooltip("won_count:Q", title="Deals won"), money_tooltip("target:Q", "Target", currency)],
     )
     target = base.mark_tick(color=TARGET_COLOR, thickness=3, size=44).encode(y="target:Q")
     return titled(alt.layer(bars, target).properties(height=HEIGHT),
-                  f"Bookings by {freq_word} vs target", "Bars: won amount. Grey ticks: the sum of rep targets.")
+                  f"Bookings by {freq_word} vs target", "Bars: won amount. Grey ticks: the target.")
 
 
 def pace_chart(cumulative: pd.DataFrame, currency: str, period_label: str) -> alt.Chart:

@@ -10,7 +10,11 @@ import pandas as pd
 
 from .base import ACCENT, HEIGHT, SECONDARY, STATUS_COLORS, TARGET_COLOR, money_axis, money_tooltip, titled
 
-FLAG_COLORS = {"ok": STATUS_COLORS["won"], "stretch": SECONDARY, "above plausible": STATUS_COLORS["lost"]}
+FLAG_COLORS = {"ok": STATUS_COLORS["won"], "stretch": SECONDARY, "above plausible": STATUS_COLORS["lost"],
+               "no quota": "#9e9e9e"}
+#: Height of one rep's row in charts that list reps (every rep is named).
+ROW = 22
+REP_AXIS = alt.Axis(labelOverlap=False, labelLimit=220)
 
 
 def target_comparison(frame: pd.DataFrame, currency: str) -> alt.Chart:
@@ -26,7 +30,7 @@ def target_comparison(frame: pd.DataFrame, currency: str) -> alt.Chart:
     band = base.transform_filter("isValid(datum.low)").mark_rule(color="black", strokeWidth=2).encode(
         x="low:Q", x2="high:Q", y=alt.Y("label:N", sort=None))
     return titled(alt.layer(bars, band).properties(height=max(120, 45 * len(data))),
-                  "Team target options", "Bars: amount; black line: forecast landing zone P10-P90")
+                  "Team target options", "Bars: amount; black line: the landing zone's 80% range (P10-P90)")
 
 
 def quota_realism(table: pd.DataFrame, currency: str) -> alt.Chart:
@@ -36,9 +40,9 @@ def quota_realism(table: pd.DataFrame, currency: str) -> alt.Chart:
     data["realism"] = data["flag"].replace("", "ok")
     data = data.sort_values("quota", ascending=False)
     order = list(data["rep"])
-    y = alt.Y("rep:N", title="Rep", sort=order)
+    y = alt.Y("rep:N", title="Rep", sort=order, axis=REP_AXIS)
     tips = [alt.Tooltip("rep:N", title="Rep"), money_tooltip("quota:Q", "Quota", currency),
-            alt.Tooltip("p_attain:Q", title="P(attain)", format=".0%"),
+            alt.Tooltip("p_attain:Q", title="Chance of reaching quota", format=".1%"),
             money_tooltip("p10:Q", "Bookings P10", currency), money_tooltip("p50:Q", "Bookings P50", currency),
             money_tooltip("p90:Q", "Bookings P90", currency), alt.Tooltip("realism:N", title="Realism")]
     bars = alt.Chart(data).mark_bar(opacity=0.75).encode(
@@ -48,7 +52,7 @@ def quota_realism(table: pd.DataFrame, currency: str) -> alt.Chart:
         tooltip=tips)
     rng = alt.Chart(data).mark_rule(color="black").encode(x="p10:Q", x2="p90:Q", y=y, tooltip=tips)
     mid = alt.Chart(data).mark_point(color="black", filled=True, size=30).encode(x="p50:Q", y=y, tooltip=tips)
-    return titled(alt.layer(bars, rng, mid).properties(height=max(HEIGHT, 18 * len(data))),
+    return titled(alt.layer(bars, rng, mid).properties(height=max(HEIGHT, ROW * len(data))),
                   "Quotas against what each rep is likely to book",
                   "Bar: quota; line: simulated bookings P10-P90; dot: median")
 
@@ -58,11 +62,11 @@ def attainment_probabilities(table: pd.DataFrame) -> alt.Chart:
     data = table.copy()
     data["realism"] = data["flag"].replace("", "ok")
     bars = alt.Chart(data).mark_bar().encode(
-        x=alt.X("rep:N", title="Rep", sort="-y"),
+        x=alt.X("rep:N", title="Rep", sort="-y", axis=alt.Axis(labelOverlap=False, labelLimit=220, labelAngle=-60)),
         y=alt.Y("p_attain:Q", title="Probability of reaching quota", axis=alt.Axis(format=".0%"), scale=alt.Scale(domain=[0, 1])),
         color=alt.Color("realism:N", title="Realism", scale=alt.Scale(domain=list(FLAG_COLORS), range=list(FLAG_COLORS.values())),
                         legend=alt.Legend(orient="top")),
-        tooltip=[alt.Tooltip("rep:N", title="Rep"), alt.Tooltip("p_attain:Q", title="P(attain)", format=".0%")])
+        tooltip=[alt.Tooltip("rep:N", title="Rep"), alt.Tooltip("p_attain:Q", title="Chance of reaching quota", format=".1%")])
     half = alt.Chart(pd.DataFrame({"y": [0.5]})).mark_rule(color=TARGET_COLOR, strokeDash=[4, 4]).encode(y="y:Q")
     return titled(alt.layer(bars, half).properties(height=HEIGHT), "Probability of attainment by rep",
                   "Dashed line: a coin flip; most teams see 50-70% of reps reach quota")
@@ -93,19 +97,20 @@ def payout_curve(curve: pd.DataFrame, cliffs: pd.DataFrame, currency: str, plan_
 
 
 def payouts_by_rep(payouts: pd.DataFrame, currency: str) -> alt.Chart:
-    """Commission and SPIFs per rep (stacked), reps ordered by attainment."""
+    """Commission and SPIFs per rep (stacked bars, one row per rep), reps ordered by attainment."""
     p = payouts.copy()
     long = p.melt(id_vars=["rep", "attainment"], value_vars=["commission", "spif"], var_name="part", value_name="amount")
     long["part"] = long["part"].map({"commission": "Commission", "spif": "SPIFs"})
-    order = list(p.sort_values("attainment", ascending=False)["rep"])
+    order = list(p.sort_values("attainment", ascending=False, na_position="last")["rep"])
     chart = alt.Chart(long).mark_bar().encode(
-        x=alt.X("rep:N", title="Rep (highest attainment first)", sort=order, axis=alt.Axis(labelAngle=-45)),
-        y=alt.Y("amount:Q", axis=money_axis(currency, f"Payout ({currency})"), stack="zero"),
+        y=alt.Y("rep:N", title="Rep", sort=order, axis=REP_AXIS),
+        x=alt.X("amount:Q", axis=money_axis(currency, f"Payout ({currency})"), stack="zero"),
         color=alt.Color("part:N", title="", scale=alt.Scale(domain=["Commission", "SPIFs"], range=[ACCENT, SECONDARY]),
                         legend=alt.Legend(orient="top")),
-        tooltip=[alt.Tooltip("rep:N", title="Rep"), alt.Tooltip("attainment:Q", title="Attainment", format=".0%"),
+        tooltip=[alt.Tooltip("rep:N", title="Rep"), alt.Tooltip("attainment:Q", title="Attainment", format=".1%"),
                  alt.Tooltip("part:N", title="Part"), money_tooltip("amount:Q", "Amount", currency)])
-    return titled(chart.properties(height=HEIGHT), "Payout per rep", "Ordered by attainment: pay should fall from left to right")
+    return titled(chart.properties(height=max(HEIGHT, ROW * len(p))), "Payout per rep",
+                  "Ordered by attainment: pay should fall from top to bottom")
 
 
 def cost_distribution(totals: np.ndarray, currency: str, p90: float | None = None) -> alt.Chart:
@@ -125,14 +130,15 @@ def cost_distribution(totals: np.ndarray, currency: str, p90: float | None = Non
 
 
 def plan_comparison(table: pd.DataFrame, plans: list[str], currency: str) -> alt.Chart:
-    """Total pay per rep under each plan, side by side (``table`` from compare_plans)."""
+    """Total pay per rep under each plan, side by side (``table`` from compare_plans), one row per rep."""
     long = table.melt(id_vars=["rep", "attainment"], value_vars=plans, var_name="plan", value_name="pay")
-    order = list(table.sort_values("attainment", ascending=False)["rep"])
+    order = list(table.sort_values("attainment", ascending=False, na_position="last")["rep"])
     chart = alt.Chart(long).mark_bar().encode(
-        x=alt.X("rep:N", title="Rep (highest attainment first)", sort=order, axis=alt.Axis(labelAngle=-45)),
-        xOffset=alt.XOffset("plan:N"),
-        y=alt.Y("pay:Q", axis=money_axis(currency, f"Total pay ({currency})")),
+        y=alt.Y("rep:N", title="Rep", sort=order, axis=REP_AXIS),
+        yOffset=alt.YOffset("plan:N"),
+        x=alt.X("pay:Q", axis=money_axis(currency, f"Total pay ({currency})")),
         color=alt.Color("plan:N", title="Plan", legend=alt.Legend(orient="top")),
         tooltip=[alt.Tooltip("rep:N", title="Rep"), alt.Tooltip("plan:N", title="Plan"),
-                 alt.Tooltip("attainment:Q", title="Attainment", format=".0%"), money_tooltip("pay:Q", "Pay", currency)])
-    return titled(chart.properties(height=HEIGHT), "Pay per rep under each plan", "Same bookings, different plans")
+                 alt.Tooltip("attainment:Q", title="Attainment", format=".1%"), money_tooltip("pay:Q", "Pay", currency)])
+    return titled(chart.properties(height=max(HEIGHT, (8 + 8 * len(plans)) * len(table))), "Pay per rep under each plan",
+                  "Same bookings, different plans; reps ordered by attainment")

@@ -26,7 +26,7 @@ import pandas as pd
 from ..errors import InputError, SalesopsError
 
 #: Modules under salesops.cli that register commands, in help order.
-COMMAND_MODULES = ("core", "ingest", "forecast", "pipeline", "planning")
+COMMAND_MODULES = ("core", "ingest", "forecast", "pipeline", "planning", "territories", "reports")
 MAX_PROBLEM_LINES = 20
 
 
@@ -88,15 +88,60 @@ def common_parent() -> argparse.ArgumentParser:
     return parent
 
 
+def filter_parent() -> argparse.ArgumentParser:
+    """The options every reporting command takes, the same as the sidebar: --as-of and
+    --region, --team, --rep, --segment (repeat or comma-separate values)."""
+    from ..filters import FIELDS, LABELS
+
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--as-of", dest="as_of", metavar="DATE",
+                        help="count what was known on this day (YYYY-MM-DD; default: the data's as-of date)")
+    for name in FIELDS:
+        parent.add_argument(f"--{name.replace('_', '-')}", dest=name, action="append", metavar="NAME",
+                            help=f"only this {LABELS[name].lower()} (repeat, or separate with commas)")
+    return parent
+
+
+def option_date(text: str | None, option: str) -> date | None:
+    """The date an option was given as (YYYY-MM-DD), or None; anything else is refused naming the option."""
+    if text is None or isinstance(text, date):
+        return text
+    try:
+        return date.fromisoformat(str(text).strip())
+    except ValueError:
+        raise InputError(f"{option} {text!r} is not a date; use YYYY-MM-DD") from None
+
+
+def workspace_and_filters(args, *, period: str | None = None, as_of=None):
+    """(workspace, Filters) for a command: the database of --db, the period of ``period``
+    (default --period, else the quarter of the as-of date), the as-of date of ``as_of``
+    (default --as-of, else the data's) and the slice of --region/--team/--rep/--segment.
+    Unknown values are refused (exit 2)."""
+    from .. import workspace
+    from ..filters import FIELDS, Filters, split_values
+
+    ws = workspace.load(db_path(args))
+    fields = {}
+    for name in FIELDS:
+        given = getattr(args, name, None) or []
+        fields[name] = [v for g in given for v in split_values(g)]
+    f = Filters.make(ws, period=period if period is not None else getattr(args, "period", None),
+                     as_of=as_of if as_of is not None else option_date(getattr(args, "as_of", None), "--as-of"),
+                     **fields)
+    f.check(ws)
+    return ws, f
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m salesops", description="salesops: the sales-operations workbench, from the command line.")
     parser.add_argument("--db", help="database file (default: SALESOPS_DB or data/salesops.db)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     parent = common_parent()
+    report = argparse.ArgumentParser(add_help=False, parents=[parent, filter_parent()])
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"{__name__}.{name}")
-        module.register(sub, parent)
+        module.register(sub, parent, report)
     return parser
 
 

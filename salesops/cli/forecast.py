@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 
 import pandas as pd
 
-from .. import formats, metrics, store
+from .. import formats, outlook, store
 from ..errors import InputError
-from ..forecasting import (MODEL_LABELS, MODELS, ProphetParams, landing, landing_doc, recommended_params, run_forecast,
+from ..forecasting import (MODEL_LABELS, MODELS, ProphetParams, calibration_words, landing_doc, recommended_params,
                            save_landing, save_run)
-from ..periods import FiscalCalendar
-from . import Result, db_path
+from . import Result, option_date, workspace_and_filters
 
 BY_FIELDS = ("owner", "manager", "team", "region", "segment", "product", "type", "lead_source", "industry", "pipeline")
 
 
-def register(sub, parent) -> None:
+def register(sub, parent, report) -> None:
     """Add ``forecast`` and ``landing`` to the parser."""
-    p = sub.add_parser("forecast", parents=[parent], help="forecast bookings with Prophet and baselines, backtested")
+    p = sub.add_parser("forecast", parents=[report], help="forecast bookings with Prophet and baselines, backtested")
     p.add_argument("--freq", default="M", help="W, M or Q (default M)")
     p.add_argument("--horizon", type=int, default=6, help="periods to forecast (default 6)")
     p.add_argument("--train-until", dest="train_until", help="use only deals closed up to this date (YYYY-MM-DD)")
-    p.add_argument("--model", default="auto", help=f"auto (the best in backtest) or one of {', '.join(MODELS)}")
+    p.add_argument("--model", default="auto", help=f"auto (the ensemble unless a model is clearly better in backtest) "
+                                                  f"or one of {', '.join(MODELS)}")
     p.add_argument("--by", help=f"one series per value of: {', '.join(BY_FIELDS)}")
     p.add_argument("--measure", default="won_amount", help="won_amount (default) or won_count")
     p.add_argument("--cutoffs", type=int, default=5, help="backtest cut-offs (default 5)")
@@ -36,22 +35,13 @@ def register(sub, parent) -> None:
     p.add_argument("--save", metavar="NAME", help="also save the run under NAME (forecast_runs) for accuracy tracking")
     p.set_defaults(func=run_forecast_cmd)
 
-    p = sub.add_parser("landing", parents=[parent], help="where a period will land: closed + pipeline + new, P10/P50/P90")
+    p = sub.add_parser("landing", parents=[report], help="where a period will land: closed + pipeline + new, P10/P50/P90")
     p.add_argument("--period", help="2017Q2, 2017-05, 2017 or a range (default: the quarter of the as-of date)")
-    p.add_argument("--as-of", dest="as_of", help="use only the data as of this date (default: the data's own as-of date)")
     p.add_argument("--samples", type=int, default=4000, help="Monte Carlo draws (default 4000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--save", metavar="NAME", help="also save the landing zone under NAME to compare with the actual later")
     p.set_defaults(func=run_landing_cmd)
 
-
-def _date(text: str | None, option: str):
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(f"{option} {text!r} is not a date; use YYYY-MM-DD") from None
 
 
 def run_forecast_cmd(args) -> Result:
@@ -61,7 +51,7 @@ def run_forecast_cmd(args) -> Result:
         raise InputError("--model prophet cannot be combined with --no-prophet")
     if not 0 <= args.cutoffs <= 24:
         raise InputError(f"--cutoffs must be between 0 and 24, not {args.cutoffs}")
-    train_until = _date(args.train_until, "--train-until")
+    train_until = option_date(args.train_until, "--train-until")
     if not 0.5 <= args.level < 1:
         raise InputError(f"--level must be between 0.5 and 0.99, not {args.level}")
     params = None
@@ -85,14 +75,14 @@ def run_forecast_cmd(args) -> Result:
     elif args.level != 0.8:
         params = ProphetParams.from_dict({**recommended_params(str(args.freq).upper() if str(args.freq).upper() in ("W", "M", "Q") else "M").to_dict(),
                                           "interval_width": args.level})
-    path = db_path(args)
-    with store.connect(path) as conn:
-        settings = store.get_settings(conn)
-        deals = metrics.attach_roster(store.load_deals(conn), store.load_reps(conn))
-    cal = FiscalCalendar(int(settings["fiscal_year_start_month"]))
-    res = run_forecast(deals, freq=args.freq, horizon=args.horizon, measure=args.measure, by=args.by,
-                       train_until=train_until, model=args.model, calendar=cal, n_cutoffs=args.cutoffs,
-                       include_prophet=not args.no_prophet, n_jobs=args.jobs, params=params, level=args.level)
+    # --train-until alone: the forecast is made as of the training date
+    ws, f = workspace_and_filters(args, as_of=train_until if args.as_of is None else None)
+    settings = ws.settings
+    path = ws.path
+    res = outlook.forecast(ws, f, freq=args.freq, horizon=args.horizon, measure=args.measure, by=args.by,
+                           train_until=train_until, model=args.model, n_cutoffs=args.cutoffs,
+                           include_prophet=not args.no_prophet, n_jobs=args.jobs,
+                           params_json=json.dumps(params.to_dict(), sort_keys=True) if params else None, level=args.level)
     doc = res.to_doc()
     if args.save:
         with store.connect(path, write=True) as conn:
@@ -106,18 +96,22 @@ def _forecast_text(res, settings, saved) -> str:
     money = res.measure == "won_amount"
     fmt = (lambda x: formats.money(x, cur)) if money else (lambda x: f"{x:,.1f}")
     lines = [res.summary(), ""]
-    lines.append(f"{'model':<16}{'MAPE':>8}{'MASE':>8}{'bias':>8}{'coverage':>10}")
+    lines.append(f"{'model':<16}{'MASE':>8}{'MAPE':>8}{'bias':>8}{'coverage':>10}")
     for r in res.backtest.itertuples(index=False):
         mark = " *" if r.model == res.recommended else ""
-        lines.append(f"{MODEL_LABELS[r.model]:<16}{formats.pct(r.mape):>8}{r.mase:>8.2f}{formats.pct(r.bias):>8}"
+        mase = f"{r.mase:.2f}" if pd.notna(r.mase) else "–"
+        lines.append(f"{MODEL_LABELS[r.model]:<16}{mase:>8}{formats.pct(r.mape):>8}{formats.pct(r.bias):>8}"
                      f"{formats.pct(r.coverage):>10}{mark}")
     if res.recommended:
-        lines.append("* recommended (lowest backtest MAPE)")
+        lines.append("* recommended (the ensemble unless a single model's backtest MASE is clearly lower); coverage: how "
+                     "often each backtest's range, built from the other backtests' errors, held the actual")
     lines.append("")
     lines.append(f"Forecast ({MODEL_LABELS.get(res.model, res.model)}, {res.level:.0%} range):")
     for r in res.forecast.itertuples(index=False):
         grp = "" if r.group == "all" else f"{str(r.group)[:24]:<26}"
-        lines.append(f"{grp}{pd.Timestamp(r.period_start).date()}  {fmt(r.yhat):>10}  ({fmt(r.yhat_lower)} – {fmt(r.yhat_upper)})")
+        split = (f"  = {fmt(r.booked_to_date)} booked to {pd.Timestamp(res.as_of).date()} + {fmt(r.forecast_rest)} to come"
+                 if res.running is not None and pd.Timestamp(r.period_start) == res.running["period_start"] else "")
+        lines.append(f"{grp}{pd.Timestamp(r.period_start).date()}  {fmt(r.yhat):>10}  ({fmt(r.yhat_lower)} – {fmt(r.yhat_upper)}){split}")
     for fb in res.fallbacks:
         lines.append(f"note: {fb['group']}: {fb['model']} not used ({fb['reason']})"
                      + (f"; used {fb['used']}" if fb.get("used") else ""))
@@ -131,26 +125,13 @@ def _forecast_text(res, settings, saved) -> str:
 def run_landing_cmd(args) -> Result:
     if not 100 <= args.samples <= 100_000:
         raise InputError(f"--samples must be between 100 and 100000, not {args.samples}")
-    path = db_path(args)
-    with store.connect(path) as conn:
-        settings = store.get_settings(conn)
-        deals = store.load_deals(conn)
-        snapshots = store.load_snapshots(conn)
-        history = store.load_stage_history(conn)
-        targets = store.load_targets(conn)
-        summary = store.workspace_summary(conn)
-    if deals.empty:
+    ws, f = workspace_and_filters(args)
+    settings, path, period, as_of = ws.settings, ws.path, f.period, f.as_of
+    if ws.empty:
         raise InputError("there are no deals in this database; import an export or run `demo` first")
-    cal = FiscalCalendar(int(settings["fiscal_year_start_month"]))
-    as_of = _date(args.as_of, "--as-of")
-    if as_of is None:
-        known = summary.get("latest_as_of") or summary.get("max_close_date")
-        as_of = date.fromisoformat(str(known)[:10]) if known else date.today()
-    period = cal.parse(args.period) if args.period else cal.quarter_of(as_of)
-    if pd.Timestamp(period.end) < pd.Timestamp(as_of):
+    if period.end < as_of:
         raise InputError(f"--period {period.label} ended before --as-of {as_of}; choose a period that is still open then")
-    res = landing(deals, snapshots, period, as_of, targets=targets, calendar=cal, n_samples=args.samples,
-                  seed=args.seed, stage_history=history)
+    res = outlook.landing_zone(ws, f, n_samples=args.samples, seed=args.seed)  # what the pages show
     doc = landing_doc(res)
     if args.save:
         with store.connect(path, write=True) as conn:
@@ -166,9 +147,7 @@ def run_landing_cmd(args) -> Result:
              f"  pipeline view {m(res['pipeline_view'])}; time-series view {m(res['time_series_view'])}; "
              f"pipeline weight {res['pipeline_weight']:.0%}",
              f"  {res['rule']}"]
-    cal_info = res["calibration"]
-    if cal_info.get("calibrated"):
-        lines.append(f"  range calibrated on {cal_info['points']} earlier points: held the actual {cal_info['coverage']:.0%} of the time")
+    lines.append(f"  {calibration_words(res['calibration'], period.kind)}")
     lines += [f"note: {n}" for n in res["notes"]]
     if args.save:
         lines.append(f"Saved as {args.save!r} version {doc['saved']['version']}.")

@@ -34,7 +34,7 @@ def _read_file(path: str) -> tuple[bytearray, str]:
         raise InputError(f"{name}: cannot be read ({exc.strerror or exc})", []) from None
 
 
-def register(sub, parent) -> None:
+def register(sub, parent, report) -> None:
     """Add this area's sub-commands to the parser."""
     p = sub.add_parser("import", parents=[parent], help="import a CRM export (CSV, TSV, XLSX)",
                        description="Import a CRM export as it comes: the vendor is detected from the headers, values "

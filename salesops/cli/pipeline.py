@@ -8,22 +8,18 @@ date, or both dates on the same snapshot, is an error (exit 2) listing the snaps
 """
 from __future__ import annotations
 
-from datetime import date
-
-import pandas as pd
-
-from .. import formats, hygiene, pipeline, store
+from .. import formats, hygiene, pipeline
 from .. import schema as S
 from ..errors import InputError
-from ..periods import FiscalCalendar
-from . import Result, db_path
+from .. import workspace
+from . import Result, db_path, option_date, workspace_and_filters
 
 DEAL_FIELDS = [S.OPPORTUNITY_ID, S.NAME, S.OWNER, "entry", "exit", "stage_from", "stage_to", "close_from", "close_to",
                "entering_amount", "amount_to", "amount_change"]
 
 
-def register(sub, parent) -> None:
-    p = sub.add_parser("pipeline", parents=[parent],
+def register(sub, parent, report) -> None:
+    p = sub.add_parser("pipeline", parents=[report],
                        help="pipeline movement of a period between two snapshots (waterfall)")
     p.add_argument("--period", help="2017 (fiscal year), 2017Q2, 2017-05 or 2017-04-01..2017-06-30 "
                                     "(default: the current quarter of the data)")
@@ -34,45 +30,24 @@ def register(sub, parent) -> None:
     p.add_argument("--step", help=f"also list the deals behind one step: {', '.join(pipeline.STEPS)}")
     p.set_defaults(func=run_pipeline)
 
-    p = sub.add_parser("hygiene", parents=[parent], help="CRM hygiene scorecard of the open deals, per rep and per import")
-    p.add_argument("--as-of", dest="as_of", metavar="DATE", help="judge the deals as of this day (default: the data's as-of date)")
+    p = sub.add_parser("hygiene", parents=[report], help="CRM hygiene scorecard of the open deals, per rep and per import")
     p.add_argument("--stale-days", type=int, default=30, help="days without any change that make a deal stale (default 30)")
-    p.add_argument("--owner", help="only this rep's deals")
+    p.add_argument("--owner", help="only this rep's deals (the same as --rep)")
     p.add_argument("--fix-list", action="store_true", help="include the fix list (one row per deal and problem)")
     p.set_defaults(func=run_hygiene)
 
 
-def _date(text: str | None, option: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(str(text).strip())
-    except ValueError:
-        raise InputError(f"{option} {text!r} is not a date; use YYYY-MM-DD") from None
-
-
-def _data_as_of(conn) -> date:
-    text = store.data_as_of(conn)
-    return date.fromisoformat(text) if text else date.today()
-
 
 def run_pipeline(args) -> Result:
-    path = db_path(args)
-    from_req, to_req = _date(args.from_date, "--from"), _date(args.to_date, "--to")
+    from_req, to_req = option_date(args.from_date, "--from"), option_date(args.to_date, "--to")
     if from_req and to_req and to_req <= from_req:
         raise InputError(f"--to {to_req} must be after --from {from_req}")
-    with store.connect(path) as conn:
-        settings = store.get_settings(conn)
-        dates = store.snapshot_dates(conn)
-        as_of = _data_as_of(conn)
-        cal = FiscalCalendar(int(settings["fiscal_year_start_month"]))
-        period = cal.parse(args.period) if args.period else cal.quarter_of(as_of)
-        pick = pipeline.resolve_snapshots(dates, period.start, period.end, from_req, to_req)
-        s1 = store.load_snapshots(conn, pick["from"])
-        s2 = store.load_snapshots(conn, pick["to"])
-        names = store.read_frame(conn, "SELECT opportunity_id, name, account FROM opportunities")
-    m = pipeline.movement(s1, s2, period.start, period.end, from_date=pick["from"], to_date=pick["to"])
-    deals = pipeline.attach_names(m.deals, names)
+    ws, f = workspace_and_filters(args)
+    period = f.period
+    pick = pipeline.resolve_snapshots(ws.snapshot_dates, period.start, period.end, from_req, to_req)
+    m = pipeline.movement_for(ws, f, pick["from"], pick["to"])
+    deals = m.deals
+    settings = ws.settings
     doc = {
         "period": period.label, "period_start": period.start.isoformat(), "period_end": period.end.isoformat(),
         "from": pick["from"], "to": pick["to"],
@@ -101,28 +76,19 @@ def run_pipeline(args) -> Result:
 
 
 def run_hygiene(args) -> Result:
-    path = db_path(args)
     if args.stale_days is not None and args.stale_days < 1:
         raise InputError(f"--stale-days must be 1 or more, not {args.stale_days}")
-    with store.connect(path) as conn:
-        settings = store.get_settings(conn)
-        deals = store.load_deals(conn)
-        snaps = store.load_snapshots(conn)
-        history = store.load_stage_history(conn)
-        rules = store.stage_rules(conn)
-        as_of = _date(args.as_of, "--as-of") or _data_as_of(conn)
     if args.owner is not None:
-        owners = sorted(deals[S.OWNER].dropna().unique())
+        owners = workspace.load(db_path(args)).values(S.OWNER)
         if args.owner not in owners:
             raise InputError(f"--owner {args.owner!r} owns no deals; owners are: {', '.join(owners[:30])}"
                              + (" ..." if len(owners) > 30 else ""))
-        deals = deals[deals[S.OWNER] == args.owner]
-        snaps = snaps[snaps[S.OWNER] == args.owner]
-    issues = hygiene.deal_issues(deals, rules, as_of, snapshots=snaps, history=history, stale_days=args.stale_days)
-    sc = hygiene.scorecard(issues)
-    reps = hygiene.by_rep(issues)
-    imports = hygiene.by_import(snaps, rules, deals=deals, history=history, stale_days=args.stale_days)
-    measured = hygiene.stale_measurable(snaps[snaps[S.AS_OF] <= pd.Timestamp(as_of)] if not snaps.empty else snaps, history)
+        args.rep = [*(args.rep or []), args.owner]
+    ws, f = workspace_and_filters(args)
+    as_of = f.as_of
+    hv = hygiene.view_for(ws, f, args.stale_days)
+    issues, sc, reps, imports, measured = hv.issues, hv.score, hv.by_rep, hv.by_import, hv.stale_measured
+    settings = ws.settings
     doc = {"as_of": as_of.isoformat(), "owner": args.owner, "stale_days": args.stale_days, "stale_measured": measured,
            **{k: v for k, v in sc.items() if k != "checks"},
            "checks": sc["checks"].to_dict(orient="records"),

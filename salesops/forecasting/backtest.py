@@ -1,19 +1,24 @@
-"""Rolling-origin backtests, error metrics, the recommended model and the forecast itself.
+"""Backtests, error metrics, the recommended model, conformal ranges and the forecast itself.
 
-:func:`run_forecast` is the one entry point the page, the CLI and the benchmarks share, so
-the numbers agree everywhere. For every group it fits each model at several cut-offs
-(origins) inside the training data, scores the ``horizon`` periods after each cut-off, and
-then fits once more on everything to forecast the future. The recommended model is the one
-with the lowest backtest MAPE (ties go to the simpler model); ``model="auto"`` uses it.
+:func:`run_forecast` is the one entry point the page, the CLI, the landing zone's time-series
+view and the benchmarks share, so the numbers agree everywhere. For every group it fits each
+model on the training part of non-overlapping backtest windows (:func:`choose_origins`),
+scores the ``horizon`` periods of each window, and then fits once more on everything to
+forecast the future. ``model="auto"`` uses the recommendation: the ensemble, unless a single
+model's backtest MASE is at least :data:`SELECT_MARGIN` lower (and the ensemble whenever fewer
+than :data:`MIN_WINDOWS` windows fit). Ranges are conformal: quantiles of the backtest's
+relative errors per horizon step (:func:`step_quantiles`).
 
-Metrics (pooled over cut-offs, steps and groups):
+Metrics (pooled over windows, steps and groups):
 
+- ``mase``: mean |error| scaled by the in-sample mean absolute seasonal difference of the
+  training data at that cut-off (below 1 = better than a seasonal naive in-sample): the
+  recommendation's yardstick;
 - ``mape``: mean of |actual - forecast| / |actual| over points whose actual is not 0;
 - ``wape``: sum |error| / sum |actual| (defined when some actuals are 0);
-- ``mase``: mean |error| scaled by the in-sample mean absolute seasonal difference of the
-  training data at that cut-off (below 1 = better than a seasonal naive in-sample);
 - ``bias``: sum (forecast - actual) / sum actual (positive = over-forecast);
-- ``coverage``: share of actuals inside the forecast interval.
+- ``coverage``: share of actuals inside the range that window would have had from the other
+  windows' errors (leave one window out): the measured coverage of the drawn range.
 """
 from __future__ import annotations
 
@@ -30,7 +35,8 @@ import pandas as pd
 from ..errors import InputError
 from ..periods import FiscalCalendar
 from . import models as M
-from .series import ALL, FREQ_WORDS, GROUP, PERIOD_START, SEASON_LENGTH, SeriesSet, actuals, build_series, default_train_until
+from .series import (ALL, FREQ_WORDS, GROUP, PERIOD_START, SEASON_LENGTH, SeriesSet, actuals, booked_between, build_series,
+                     default_train_until, share_booked, split_running, with_horizon)
 
 BASE_MEMBERS = (M.SEASONAL_NAIVE, M.ETS, M.THETA)
 
@@ -57,10 +63,26 @@ class ForecastResult:
     components: pd.DataFrame | None = None           # Prophet's trend/seasonality of the first group
     params: M.ProphetParams | None = None
     level: float = 0.8
+    as_of: pd.Timestamp | None = None               # the day the forecast is made
+    running: dict | None = None                      # the started forecast period: booked per group, share
+    selection: str = "backtest"                      # how auto chose: "backtest" (the lowest MASE), "ensemble"
+    #                                                  (no model clearly better) or "combination" (too few windows)
+    windows: int = 0                                 # backtest windows (cut-offs) of the longest series
+    interval: str = "conformal"                      # the used range: "conformal" (backtest errors) or "model"
 
     def summary(self) -> str:
         """The backtest error in words (what the user reads first)."""
         return describe_backtest(self)
+
+    @property
+    def coverage(self) -> float | None:
+        """The measured coverage of the drawn range: how often the used model's range, built
+        from the other backtest windows' errors, held the actual (None when not measured)."""
+        bt = self.backtest.set_index("model") if not self.backtest.empty else None
+        if bt is None or self.model not in bt.index or self.interval != "conformal":
+            return None
+        v = float(bt.loc[self.model, "coverage"])
+        return v if np.isfinite(v) else None
 
     def to_doc(self) -> dict:
         """The JSON document of the CLI contract (DESIGN.md section 6), plus extra keys."""
@@ -88,9 +110,19 @@ class ForecastResult:
             ],
             "forecast": [
                 {"group": r.group, "period_start": r.period_start, "yhat": r.yhat, "yhat_lower": r.yhat_lower,
-                 "yhat_upper": r.yhat_upper, "model": r.model}
+                 "yhat_upper": r.yhat_upper, "model": r.model, "booked_to_date": r.booked_to_date,
+                 "forecast_rest": r.forecast_rest}
                 for r in self.forecast.itertuples(index=False)
             ],
+            "as_of": self.as_of,
+            "running_period": None if self.running is None else {
+                "period_start": self.running["period_start"], "as_of": self.running["as_of"],
+                "share_booked": self.running["share"], "share_rule": self.running["share_rule"],
+                "booked_to_date": float(sum(self.running["booked"].values()))},
+            "selection": self.selection,
+            "windows": self.windows,
+            "interval": self.interval,
+            "coverage": self.coverage,
             "fallbacks": list(self.fallbacks),
             "notes": list(self.notes),
             "prophet_params": self.params.to_dict() if self.params else None,
@@ -98,20 +130,29 @@ class ForecastResult:
 
 
 # --- cut-offs and metrics -----------------------------------------------------------------------
-def choose_origins(n: int, h: int, n_cutoffs: int, m: int) -> list[int]:
-    """Origins (training lengths) of the rolling backtest, oldest first.
+#: Fewest backtest windows for ``auto`` to pick a winner; with fewer it uses the ensemble.
+MIN_WINDOWS = 3
+#: ``auto`` keeps the ensemble unless a single model's backtest MASE is this much lower: with
+#: a handful of windows smaller gaps are noise (chosen on the benchmark's tuning windows).
+SELECT_MARGIN = 0.2
 
-    The newest origin leaves exactly ``h`` periods to score; older ones step back by up to
-    half the horizon, keeping at least a season plus one period of training where possible."""
-    if n_cutoffs <= 0 or n - h < 4:
+
+def choose_origins(n: int, h: int, n_cutoffs: int, m: int) -> list[int]:
+    """Origins (training lengths) of the backtest, oldest first.
+
+    Windows of ``h`` periods that do not overlap, the newest ending with the data; each
+    training part holds at least a full season plus the horizon (``m + h`` periods), so a
+    seasonal model has seen a season before it is scored. As many as fit, up to
+    ``n_cutoffs``; none when not even one fits."""
+    if n_cutoffs <= 0 or h <= 0:
         return []
-    min_train = m + 1 if n - h >= m + 1 else 4
-    last = n - h
-    for step in range(max(1, h // 2), 0, -1):
-        if last - step * (n_cutoffs - 1) >= min_train:
-            return [last - step * i for i in range(n_cutoffs - 1, -1, -1)]
-    k = (last - min_train) + 1
-    return [last - i for i in range(k - 1, -1, -1)]
+    min_train = m + h
+    out = []
+    o = n - h
+    while o >= min_train and len(out) < n_cutoffs:
+        out.append(o)
+        o -= h
+    return out[::-1]
 
 
 def seasonal_scale(y: np.ndarray, m: int) -> float:
@@ -138,13 +179,81 @@ def score(points: pd.DataFrame) -> dict:
     scale = points["scale"].to_numpy(dtype=float) if "scale" in points else np.full(len(y), np.nan)
     ok = np.isfinite(scale) & (scale > 0)
     mase = float(np.mean(np.abs(e[ok]) / scale[ok])) if ok.any() else float("nan")
-    inside = (y >= points["yhat_lower"].to_numpy(dtype=float) - 1e-9) & (y <= points["yhat_upper"].to_numpy(dtype=float) + 1e-9)
-    coverage = float(np.mean(inside)) if len(y) else float("nan")
+    lo = points["yhat_lower"].to_numpy(dtype=float)
+    hi = points["yhat_upper"].to_numpy(dtype=float)
+    known = np.isfinite(lo) & np.isfinite(hi)
+    inside = (y >= lo - 1e-9) & (y <= hi + 1e-9)
+    coverage = float(np.mean(inside[known])) if known.any() else float("nan")
     return {"mape": mape, "wape": wape, "mase": mase, "bias": bias, "coverage": coverage, "points": int(len(y))}
 
 
 def _headline(row) -> float:
     return row["mape"] if np.isfinite(row["mape"]) else row["wape"]
+
+
+# --- conformal ranges from the backtest errors --------------------------------------------------
+#: Fewest past errors behind one horizon step's range; neighbouring steps are pooled until
+#: this many are in (all steps, when the backtest holds fewer).
+MIN_SCORES = 15
+#: Relative errors are taken against max(|forecast|, this share of the series' recent level),
+#: so a forecast near zero does not make every error look infinite.
+LEVEL_FLOOR = 0.1
+
+
+def level_of(y: np.ndarray, m: int) -> float:
+    """The series' recent level: mean |y| over the last season (all of it when shorter)."""
+    y = np.asarray(y, dtype=float)
+    tail = np.abs(y[-m:]) if len(y) else np.array([0.0])
+    v = float(np.mean(tail))
+    return v if v > 0 else float(np.mean(np.abs(y))) if len(y) else 0.0
+
+
+def conformal_quantile(scores: np.ndarray, level: float) -> float:
+    """The split-conformal quantile: the ceil((n + 1) x level)-th smallest score (the largest
+    when n is small), so that a new score falls below it with probability >= level."""
+    s = np.sort(np.asarray(scores, dtype=float)[~np.isnan(scores)])
+    if len(s) == 0:
+        return float("nan")
+    r = int(np.ceil((len(s) + 1) * level))
+    return float(s[min(r, len(s)) - 1])
+
+
+def _isotonic(v: np.ndarray) -> np.ndarray:
+    """Non-decreasing least-squares fit (pool adjacent violators): ranges widen with the horizon."""
+    blocks = [[float(x), 1] for x in v]
+    i = 0
+    while i < len(blocks) - 1:
+        if blocks[i][0] > blocks[i + 1][0]:
+            a, b = blocks[i], blocks.pop(i + 1)
+            a[0] = (a[0] * a[1] + b[0] * b[1]) / (a[1] + b[1])
+            a[1] += b[1]
+            i = max(i - 1, 0)
+        else:
+            i += 1
+    return np.concatenate([np.full(n, x) for x, n in blocks]) if blocks else np.array([])
+
+
+def step_quantiles(steps: np.ndarray, scores: np.ndarray, h: int, level: float) -> np.ndarray:
+    """The conformal quantile of the relative errors at each horizon step 1..h.
+
+    Step k pools the scores of steps k-w..k+w, with w the smallest width holding
+    :data:`MIN_SCORES` scores; the quantiles are then made non-decreasing in k."""
+    steps = np.asarray(steps, dtype=int)
+    scores = np.asarray(scores, dtype=float)
+    q = np.full(h, np.nan)
+    if len(scores) == 0:
+        return q
+    counts = np.bincount(np.clip(steps, 0, h + 1), minlength=h + 2)
+    cum = np.concatenate([[0], np.cumsum(counts)])  # cum[j] = scores at steps < j
+    for k in range(1, h + 1):
+        w = 0
+        while w < h:
+            lo, hi = max(k - w, 0), min(k + w, h + 1)
+            if cum[hi + 1] - cum[lo] >= MIN_SCORES:
+                break
+            w += 1
+        q[k - 1] = conformal_quantile(scores[np.abs(steps - k) <= w], level)
+    return _isotonic(q) if np.isfinite(q).all() else q
 
 
 # --- one group's fits (run in worker processes or threads when there are many groups) ----------
@@ -185,28 +294,127 @@ def default_jobs() -> int:
 
 
 # --- the run ------------------------------------------------------------------------------------
+def _check_as_of(ss: SeriesSet, as_of: pd.Timestamp | None) -> pd.Timestamp | None:
+    """The as-of date of the run (default: the training date), checked against the series."""
+    tu = ss.train_until
+    if tu is None or pd.isna(tu):
+        return None
+    tu = pd.Timestamp(tu).normalize()
+    t = tu if as_of is None else pd.Timestamp(as_of).normalize()
+    if t > tu:
+        raise InputError(f"the as-of date {t.date()} is after the training date {tu.date()}; "
+                         "deals closed after the training date are never read")
+    if ss.future and t < ss.future[0] - pd.Timedelta(days=1):
+        raise InputError(f"the as-of date {t.date()} is inside the training data (complete periods up to "
+                         f"{(ss.future[0] - pd.Timedelta(days=1)).date()}); choose a date from then on, or an earlier "
+                         "--train-until")
+    return t
+
+
+def _running_period(deals: pd.DataFrame, ss: SeriesSet, as_of: pd.Timestamp | None, by: str | None) -> dict | None:
+    """The forecast period that has started by ``as_of``: what is booked in it so far (per
+    group) and the share of such a period usually booked by this day."""
+    if as_of is None or not ss.future:
+        return None
+    start = ss.future[0]
+    if as_of < start:
+        return None
+    p = ss.calendar.period_of(start.date(), ss.freq)
+    booked = booked_between(deals, start, as_of, measure=ss.measure, by=by)
+    share, how = share_booked(deals, ss.calendar, ss.freq, start, as_of, measure=ss.measure)
+    return {"period_start": start, "period_end": pd.Timestamp(p.end), "as_of": as_of, "share": float(share),
+            "share_rule": how, "booked": {str(k): float(v) for k, v in booked.items()}}
+
+
+def _apply_running(frame: pd.DataFrame, running: dict | None) -> pd.DataFrame:
+    """Add booked_to_date and forecast_rest; the running period's yhat (and range) becomes
+    booked to date + the forecast of its rest."""
+    out = frame.copy()
+    out["booked_to_date"] = 0.0
+    out["forecast_rest"] = out["yhat"].astype(float)
+    if running is None or out.empty:
+        return out
+    rows = (out[PERIOD_START] == running["period_start"]).to_numpy()
+    booked = out.loc[rows, GROUP].astype(str).map(running["booked"]).fillna(0.0).to_numpy(dtype=float)
+    total, lo, hi, rest = split_running(out.loc[rows, "yhat"].to_numpy(dtype=float), out.loc[rows, "yhat_lower"].to_numpy(dtype=float),
+                                        out.loc[rows, "yhat_upper"].to_numpy(dtype=float), booked, running["share"])
+    for col, v in (("yhat", total), ("yhat_lower", lo), ("yhat_upper", hi), ("booked_to_date", booked), ("forecast_rest", rest)):
+        out.loc[rows, col] = v
+    return out
+
+
+def _conformal(points: pd.DataFrame, h: int, level: float) -> tuple[dict, pd.DataFrame]:
+    """Conformal ranges from the backtest errors, per (group, model).
+
+    Returns ({(group, model): q per step 1..h}, points with yhat_lower/yhat_upper replaced by
+    the range each window would have had from the *other* windows' errors (leave one
+    cut-off out): their coverage is the measured coverage of the drawn range). A group with
+    fewer than MIN_SCORES errors borrows the errors of every group for that model."""
+    qs: dict = {}
+    if points.empty:
+        return qs, points
+    y = points["y"].to_numpy(dtype=float)
+    yhat = points["yhat"].to_numpy(dtype=float)
+    denom = np.maximum(np.abs(yhat), LEVEL_FLOOR * points["level"].to_numpy(dtype=float))
+    err = np.abs(y - yhat)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = np.where(denom > 0, err / denom, np.where(err == 0, 0.0, np.inf))
+    steps = points["step"].to_numpy(dtype=int)
+    lower = np.full(len(points), np.nan)
+    upper = np.full(len(points), np.nan)
+    model_idx = points.groupby("model", sort=False).indices
+    for name, mi in model_idx.items():
+        sub = points.iloc[mi]
+        for g, gi in sub.groupby(GROUP, sort=False).indices.items():
+            gi = mi[gi]
+            pool = gi if len(gi) >= MIN_SCORES else mi
+            qs[(g, name)] = step_quantiles(steps[pool], scores[pool], h, level)
+            cut = points["cutoff"].to_numpy()
+            for c in pd.unique(cut[gi]):
+                held = gi[cut[gi] == c]
+                rest = np.setdiff1d(pool, held, assume_unique=True)
+                if len(rest) == 0:
+                    continue
+                q = step_quantiles(steps[rest], scores[rest], h, level)
+                half = q[steps[held] - 1] * denom[held]
+                lower[held] = np.maximum(yhat[held] - half, 0.0)
+                upper[held] = yhat[held] + half
+    pts = points.copy()
+    pts["yhat_lower"] = lower
+    pts["yhat_upper"] = upper
+    return qs, pts
+
+
 def run_forecast(deals: pd.DataFrame, *, freq: str = "M", horizon: int = 6, measure: str = "won_amount",
                  by: str | None = None, train_until=None, model: str = "auto",
                  params: M.ProphetParams | None = None, calendar: FiscalCalendar | None = None,
                  n_cutoffs: int = 5, level: float = 0.8, n_jobs: int | None = None,
                  include_prophet: bool = True, progress: Callable[[float, str], None] | None = None,
-                 series: SeriesSet | None = None) -> ForecastResult:
+                 series: SeriesSet | None = None, as_of=None) -> ForecastResult:
     """Backtest every model, pick the best, and forecast ``horizon`` periods per group.
 
     ``deals``: the deals frame (status, amount, close_date and the ``by`` column).
     ``params``: Prophet's settings (default :func:`models.recommended_params`).
     ``include_prophet=False`` skips Prophet (fast baselines only; ``model`` cannot be prophet).
     ``n_jobs``: workers when there are several groups (default: CPUs, max 4; see :func:`_executor`).
+    ``as_of``: the day the forecast is made (default: the training date); when the first
+    forecast period has started by then, it is reported as booked to date + the forecast of its
+    rest (columns booked_to_date and forecast_rest). Given alone, it is the training date too.
     Raises :class:`InputError` when there is nothing to forecast."""
     requested = M.check_model(model)
     calendar = calendar or FiscalCalendar()
+    if as_of is not None and train_until is None and series is None:
+        train_until = as_of
     ss = series or build_series(deals, freq=freq, measure=measure, by=by, train_until=train_until,
                                 horizon=horizon, calendar=calendar)
+    if len(ss.future) != int(horizon) and ss.last_start is not None:
+        ss = with_horizon(ss, int(horizon))
     freq, h = ss.freq, int(horizon)
     if ss.frame.empty:
         raise InputError("there are no won deals to forecast from"
                          + (f" up to {ss.train_until.date()}" if ss.train_until is not None and not pd.isna(ss.train_until) else "")
                          + "; import deals or choose a later --train-until")
+    as_of_ts = _check_as_of(ss, as_of)
     params = (params or M.recommended_params(freq)).validate()
     if requested == M.PROPHET:
         include_prophet = True
@@ -215,9 +423,15 @@ def run_forecast(deals: pd.DataFrame, *, freq: str = "M", horizon: int = 6, meas
     groups = ss.groups
     data = {g: ss.values(g) for g in groups}
     origins = {g: choose_origins(len(data[g][0]), h, n_cutoffs, m) for g in groups}
+    windows = max((len(o) for o in origins.values()), default=0)
     notes: list[str] = []
     fallbacks: list[dict] = []
 
+    for g, starts in ss.trimmed.items():
+        when = ", ".join(f"{d:%b %Y}" if freq != "W" else f"{d:%d %b %Y}" for d in starts[:3])
+        first = f"the first {FREQ_WORDS[freq]}" if len(starts) == 1 else f"the first {len(starts)} {FREQ_WORDS[freq]}s"
+        notes.append(f"{'' if g == ALL else f'{g}: '}{first} ({when}{', ...' if len(starts) > 3 else ''}) booked less than a quarter of a typical "
+                     f"{FREQ_WORDS[freq]} and {'are' if len(starts) != 1 else 'is'} left out: the history starts part-way through")
     handling = {"clip": "Prophet clips them", "drop": "Prophet leaves them out", "keep": "Prophet keeps them"}[params.outliers]
     for g in groups:
         y, ds = data[g]
@@ -246,7 +460,7 @@ def run_forecast(deals: pd.DataFrame, *, freq: str = "M", horizon: int = 6, meas
         y, ds = data[g]
         tasks = [(o, list(ds[o:o + h])) for o in origins[g]] + [(len(y), ss.future)]
         args[g] = (y, ds, tasks, params.to_dict(), freq, level, calendar.start_month, i == 0, include_prophet, h, m)
-    what = "ETS, Theta and Prophet" if include_prophet else "ETS and Theta"
+    what = "ETS, Theta, ARIMA and Prophet" if include_prophet else "ETS, Theta and ARIMA"
     results = {}
     if jobs > 1 and len(groups) > 1:
         with _executor(min(jobs, len(groups))) as ex:
@@ -266,9 +480,9 @@ def run_forecast(deals: pd.DataFrame, *, freq: str = "M", horizon: int = 6, meas
     if isinstance(first, M.Prediction):
         components = first.components
 
-    # the ensemble: mean of whichever members worked at that task
+    # the ensemble: the median of the members that worked at that task
     for key, res in preds.items():
-        members = [res[k] for k in (M.SEASONAL_NAIVE, M.ETS, M.THETA, M.PROPHET) if isinstance(res.get(k), M.Prediction)]
+        members = [res[k] for k in M.COMBINATION if isinstance(res.get(k), M.Prediction)]
         try:
             res[M.ENSEMBLE] = M.ensemble(members)
         except M.ModelSkipped as exc:
@@ -281,29 +495,36 @@ def run_forecast(deals: pd.DataFrame, *, freq: str = "M", horizon: int = 6, meas
                 p.upper = np.maximum(p.upper, p.yhat)
     model_names = [k for k in M.MODELS if k != M.PROPHET or include_prophet]
 
-    # --- score the backtests
+    # --- the backtest points, then conformal ranges from their errors
     report(0.92, "Scoring the backtests")
-    rows = []
+    cols_pts = [GROUP, "model", "cutoff", PERIOD_START, "step", "y", "yhat", "yhat_lower", "yhat_upper", "scale", "level"]
+    acc: dict[str, list] = {c: [] for c in cols_pts}
     failed_tasks = {k: 0 for k in model_names}
     failed_why: dict[str, str] = {}
     for g in groups:
         y, ds = data[g]
         for o in origins[g]:
             scale = seasonal_scale(y[:o], m)
+            lvl = level_of(y[:o], m)
+            k = min(h, len(y) - o)
             for name in model_names:
                 p = preds[(g, o)].get(name)
                 if not isinstance(p, M.Prediction):
                     failed_tasks[name] += 1
                     failed_why.setdefault(name, p if isinstance(p, str) else "not run")
                     continue
-                k = min(h, len(y) - o)
-                rows.append(pd.DataFrame({GROUP: g, "model": name, "cutoff": ds[o - 1], PERIOD_START: ds[o:o + k],
-                                          "step": np.arange(1, k + 1), "y": y[o:o + k], "yhat": p.yhat[:k],
-                                          "yhat_lower": p.lower[:k], "yhat_upper": p.upper[:k], "scale": scale}))
-    points = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-        columns=[GROUP, "model", "cutoff", PERIOD_START, "step", "y", "yhat", "yhat_lower", "yhat_upper", "scale"])
+                for col, v in ((GROUP, [g] * k), ("model", [name] * k), ("cutoff", [ds[o - 1]] * k),
+                               (PERIOD_START, list(ds[o:o + k])), ("step", list(range(1, k + 1))), ("y", list(y[o:o + k])),
+                               ("yhat", list(p.yhat[:k])), ("yhat_lower", list(p.lower[:k])),
+                               ("yhat_upper", list(p.upper[:k])), ("scale", [scale] * k), ("level", [lvl] * k)):
+                    acc[col].extend(v)
+    points = pd.DataFrame(acc, columns=cols_pts)
+    if not points.empty:
+        points[["step"]] = points[["step"]].astype(int)
+        for col in ("y", "yhat", "yhat_lower", "yhat_upper", "scale", "level"):
+            points[col] = points[col].astype(float)
+    quantiles, points = _conformal(points, h, level)
     summary_rows, cut_rows = [], []
-    n_cut = max((len(o) for o in origins.values()), default=0)
     for name in model_names:
         part = points[points["model"] == name]
         if part.empty:
@@ -324,32 +545,67 @@ def run_forecast(deals: pd.DataFrame, *, freq: str = "M", horizon: int = 6, meas
         if k:
             notes.append(f"{M.MODEL_LABELS[name]} is left out of the recommendation: it could not be fitted at {k} of "
                          f"{n_tasks} backtest cut-offs ({failed_why.get(name)})")
-    recommended = None
+    recommended, selection = None, "backtest"
     eligible = backtest[backtest["complete"]].copy()
     if not eligible.empty:
-        eligible["headline"] = eligible.apply(_headline, axis=1)
+        eligible["headline"] = eligible["mase"].where(np.isfinite(eligible["mase"]), eligible.apply(_headline, axis=1))
         eligible = eligible[np.isfinite(eligible["headline"])]
-    if not eligible.empty:
+    unit = FREQ_WORDS[freq]
+    if windows < MIN_WINDOWS:
+        selection = "combination"
+        need = m + 2 * h
+        why = (f"only {windows} backtest window{'s' if windows != 1 else ''} of {h} {unit}{'s' if h != 1 else ''} "
+               f"fit{'s' if windows == 1 else ''} in the history" if windows else "no backtest window fits in the history")
+        notes.append(f"{why} (each needs a season plus the horizon of training before it: {need} {unit}s for one, "
+                     f"{m + (MIN_WINDOWS + 1) * h} for {MIN_WINDOWS}); too few to pick a winner, so auto uses the "
+                     "ensemble (the median of every model's forecast)")
+        if any(isinstance(preds[(g, len(data[g][0]))].get(M.ENSEMBLE), M.Prediction) for g in groups):
+            recommended = M.ENSEMBLE
+    elif not eligible.empty:
         eligible["pref"] = eligible["model"].map(M.PREFERENCE)
         eligible["rounded"] = eligible["headline"].round(6)
         recommended = eligible.sort_values(["rounded", "pref"]).iloc[0]["model"]
-    else:
-        notes.append("too little history to backtest: the forecast uses seasonal naive, the most robust baseline")
+        ens = eligible[eligible["model"] == M.ENSEMBLE]
+        if recommended != M.ENSEMBLE and not ens.empty:
+            best = float(eligible.loc[eligible["model"] == recommended, "headline"].iloc[0])
+            if best > (1 - SELECT_MARGIN) * float(ens["headline"].iloc[0]):
+                recommended, selection = M.ENSEMBLE, "ensemble"
+    if recommended is None:
+        notes.append(("too little history to backtest" if windows < MIN_WINDOWS else
+                      "no model could be backtested at every cut-off") + ": the forecast uses seasonal naive, the most robust baseline")
     chosen = requested if requested != "auto" else (recommended or M.SEASONAL_NAIVE)
     if chosen == M.PROPHET and recommended and recommended != M.PROPHET:
         notes.append(f"Prophet backtests worse than {M.MODEL_LABELS[recommended]} on this data")
 
-    # --- the forecast rows (every model), then the used model per group with fall-backs
-    frows = []
+    # --- the forecast rows (every model), with conformal ranges where the backtest allows
+    fcols = ["model", GROUP, PERIOD_START, "yhat", "yhat_lower", "yhat_upper"]
+    facc: dict[str, list] = {c: [] for c in fcols}
+    uncalibrated = set()
     for g in groups:
-        res = preds[(g, len(data[g][0]))]
+        y = data[g][0]
+        res = preds[(g, len(y))]
+        lvl = level_of(y, m)
         for name in model_names:
             p = res.get(name)
-            if isinstance(p, M.Prediction):
-                frows.append(pd.DataFrame({"model": name, GROUP: g, PERIOD_START: ss.future, "yhat": p.yhat,
-                                           "yhat_lower": p.lower, "yhat_upper": p.upper}))
-    forecasts = pd.concat(frows, ignore_index=True) if frows else pd.DataFrame(
-        columns=["model", GROUP, PERIOD_START, "yhat", "yhat_lower", "yhat_upper"])
+            if not isinstance(p, M.Prediction):
+                continue
+            q = quantiles.get((g, name))
+            lo, hi = p.lower, p.upper
+            if q is not None and np.all(np.isfinite(q)):
+                half = q * np.maximum(np.abs(p.yhat), LEVEL_FLOOR * lvl)
+                lo, hi = np.maximum(p.yhat - half, 0.0), p.yhat + half
+            else:
+                uncalibrated.add(name)
+            n_f = len(ss.future)
+            for col, v in (("model", [name] * n_f), (GROUP, [g] * n_f), (PERIOD_START, list(ss.future)),
+                           ("yhat", list(p.yhat)), ("yhat_lower", list(lo)), ("yhat_upper", list(hi))):
+                facc[col].extend(v)
+    forecasts = pd.DataFrame(facc, columns=fcols)
+    for col in ("yhat", "yhat_lower", "yhat_upper"):
+        forecasts[col] = forecasts[col].astype(float)
+    forecasts[PERIOD_START] = pd.to_datetime(forecasts[PERIOD_START])
+    running = _running_period(deals, ss, as_of_ts, by)
+    forecasts = _apply_running(forecasts, running)
     pick = []
     for g, use in zip(groups, _used_per_group(groups, preds, data, chosen, recommended)):
         res = preds[(g, len(data[g][0]))]
@@ -364,7 +620,12 @@ def run_forecast(deals: pd.DataFrame, *, freq: str = "M", horizon: int = 6, meas
             notes.append(note)
         pick.append(forecasts[(forecasts[GROUP] == g) & (forecasts["model"] == use)])
     forecast = (pd.concat(pick, ignore_index=True) if pick else forecasts.iloc[0:0])[
-        [GROUP, PERIOD_START, "yhat", "yhat_lower", "yhat_upper", "model"]]
+        [GROUP, PERIOD_START, "yhat", "yhat_lower", "yhat_upper", "model", "booked_to_date", "forecast_rest"]]
+    used_models = set(forecast["model"])
+    interval = "conformal" if not (used_models & uncalibrated) else "model"
+    if used_models & uncalibrated:
+        notes.append(f"the {level:.0%} range is the model's own (too little history to calibrate it on backtest "
+                     "errors): treat it as a rough guide")
     if include_prophet and chosen != M.PROPHET:
         for g in groups:
             p = preds[(g, len(data[g][0]))].get(M.PROPHET)
@@ -375,7 +636,8 @@ def run_forecast(deals: pd.DataFrame, *, freq: str = "M", horizon: int = 6, meas
                           measure=ss.measure, by=by, series=ss, backtest=backtest,
                           backtest_by_cutoff=by_cutoff, backtest_points=points, forecasts=forecasts,
                           forecast=forecast, fallbacks=fallbacks, notes=notes, components=components,
-                          params=params if include_prophet else None, level=level)
+                          params=params if include_prophet else None, level=level, as_of=as_of_ts,
+                          running=running, selection=selection, windows=windows, interval=interval)
 
 
 def _used_per_group(groups, preds, data, chosen, recommended):
@@ -385,7 +647,7 @@ def _used_per_group(groups, preds, data, chosen, recommended):
             yield chosen
             continue
         order = [recommended] if recommended and recommended != chosen else []
-        order += [k for k in (M.SEASONAL_NAIVE, M.ETS, M.THETA) if k not in order and k != chosen]
+        order += [k for k in (M.ENSEMBLE, M.SEASONAL_NAIVE, M.ETS, M.THETA, M.ARIMA) if k not in order and k != chosen]
         yield next((k for k in order if isinstance(res.get(k), M.Prediction)), None)
 
 
@@ -395,7 +657,8 @@ def describe_backtest(result: ForecastResult) -> str:
     unit = FREQ_WORDS[result.freq]
     if bt is None or result.model not in bt.index:
         return (f"There is too little history to backtest {M.MODEL_LABELS.get(result.model, result.model)}, "
-                "so its accuracy is unknown: treat this forecast as a rough guide.")
+                f"so its accuracy is unknown and its {result.level:.0%} range is the model's own, not checked against "
+                "past errors: treat this forecast as a rough guide.")
     r = bt.loc[result.model]
     err = r["mape"] if np.isfinite(r["mape"]) else r["wape"]
     cut = int(r["cutoffs"])
@@ -404,14 +667,32 @@ def describe_backtest(result: ForecastResult) -> str:
     if np.isfinite(r["bias"]) and abs(r["bias"]) >= 0.05:
         text += f", and has tended to {'over' if r['bias'] > 0 else 'under'}-forecast by {abs(r['bias']):.0%}"
     text += "."
-    if result.recommended == result.model:
-        text += " It is the most accurate model in the backtest."
+    if result.recommended == result.model and result.selection == "combination":
+        text += (" Too few backtests fit in the history to pick a winner, so it is the ensemble (the median of every"
+                 " model's forecast), the safest choice.")
+    elif result.recommended == result.model and result.selection == "ensemble":
+        singles = bt.drop(index=[M.ENSEMBLE], errors="ignore")
+        singles = singles[np.isfinite(singles["mase"])]
+        text += (f" No single model beat it by {SELECT_MARGIN:.0%} or more in scaled error (MASE), so the ensemble"
+                 " (the median of every model's forecast) is recommended")
+        if not singles.empty:
+            best = singles["mase"].idxmin()
+            b = singles.loc[best]
+            e3 = b["mape"] if np.isfinite(b["mape"]) else b["wape"]
+            text += f"; the closest single model, {M.MODEL_LABELS[best]}, was off by {e3:.0%}"
+        text += "."
+    elif result.recommended == result.model:
+        text += " It has the lowest scaled error (MASE) in the backtest."
     elif result.recommended in bt.index:
         rr = bt.loc[result.recommended]
         e2 = rr["mape"] if np.isfinite(rr["mape"]) else rr["wape"]
-        text += f" {M.MODEL_LABELS[result.recommended]} did better ({e2:.0%}) and is recommended."
-    if np.isfinite(r["coverage"]):
-        text += f" The {result.level:.0%} range held the actual {r['coverage']:.0%} of the time."
+        text += f" {M.MODEL_LABELS[result.recommended]} has a lower scaled error (off by {e2:.0%}) and is recommended."
+    cov = result.coverage
+    if cov is not None:
+        text += (f" Its {result.level:.0%} range, set from the backtests' errors, held the actual {cov:.0%} of the time"
+                 " when each backtest was checked against a range built from the others.")
+    elif result.interval != "conformal":
+        text += f" Its {result.level:.0%} range is the model's own, not checked against past errors."
     return text
 
 
@@ -436,14 +717,16 @@ def holdout_scores(deals: pd.DataFrame, cutoff, *, freq: str = "M", horizon: int
     if not complete:
         raise InputError(f"nothing after {pd.Timestamp(cutoff).date()} is complete yet to score against")
     out = {"cutoff": pd.Timestamp(cutoff), "auto_model": res.model, "recommended": res.recommended, "mape": {},
-           "periods": len(complete)}
+           "coverage": {}, "periods": len(complete), "selection": res.selection, "windows": res.windows}
     for name, part in res.forecasts.groupby("model"):
         merged = part.merge(act, on=[GROUP, PERIOD_START], how="left").fillna({"y": 0.0})
         merged["scale"] = np.nan
-        out["mape"][name] = score(merged)["mape"]
+        sc = score(merged)
+        out["mape"][name], out["coverage"][name] = sc["mape"], sc["coverage"]
     merged = res.forecast.merge(act, on=[GROUP, PERIOD_START], how="left").fillna({"y": 0.0})
     merged["scale"] = np.nan
-    out["mape"]["auto"] = score(merged)["mape"]
+    sc = score(merged)
+    out["mape"]["auto"], out["coverage"]["auto"] = sc["mape"], sc["coverage"]
     return out
 
 

@@ -22,6 +22,11 @@ KIND = "forecast"
 LANDING_KIND = "landing"
 
 
+def _saved_filters(filters: dict | None) -> dict:
+    """The slice a run was made on, as JSON-ready values (lists stay lists, dates become text)."""
+    return {k: list(v) if isinstance(v, (list, tuple, set)) else str(v) for k, v in (filters or {}).items() if v}
+
+
 def run_payload(result: ForecastResult, *, filters: dict | None = None) -> dict:
     """What a saved forecast keeps: settings, the backtest table and every model's numbers."""
     fc = result.forecasts.copy()
@@ -32,7 +37,7 @@ def run_payload(result: ForecastResult, *, filters: dict | None = None) -> dict:
                      "train_until": None if pd.isna(result.series.train_until) else str(pd.Timestamp(result.series.train_until).date()),
                      "requested": result.requested, "model": result.model, "recommended": result.recommended,
                      "level": result.level, "prophet_params": result.params.to_dict() if result.params else None,
-                     "filters": {k: list(v) for k, v in (filters or {}).items() if v}},
+                     "filters": _saved_filters(filters)},
         "backtest": result.to_doc()["backtest"],
         "forecasts": fc.to_dict(orient="records"),
     }
@@ -48,7 +53,7 @@ def landing_payload(result: dict, *, filters: dict | None = None) -> dict:
     keys = ("period", "closed_won", "open_expected", "new_expected", "p10", "p50", "p90", "target", "kappa")
     out = {k: (None if result.get(k) is None else (result[k] if isinstance(result[k], str) else float(result[k]))) for k in keys}
     out.update(created_at=store.now_iso(), as_of=str(result["as_of"]), period_start=str(result["period_start"]),
-               period_end=str(result["period_end"]), filters={k: list(v) for k, v in (filters or {}).items() if v})
+               period_end=str(result["period_end"]), filters=_saved_filters(filters))
     return out
 
 

@@ -24,25 +24,30 @@ toward the age band's rate, and that toward the overall rate (10 pseudo-deals ea
 **Not-yet-created pipeline**: the amount won, in each of the last four comparable periods, from
 deals created after the same point of that period (the run rate of new business).
 
-**Time-series view**: the same months last year, scaled by the last six months' year-on-year
-growth, less the share of a period's bookings usually closed by this point.
+**Time-series view**: the Forecast's own forecast (:func:`run_forecast` with the page's
+defaults) at the period's frequency, trained on the complete periods before the as-of date:
+booked to date + the forecast of the rest of the period, the same number the page and
+``forecast --json`` show for the running period.
 
 **The landing zone**: Monte Carlo draws of each open deal's win (Bernoulli), of new pipeline
-(log-normal around its run rate), blended with the time-series view (the pipeline's weight
-grows from 50% at the period start to 100% at its end), times a common log-normal shock of
-scale ``kappa`` for the model's own error (rates, timing, new business). ``kappa`` is
-calibrated on up to eight earlier periods at the same point (and four weeks either side): the
-smallest value whose P10-P90 range held the actual at least 80% of the time.
+(log-normal around its run rate), blended with the time-series view (the pipeline's weight set
+from how well each view did at the same point of earlier periods), times a common log-normal
+shock of scale ``kappa`` for the model's own error (rates, timing, new business). ``kappa`` is
+fitted on up to eight earlier periods at the same point (and four weeks either side) from their
+log errors, shrunk toward a default for thin history and never below a floor; its calibration is
+reported out of sample: each earlier period's range rebuilt from the other periods only.
 """
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
-from .. import metrics
 from .. import schema as S
 from ..errors import InputError
 from ..periods import FiscalCalendar, Period
@@ -52,11 +57,13 @@ REF_PERIODS = 8
 SHRINK = 10.0
 AGE_BANDS = (0, 14, 30, 60, 90, 180, 365, 100_000)
 AGE_LABELS = ("<2 weeks", "2-4 weeks", "1-2 months", "2-3 months", "3-6 months", "6-12 months", "over a year")
-KAPPA_GRID = (0.02, 0.05, 0.08, 0.12, 0.16, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 1.0)
 DEFAULT_KAPPA = 0.25
+#: Pseudo-points of DEFAULT_KAPPA (and of no bias) that the calibration is shrunk toward.
+PRIOR_POINTS = 2
+#: The model error never counts as smaller than this (log scale) however well the past fitted.
+KAPPA_FLOOR = 0.05
 MIN_CALIBRATION_POINTS = 4
 CALIBRATION_PERIODS = 8
-TARGET_COVERAGE = 0.8
 
 
 def _ts(x) -> pd.Timestamp:
@@ -112,6 +119,12 @@ class Book:
         # a closed deal without a close date is treated as closed long ago
         self.close = np.where(~self.is_open & (close == _FAR), -_FAR, close)
         self.amount = d["_amount"].to_numpy(dtype=float)
+        #: the won deals alone (status, amount, close date): what the time-series view reads
+        won = d[d[S.STATUS] == S.WON]
+        self.won_deals = pd.DataFrame({S.OPPORTUNITY_ID: won[S.OPPORTUNITY_ID].to_numpy(), S.STATUS: S.WON,
+                                       S.AMOUNT: won["_amount"].to_numpy(), S.CLOSE_DATE: won["_close"].to_numpy()})
+        known = self.created[self.created < _FAR]
+        self.first_day = int(known.min()) if len(known) else _FAR  # the history's first day (first deal created)
         self.won_amount = np.where(self.is_won, np.nan_to_num(self.amount), 0.0)
         self.stage_now = _stage_keys(d[S.STAGE])
         # a readable stage text per key, for display (the first text seen for it)
@@ -360,6 +373,8 @@ def new_business(book: Book, cal: FiscalCalendar, period: Period, t: pd.Timestam
     each of the last ``k`` comparable periods."""
     vals = []
     for p, tt in _comparable(cal, period, t, k):
+        if _day(p.start) < book.first_day:  # before the history begins: not a period with no new business
+            continue
         m = (book.created > _day(tt)) & (book.close >= _day(p.start)) & (book.close <= _day(p.end))
         vals.append(float(book.won_amount[m].sum()))
     if not vals:
@@ -370,38 +385,78 @@ def new_business(book: Book, cal: FiscalCalendar, period: Period, t: pd.Timestam
     return mean, min(max(spread, 0.1), 1.0), vals
 
 
-def time_series_remaining(book: Book, cal: FiscalCalendar, period: Period, t: pd.Timestamp) -> float | None:
-    """The time-series view of what is still to be booked in ``period`` after ``t``: last year's
-    same months x recent year-on-year growth, less the share usually closed by this point."""
-    monthly = book.monthly_won(t)
-    if monthly.empty:
+#: The time-series view is the Forecast page's forecast with its defaults (auto, Prophet included,
+#: this many periods ahead) at the period's frequency: the same number as the page and
+#: ``forecast --json --freq Q`` show for the running quarter.
+TS_HORIZON = 6
+_TS_FREQ = {"quarter": "Q", "month": "M", "week": "W"}
+
+
+#: Time-series fits kept across calls, keyed by the won deals' content: a fit depends only on
+#: them, the frequency, the training end and the calendar (calibration refits every earlier
+#: quarter, and the page, the goals and a backtest of landing zones ask for the same ones).
+_TS_CACHE: "OrderedDict[tuple, object]" = OrderedDict()
+_TS_CACHE_SIZE = 64
+_TS_LOCK = threading.Lock()
+
+
+def _ts_forecast(book: Book, cal: FiscalCalendar, freq: str, t: pd.Timestamp):
+    """:func:`run_forecast` trained on the complete periods before ``t`` (the fit is the same
+    for every day of a period), or None when there is nothing to forecast from."""
+    from .backtest import run_forecast
+
+    p = cal.period_of(t.date(), freq)
+    last_end = t if _ts(p.end) == t else _ts(p.start) - pd.Timedelta(days=1)
+    won = book.won_deals[book.won_deals[S.CLOSE_DATE] <= last_end]
+    digest = hashlib.sha1(pd.util.hash_pandas_object(won[[S.CLOSE_DATE, S.AMOUNT]], index=False).to_numpy().tobytes()).hexdigest()
+    key = (digest, freq, last_end, cal.start_month)
+    with _TS_LOCK:
+        if key in _TS_CACHE:
+            _TS_CACHE.move_to_end(key)
+            return _TS_CACHE[key]
+    try:
+        res = run_forecast(won, freq=freq, horizon=TS_HORIZON, train_until=last_end, calendar=cal, n_jobs=1)
+    except InputError:
+        res = None
+    with _TS_LOCK:
+        _TS_CACHE[key] = res
+        while len(_TS_CACHE) > _TS_CACHE_SIZE:
+            _TS_CACHE.popitem(last=False)
+    return res
+
+
+def time_series_view(book: Book, cal: FiscalCalendar, period: Period, t: pd.Timestamp) -> float | None:
+    """The time-series view of ``period``'s bookings as of ``t``: booked to date + the forecast
+    of the rest (:func:`series.split_running`, as :func:`run_forecast` reports a started
+    period), at the period's frequency (months summed for a year or a range). None when the
+    series holds less than a season plus one period, or the period is beyond the horizon."""
+    from .series import SEASON_LENGTH, booked_between, share_booked, split_running
+
+    t = _ts(t)
+    freq = _TS_FREQ.get(period.kind, "M")
+    res = _ts_forecast(book, cal, freq, t)
+    if res is None or res.series.frame.empty or len(res.series.frame) < SEASON_LENGTH[freq] + 1:
         return None
-    tt = _ts(t)
-    now_m = tt.year * 12 + tt.month - 1  # the month containing t is not complete
-    ps = _ts(period.start)
-    first_m = ps.year * 12 + ps.month - 1
-    n_months = max(1, round(period.days / 30.44))
-    months = np.arange(first_m, first_m + n_months)
-    last_year = months - 12
-    if last_year.min() < monthly.index.min() or last_year.max() >= now_m:
-        return None
-    recent = np.arange(now_m - 6, now_m)
-    prior = recent - 12
-    if prior.min() < monthly.index.min():
-        growth = 1.0
-    else:
-        a, b = monthly.reindex(recent, fill_value=0).sum(), monthly.reindex(prior, fill_value=0).sum()
-        growth = float(np.clip(a / b, 0.67, 1.5)) if b > 0 else 1.0
-    total = float(monthly.reindex(last_year, fill_value=0).sum()) * growth
-    if t < _ts(period.start):
-        return total
-    shares = []
-    for p, tt in _comparable(cal, period, t, 4):
-        full = book.won_between(p.start, p.end)
-        if full > 0:
-            shares.append(book.won_between(p.start, tt) / full)
-    share = float(np.mean(shares)) if shares else min(1.0, ((t - _ts(period.start)).days + 1) / period.days)
-    return max(total * (1 - share), 0.0)
+    fc = res.forecast.set_index("period_start")
+    total = 0.0
+    for sp in cal.periods_between(period.start, period.end, freq):
+        if sp.start < period.start or sp.end > period.end:
+            return None  # a range that does not follow the calendar's periods
+        start = _ts(sp.start)
+        if _ts(sp.end) <= t:   # over by then: what it booked
+            total += float(booked_between(book.won_deals, start, sp.end).sum())
+            continue
+        if start not in fc.index:
+            return None
+        row = fc.loc[start]
+        if start <= t:         # the running period: booked to date + the forecast of its rest
+            booked = float(booked_between(book.won_deals, start, t).sum())
+            share, _ = share_booked(book.won_deals, cal, freq, start, t)
+            total += float(split_running(np.float64(row["yhat"]), np.float64(row["yhat_lower"]),
+                                         np.float64(row["yhat_upper"]), booked, share)[0])
+        else:
+            total += float(row["yhat"])
+    return total
 
 
 # --- components, simulation, calibration ----------------------------------------------------------
@@ -432,16 +487,18 @@ def components(book: Book, cal: FiscalCalendar, period: Period, t, obs: pd.DataF
     amounts = np.where(np.isnan(amounts), fill, amounts)
     open_deals = open_deals.assign(amount_used=amounts, p_win=p)
     new_mean, new_spread, new_vals = new_business(book, cal, period, t)
-    ts_rem = time_series_remaining(book, cal, period, t)
+    ts_total = time_series_view(book, cal, period, t)
+    ts_rem = None if ts_total is None else max(ts_total - closed, 0.0)
     elapsed = min(max(((t - _ts(period.start)).days + 1) / period.days, 0.0), 1.0)
     w = 0.5 + 0.5 * elapsed if ts_rem is not None else 1.0
     return {"t": t, "closed_won": closed, "p": p, "amounts": amounts, "open_deals": open_deals, "rule": rule,
             "rates_n": rates.get("n", 0), "new_mean": new_mean, "new_spread": new_spread, "new_values": new_vals,
-            "ts_remaining": ts_rem, "w": w, "missing_amounts": missing, "fill_amount": fill}
+            "ts_remaining": ts_rem, "ts_total": ts_total, "w": w, "missing_amounts": missing, "fill_amount": fill}
 
 
-def _base_draws(comp: dict, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Draws of the remaining bookings before the model-error shock (blend of both views)."""
+def _pipeline_draws(comp: dict, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Draws of what the pipeline view says is still to be booked: each open deal's win
+    (Bernoulli) plus new business (log-normal around its run rate)."""
     p, a = comp["p"], comp["amounts"]
     open_part = np.zeros(n)
     chunk = max(1, 2_000_000 // max(len(p), 1))
@@ -451,10 +508,35 @@ def _base_draws(comp: dict, n: int, rng: np.random.Generator) -> np.ndarray:
             open_part[s:e] = (rng.random((e - s, len(p))) < p) @ a
     sp = comp["new_spread"]
     new_part = comp["new_mean"] * np.exp(rng.normal(-sp * sp / 2, sp, n)) if comp["new_mean"] > 0 else np.zeros(n)
-    pipe = open_part + new_part
-    if comp["ts_remaining"] is None:
-        return pipe
-    return comp["w"] * pipe + (1 - comp["w"]) * comp["ts_remaining"]
+    return open_part + new_part
+
+
+def _blend(pipe: np.ndarray, ts_remaining: float | None, w: float) -> np.ndarray:
+    """The remaining bookings before the model-error shock: the pipeline draws blended with the
+    time-series view (weight ``w`` on the pipeline)."""
+    return pipe if ts_remaining is None else w * pipe + (1 - w) * ts_remaining
+
+
+def _base_draws(comp: dict, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Draws of the remaining bookings before the model-error shock (blend of both views)."""
+    return _blend(_pipeline_draws(comp, n, rng), comp["ts_remaining"], comp["w"])
+
+
+def _fit_weight(points: list, default: float) -> tuple[float, str]:
+    """The pipeline view's weight in the blend: inverse to each view's mean squared log error
+    at the same point of earlier periods (Bates and Granger's combination), when at least
+    MIN_CALIBRATION_POINTS of them had both views; else ``default``."""
+    ep, et = [], []
+    for closed, pipe, ts_rem, _, actual, *_ in points:
+        rem, med = actual - closed, float(np.median(pipe))
+        if ts_rem is None or rem <= 0 or med <= 0 or ts_rem <= 0:
+            continue
+        ep.append(np.log(rem / med) ** 2)
+        et.append(np.log(rem / ts_rem) ** 2)
+    if len(ep) < MIN_CALIBRATION_POINTS:
+        return default, "too few earlier forecasts with both views to weigh them"
+    ip, it = 1 / max(float(np.mean(ep)), 1e-6), 1 / max(float(np.mean(et)), 1e-6)
+    return ip / (ip + it), f"inverse to each view's squared error in {len(ep)} earlier forecasts"
 
 
 def _shock(kappa: float, z: np.ndarray) -> np.ndarray:
@@ -462,10 +544,43 @@ def _shock(kappa: float, z: np.ndarray) -> np.ndarray:
     return np.exp(kappa * z)
 
 
+def _fit_kappa(points: list) -> float:
+    """The model-error scale ``kappa`` from past points (closed, base draws, z, actual, ...).
+
+    Each point's log error e = log(actual remaining / the base draws' median); kappa**2 is
+    their mean square less the base draws' own log-variance, shrunk toward DEFAULT_KAPPA**2
+    with PRIOR_POINTS pseudo-points (the floor for thin history), then widened by the Student
+    t quantile for that many points (few points: a wider range), and never below KAPPA_FLOOR."""
+    e, s2 = [], []
+    for closed, base, _, actual, *_ in points:
+        med = float(np.median(base))
+        rem = actual - closed
+        if med <= 0 or rem <= 0:
+            continue
+        pos = base[base > 0]
+        e.append(np.log(rem / med))
+        s2.append(float(np.var(np.log(pos))) if len(pos) > 1 else 0.0)
+    n = len(e)
+    if n == 0:
+        return DEFAULT_KAPPA
+    e, s2 = np.array(e), np.array(s2)
+    own = float(s2.mean())
+    k2 = max(float(np.mean(e ** 2)) - own, 0.0)
+    k2 = (n * k2 + PRIOR_POINTS * DEFAULT_KAPPA ** 2) / (n + PRIOR_POINTS)
+    from scipy.stats import t as student_t
+
+    widen = float(student_t.ppf(0.9, n) / student_t.ppf(0.9, 1e9))
+    return max(float(np.sqrt(max(widen ** 2 * (k2 + own) - own, 0.0))), KAPPA_FLOOR)
+
+
 def calibrate(book: Book, cal: FiscalCalendar, period: Period, t: pd.Timestamp, *, seed: int = 0,
-              n_samples: int = 600, periods: int = CALIBRATION_PERIODS) -> dict:
-    """Choose ``kappa`` from earlier periods at the same point (and four weeks either side):
-    the smallest value whose P10-P90 range held the actual at least 80% of the time."""
+              n_samples: int = 600, periods: int = CALIBRATION_PERIODS, default_w: float = 1.0) -> dict:
+    """The blend weight (:func:`_fit_weight`) and the model-error scale ``kappa``
+    (:func:`_fit_kappa`) from earlier periods at the same point (and four weeks either side),
+    each forecast made with only its own day's data; and their honest check: each earlier period's range rebuilt with a kappa fitted on the *other*
+    periods (leave one period out), reporting how often those ranges held the actual, how wide
+    they were and how far their P50 was, over the points at the same point of the period and
+    over all of them."""
     offset = (t - _ts(period.start)).days
     points = []
     rng = np.random.default_rng(seed + 7919)
@@ -488,34 +603,70 @@ def calibrate(book: Book, cal: FiscalCalendar, period: Period, t: pd.Timestamp, 
             if comp["rates_n"] < 50:
                 continue
             actual = book.won_between(p.start, p.end)
-            base = _base_draws(comp, n_samples, rng)
+            pipe = _pipeline_draws(comp, n_samples, rng)
             z = rng.standard_normal(n_samples)
-            points.append((comp["closed_won"], base, z, actual, p.label, tt))
+            points.append((comp["closed_won"], pipe, comp["ts_remaining"], z, actual, p.label, tt, shift_days))
     if len(points) < MIN_CALIBRATION_POINTS:
-        return {"kappa": DEFAULT_KAPPA, "points": len(points), "coverage": None, "calibrated": False}
-    chosen, cov_at = KAPPA_GRID[-1], None
-    for kappa in KAPPA_GRID:
-        inside = []
-        for closed, base, z, actual, _, _ in points:
-            s = closed + base * _shock(kappa, z)
-            lo, hi = np.quantile(s, [0.1, 0.9])
-            inside.append(lo <= actual <= hi)
-        cov = float(np.mean(inside))
-        if cov >= TARGET_COVERAGE:
-            chosen, cov_at = kappa, cov
-            break
-        cov_at = cov
-    return {"kappa": chosen, "points": len(points), "coverage": cov_at, "calibrated": True}
+        return {"kappa": DEFAULT_KAPPA, "points": len(points), "coverage": None, "width": None,
+                "p50_error": None, "same_point": None, "calibrated": False, "pipeline_weight": None}
+
+    def fit(pts):
+        w, why = _fit_weight(pts, default_w)
+        return w, why, _fit_kappa([(c, _blend(pp, ts, w), z, a) for c, pp, ts, z, a, *_ in pts])
+
+    w, why, kappa = fit(points)
+    checks = []
+    for label in dict.fromkeys(pt[5] for pt in points):
+        others = [pt for pt in points if pt[5] != label]
+        if not others:
+            continue
+        w_i, _, k_i = fit(others)
+        for closed, pipe, ts_rem, z, actual, _, tt, shift in (pt for pt in points if pt[5] == label):
+            smp = closed + _blend(pipe, ts_rem, w_i) * _shock(k_i, z)
+            lo, mid, hi = np.quantile(smp, [0.1, 0.5, 0.9])
+            checks.append({"period": label, "as_of": tt.date(), "same_point": shift == 0, "inside": bool(lo <= actual <= hi),
+                           "width": float((hi - lo) / mid) if mid > 0 else float("nan"),
+                           "p50_error": float(mid / actual - 1) if actual else float("nan")})
+    ck = pd.DataFrame(checks)
+    same = ck[ck["same_point"]] if not ck.empty else ck
+
+    def _summary(frame):
+        if frame.empty:
+            return None
+        return {"points": int(len(frame)), "coverage": float(frame["inside"].mean()),
+                "width": float(frame["width"].mean()), "p50_error": float(frame["p50_error"].abs().mean())}
+
+    allpts = _summary(ck)
+    return {"kappa": kappa, "pipeline_weight": w, "weight_rule": why, "points": len(points), "coverage": allpts["coverage"] if allpts else None,
+            "width": allpts["width"] if allpts else None, "p50_error": allpts["p50_error"] if allpts else None,
+            "same_point": _summary(same), "method": "leave one period out", "calibrated": True,
+            "checks": checks}
+
+
+def calibration_words(cal: dict, kind: str = "quarter") -> str:
+    """The landing zone's calibration in one honest sentence (page and CLI)."""
+    kind = kind if kind in ("quarter", "month", "week", "year") else "period"
+    same = cal.get("same_point") or None
+    if not cal.get("calibrated"):
+        return (f"Too few earlier {kind}s to check the range at this point of the {kind}: it uses a default model "
+                "error, so treat it as a rough guide.")
+    part = same if same else {"points": cal["points"], "coverage": cal["coverage"], "width": cal["width"],
+                              "p50_error": cal["p50_error"]}
+    where = f"at this point of the {kind}" if same else f"around this point of the {kind}"
+    inside = int(round(part["coverage"] * part["points"]))
+    return (f"Checked on {part['points']} earlier {kind}s {where}, each range rebuilt without its own {kind}: it held the "
+            f"actual in {inside} of {part['points']} ({part['coverage']:.0%}), was {part['width']:.0%} of its P50 wide "
+            f"on average, and its P50 was off by {part['p50_error']:.1%} on average.")
 
 
 def _target(targets: pd.DataFrame | None, period: Period, owners: list | None) -> float | None:
-    if targets is None or targets.empty:
-        return None
-    own = metrics.target_for_period(targets, period.start, period.end, scope="all")
-    if not own.empty and owners is None:
-        return float(own.sum())
-    by_owner = metrics.target_for_period(targets, period.start, period.end, scope="owner", names=owners)
-    return float(by_owner.sum()) if not by_owner.empty else None
+    """The company target (or, for a list of reps, the sum of their targets); callers with a
+    slice pass the target of the one rule (salesops.outlook) instead."""
+    from ..targets import TargetBook
+
+    book = TargetBook(targets, period.start, period.end)
+    view = book.view(("all", ()) if owners is None else None, owners)
+    return view.amount
 
 
 def landing(deals: pd.DataFrame, snapshots: pd.DataFrame | None, period, as_of, targets: pd.DataFrame | None = None,
@@ -535,6 +686,8 @@ def landing(deals: pd.DataFrame, snapshots: pd.DataFrame | None, period, as_of, 
     if isinstance(period, str):
         period = calendar.parse(period)
     t = _ts(as_of)
+    if S.CREATED_DATE in deals.columns:  # a deal created after the as-of date did not exist then
+        deals = deals[~(pd.to_datetime(deals[S.CREATED_DATE]) > t).to_numpy()]
     book = Book.build(deals, snapshots, stage_history)
     notes = []
     if t > book.data_end:
@@ -546,8 +699,14 @@ def landing(deals: pd.DataFrame, snapshots: pd.DataFrame | None, period, as_of, 
         notes.append(f"{last}, long before {t:%d %b %Y}: the history is stale for this date; choose an as-of date "
                      "inside the data")
     comp = components(book, calendar, period, t)
-    cal_info = (calibrate(book, calendar, period, t, seed=seed) if calibrate_interval
-                else {"kappa": DEFAULT_KAPPA, "points": 0, "coverage": None, "calibrated": False})
+    # until the time-series view's accuracy can be measured on earlier periods, it is shown but
+    # blended in only when there is no open pipeline to go by
+    unproven_w = 1.0 if len(comp["p"]) else comp["w"]
+    cal_info = (calibrate(book, calendar, period, t, seed=seed, default_w=unproven_w) if calibrate_interval
+                else {"kappa": DEFAULT_KAPPA, "points": 0, "coverage": None, "width": None,
+                      "p50_error": None, "same_point": None, "calibrated": False, "pipeline_weight": None})
+    if cal_info.get("pipeline_weight") is not None and comp["ts_remaining"] is not None:
+        comp["w"] = float(cal_info["pipeline_weight"])
     if not cal_info["calibrated"]:
         notes.append(f"too few earlier {period.kind}s to calibrate the range; using a default model error ({DEFAULT_KAPPA})")
     rng = np.random.default_rng(seed)
@@ -556,7 +715,7 @@ def landing(deals: pd.DataFrame, snapshots: pd.DataFrame | None, period, as_of, 
     p10, p50, p90 = (float(x) for x in np.quantile(samples, [0.1, 0.5, 0.9]))
     open_expected = float(np.sum(comp["p"] * comp["amounts"]))
     pipeline_view = comp["closed_won"] + open_expected + comp["new_mean"]
-    ts_view = None if comp["ts_remaining"] is None else comp["closed_won"] + comp["ts_remaining"]
+    ts_view = comp["ts_total"]
     if comp["missing_amounts"]:
         notes.append(f"{comp['missing_amounts']} open deal(s) without an amount counted at the median won deal "
                      f"({comp['fill_amount']:,.0f})")

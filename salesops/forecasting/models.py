@@ -1,16 +1,19 @@
-"""The forecasting models: Prophet (tunable), seasonal naive, ETS, Theta and their ensemble.
+"""The forecasting models: Prophet (tunable), seasonal naive, ETS, Theta, ARIMA and their
+ensemble (the median of them all).
 
 Every model answers the same question for one series: given ``y`` (complete periods, oldest
-first) forecast the next ``h`` periods with a central value and an interval of ``level``
-(default 80%). Nothing here draws random numbers: Prophet's own intervals come from a global
-numpy RNG (unsafe in a threaded server), so Prophet runs with ``uncertainty_samples=0`` and
-its interval is built from its in-sample residual spread, widening with the horizon like the
-seasonal naive's.
+first) forecast the next ``h`` periods with a central value and its own interval of ``level``
+(default 80%; the backtest replaces it with a conformal range where it can, see
+:mod:`.backtest`). Nothing here draws random numbers: Prophet's own intervals come from a
+global numpy RNG (unsafe in a threaded server), so Prophet runs with ``uncertainty_samples=0``
+and its interval is built from its in-sample residual spread, widening with the horizon like
+the seasonal naive's.
 
 Guards (RELIABILITY.md, forecasts): a constant series is forecast as that constant by every
 model; a model that needs more points than the series has, or whose optimiser fails, is
-skipped with a reason (:class:`ModelSkipped`); outliers are found with a robust z-score and
-handled as :class:`ProphetParams` ``outliers`` says.
+skipped with a reason (:class:`ModelSkipped`); a seasonal fit that fails is retried without the
+season; outliers are found with a robust z-score and handled as :class:`ProphetParams`
+``outliers`` says.
 """
 from __future__ import annotations
 
@@ -30,13 +33,20 @@ PROPHET = "prophet"
 SEASONAL_NAIVE = "seasonal_naive"
 ETS = "ets"
 THETA = "theta"
+ARIMA = "arima"
 ENSEMBLE = "ensemble"
-MODELS = (SEASONAL_NAIVE, ETS, THETA, PROPHET, ENSEMBLE)
+MODELS = (SEASONAL_NAIVE, ETS, THETA, ARIMA, PROPHET, ENSEMBLE)
+#: The statsforecast models, fitted together.
+STAT_MODELS = (ETS, THETA, ARIMA)
+#: The ensemble's members (Prophet only when it is run): a combination of methods beats each of
+#: them on average (the M4 competition's lesson); the median keeps one member's blow-up out.
+COMBINATION = (SEASONAL_NAIVE, ETS, THETA, ARIMA, PROPHET)
 #: Order of preference when backtest errors tie: the simpler model wins.
-PREFERENCE = {SEASONAL_NAIVE: 0, ETS: 1, THETA: 2, ENSEMBLE: 3, PROPHET: 4}
-MODEL_LABELS = {SEASONAL_NAIVE: "Seasonal naive", ETS: "ETS", THETA: "Theta", PROPHET: "Prophet", ENSEMBLE: "Ensemble"}
+PREFERENCE = {SEASONAL_NAIVE: 0, ETS: 1, THETA: 2, ARIMA: 3, ENSEMBLE: 4, PROPHET: 5}
+MODEL_LABELS = {SEASONAL_NAIVE: "Seasonal naive", ETS: "ETS", THETA: "Theta", ARIMA: "ARIMA", PROPHET: "Prophet",
+                ENSEMBLE: "Ensemble"}
 #: Fewest complete periods each model needs.
-MIN_POINTS = {SEASONAL_NAIVE: 2, ETS: 4, THETA: 4, PROPHET: 6}
+MIN_POINTS = {SEASONAL_NAIVE: 2, ETS: 7, THETA: 4, ARIMA: 4, PROPHET: 6}
 OUTLIER_Z = 5.0
 #: Seconds one Prophet fit may take before it is stopped and a baseline used instead.
 FIT_TIMEOUT = 20.0
@@ -250,57 +260,103 @@ def seasonal_naive(y: np.ndarray, h: int, m: int, level: float = 0.8) -> Predict
     return Prediction(yhat.astype(float), yhat - half, yhat + half, note=note)
 
 
-# --- statsforecast: ETS and Theta over many series at once -----------------------------------
-def statsforecast_batch(series: dict, h: int, m: int, level: float = 0.8) -> dict:
-    """AutoETS and AutoTheta for every series in ``series`` ({key: y array}) in one call.
+# --- statsforecast: ETS, Theta and ARIMA -------------------------------------------------------
+#: Fitted on log values when every value is positive: multiplicative seasonality, trend and
+#: error become additive there (the souvenir shop's growing swings), at a fifth of the cost of
+#: AutoETS's full search; the back-transformed forecast is the median. Theta keeps the raw
+#: values (AutoTheta decomposes a seasonal series multiplicatively itself).
+LOG_MODELS = ("ets", "arima")
 
-    Returns {key: {"ets": Prediction | ModelSkipped, "theta": ...}}. Series that are too
-    short or constant are answered without fitting."""
-    out: dict = {}
-    rows = []
-    for key, y in series.items():
-        y = np.asarray(y, dtype=float)
-        if len(y) < MIN_POINTS[ETS]:
-            err = ModelSkipped(f"ETS and Theta need at least {MIN_POINTS[ETS]} periods, the series has {len(y)}")
-            out[key] = {ETS: err, THETA: err}
-        elif is_constant(y):
-            out[key] = {ETS: constant_prediction(y, h), THETA: constant_prediction(y, h)}
-        else:
-            rows.append(pd.DataFrame({"unique_id": str(key), "ds": np.arange(len(y)), "y": y}))
-            out[key] = None
-    if rows:
-        from statsforecast import StatsForecast
-        from statsforecast.models import AutoETS, AutoTheta, Naive
 
-        frame = pd.concat(rows, ignore_index=True)
-        lv = int(round(level * 100))
-        # additive-error ETS: the same choices on sales series at a fifth of the search time
-        sf = StatsForecast(models=[AutoETS(season_length=m, model="AZZ", alias="ets"), AutoTheta(season_length=m, alias="theta")],
-                           freq=1, n_jobs=1, fallback_model=Naive())
+def _positive(y: np.ndarray) -> bool:
+    return bool(len(y)) and bool(np.all(y > 0))
+
+
+def _sf_model(name: str, n: int, m: int):
+    """The statsforecast model for ``name`` on a series of ``n`` points with season ``m``, or
+    None when the series is too short for it."""
+    from statsforecast.models import ARIMA as SfARIMA
+    from statsforecast.models import AutoETS, AutoTheta
+
+    season = m if n >= m + 2 and m <= 24 else 1  # a seasonal model needs more than a season of history
+    if name == ETS:  # AutoETS over additive error, trend (none, linear, damped) and season
+        return AutoETS(season_length=season, model="AZZ")
+    if name == THETA:
+        return AutoTheta(season_length=season)
+    if name == ARIMA:
+        # the airline model (Box & Jenkins): ARIMA(0,1,1)(0,1,1) where two seasons and a bit are
+        # known, else ARIMA(0,1,1); AutoARIMA's stepwise search costs 0.5-1.5 s a fit,
+        # too slow to refit at every cut-off of 30 rep series, and was no more accurate here
+        if season > 1 and n >= 2 * season + 2:
+            return SfARIMA(order=(0, 1, 1), seasonal_order=(0, 1, 1), season_length=season)
+        if n >= 4:  # no drift: on a short history a drift extrapolates its first jump
+            return SfARIMA(order=(0, 1, 1))
+        return None
+    raise ValueError(name)
+
+
+def _sf_forecast(name: str, y: np.ndarray, h: int, m: int, level: float) -> "Prediction":
+    """One statsforecast model on one series (on log values for :data:`LOG_MODELS` when every
+    value is positive)."""
+    use_log = name in LOG_MODELS and _positive(y)
+    z = np.log(y) if use_log else y
+    lv = int(round(level * 100))
+    res = None
+    # a seasonal fit that fails is retried without the season, and ETS then as simple smoothing
+    for season, simple in ((m, False), (1, False), (1, True)) if m > 1 else ((1, False), (1, True)):
+        if simple and name != ETS:
+            continue
+        model = _sf_model(name, len(y), season)
+        if model is None:
+            raise ModelSkipped(f"{MODEL_LABELS[name]} needs more periods than the series has ({len(y)})")
+        if simple:
+            from statsforecast.models import AutoETS
+
+            model = AutoETS(season_length=1, model="ANN")
         with quiet_logging():
             try:
-                fc = sf.forecast(df=frame, h=h, level=[lv])
+                res = model.forecast(y=z.astype(float), h=h, level=[lv])
+                break
             except Exception as exc:  # noqa: BLE001 - a numerical failure must fall back, not crash
-                for key, v in out.items():
-                    if v is None:
-                        out[key] = {ETS: ModelSkipped(f"ETS/Theta failed to fit ({type(exc).__name__})"),
-                                    THETA: ModelSkipped(f"ETS/Theta failed to fit ({type(exc).__name__})")}
-                return out
-        by_key = {str(k): k for k in series}
-        for uid, part in fc.groupby("unique_id", sort=False):
-            key = by_key[str(uid)]
-            res = {}
-            for name in (ETS, THETA):
-                yhat = part[name].to_numpy(dtype=float)
-                lo = part[f"{name}-lo-{lv}"].to_numpy(dtype=float)
-                hi = part[f"{name}-hi-{lv}"].to_numpy(dtype=float)
-                if not np.all(np.isfinite(yhat)):
-                    res[name] = ModelSkipped(f"{MODEL_LABELS[name]} produced no finite forecast")
-                    continue
-                lo = np.where(np.isfinite(lo), lo, yhat)
-                hi = np.where(np.isfinite(hi), hi, yhat)
-                res[name] = Prediction(yhat, lo, hi)
-            out[key] = res
+                failure = exc
+    if res is None:
+        raise ModelSkipped(f"{MODEL_LABELS[name]} failed to fit ({type(failure).__name__})")
+    yhat = np.asarray(res["mean"], dtype=float)
+    lo = np.asarray(res.get(f"lo-{lv}", yhat), dtype=float)
+    hi = np.asarray(res.get(f"hi-{lv}", yhat), dtype=float)
+    if use_log:
+        with np.errstate(over="ignore"):
+            yhat, lo, hi = np.exp(yhat), np.exp(lo), np.exp(hi)
+    if not np.all(np.isfinite(yhat)) or np.max(np.abs(yhat)) > 1e6 * max(np.max(np.abs(y)), 1.0):
+        raise ModelSkipped(f"{MODEL_LABELS[name]} produced no usable forecast")
+    lo = np.where(np.isfinite(lo), lo, yhat)
+    hi = np.where(np.isfinite(hi), hi, yhat)
+    return Prediction(yhat, np.minimum(lo, yhat), np.maximum(hi, yhat))
+
+
+def statsforecast_batch(series: dict, h: int, m: int, level: float = 0.8, models: tuple | None = None) -> dict:
+    """ETS, Theta and ARIMA (statsforecast) for every series in ``series`` ({key: y array}).
+
+    Returns {key: {"ets": Prediction | ModelSkipped, "theta": ..., "arima": ...}}. Series that
+    are too short or constant are answered without fitting; a model that fails on one series
+    is skipped there only."""
+    names = STAT_MODELS if models is None else tuple(models)
+    out: dict = {}
+    for key, y in series.items():
+        y = np.asarray(y, dtype=float)
+        if len(y) and is_constant(y):
+            out[key] = {name: constant_prediction(y, h) for name in names}
+            continue
+        res = {}
+        for name in names:
+            if len(y) < MIN_POINTS[name]:
+                res[name] = ModelSkipped(f"{MODEL_LABELS[name]} needs at least {MIN_POINTS[name]} periods, the series has {len(y)}")
+                continue
+            try:
+                res[name] = _sf_forecast(name, y, h, m, level)
+            except ModelSkipped as exc:
+                res[name] = exc
+        out[key] = res
     return out
 
 
@@ -419,13 +475,14 @@ def prophet_predict(y: np.ndarray, ds: pd.DatetimeIndex, future: list, params: P
 
 
 def ensemble(preds: list[Prediction]) -> Prediction:
-    """The mean of the members' forecasts and of their bounds."""
+    """The median of the members' forecasts (and of their own bounds), period by period."""
     if not preds:
         raise ModelSkipped("no member model produced a forecast")
-    yhat = np.mean([p.yhat for p in preds], axis=0)
-    lo = np.mean([p.lower for p in preds], axis=0)
-    hi = np.mean([p.upper for p in preds], axis=0)
-    return Prediction(yhat, lo, hi)
+    yhat = np.median([p.yhat for p in preds], axis=0)
+    lo = np.median([p.lower for p in preds], axis=0)
+    hi = np.median([p.upper for p in preds], axis=0)
+    notes = {p.note for p in preds}
+    return Prediction(yhat, np.minimum(lo, yhat), np.maximum(hi, yhat), note=notes.pop() if len(notes) == 1 else None)
 
 
 def check_model(name: str) -> str:

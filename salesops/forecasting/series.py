@@ -7,7 +7,7 @@ the last complete period (it may already have started).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -25,6 +25,10 @@ FREQS = ("W", "M", "Q")
 #: Periods in a seasonal cycle, per frequency.
 SEASON_LENGTH = {"W": 52, "M": 12, "Q": 4}
 FREQ_WORDS = {"W": "week", "M": "month", "Q": "quarter"}
+#: A group's first periods are left out while each booked less than this share of the group's
+#: median period: a history usually starts part-way through a period (or with a ramp-up), and
+#: a first month of $12k before $1M months would teach every model a false trend.
+PARTIAL_START = 0.25
 
 
 @dataclass
@@ -42,6 +46,7 @@ class SeriesSet:
     last_start: pd.Timestamp | None
     future: list[pd.Timestamp]
     calendar: FiscalCalendar
+    trimmed: dict = field(default_factory=dict)   # {group: [period starts left out as a partial start]}
 
     @property
     def groups(self) -> list[str]:
@@ -113,13 +118,22 @@ def build_series(deals: pd.DataFrame, *, freq: str = "M", measure: str = "won_am
     first = agg.index.get_level_values(PERIOD_START).min()
     grid = [pd.Timestamp(x.start) for x in calendar.periods_between(first.date(), last_start.date(), freq)]
     parts = []
+    trimmed = {}
     for g, s in agg.groupby(level=GROUP, sort=True):
         s = s.droplevel(GROUP)
         g_grid = [d for d in grid if d >= s.index.min()]
         full = s.reindex(g_grid, fill_value=0.0)
-        parts.append(pd.DataFrame({GROUP: g, PERIOD_START: full.index, "y": full.to_numpy(dtype=float)}))
+        values = full.to_numpy(dtype=float)
+        limit = PARTIAL_START * float(np.median(values))
+        k = 0
+        while k < len(values) - 2 and values[k] < limit:
+            k += 1
+        if k:
+            trimmed[str(g)] = list(full.index[:k])
+        parts.append(pd.DataFrame({GROUP: g, PERIOD_START: full.index[k:], "y": values[k:]}))
     frame = pd.concat(parts, ignore_index=True)
-    return SeriesSet(frame, freq, measure, tu, last_start, future_starts(calendar, last_start, freq, horizon), calendar)
+    return SeriesSet(frame, freq, measure, tu, last_start, future_starts(calendar, last_start, freq, horizon), calendar,
+                     trimmed)
 
 
 def actuals(deals: pd.DataFrame, *, freq: str, measure: str = "won_amount", by: str | None = None,
@@ -136,3 +150,81 @@ def actuals(deals: pd.DataFrame, *, freq: str, measure: str = "won_amount", by: 
 
 def to_date(x) -> date | None:
     return None if x is None or pd.isna(x) else pd.Timestamp(x).date()
+
+
+# --- the running period: booked to date + the forecast of the rest ---------------------------------
+#: Earlier periods whose share booked by the same day sets the running period's split: the
+#: same position in the quarter for months (3, 6, 9 and 12 months back: a quarter-end month
+#: books late), the last four quarters, the last eight weeks.
+SHARE_LAGS = {"M": (3, 6, 9, 12), "Q": (1, 2, 3, 4), "W": tuple(range(1, 9))}
+
+
+def _won(deals: pd.DataFrame, measure: str) -> tuple[pd.Series, pd.Series]:
+    won = deals[(deals[S.STATUS] == S.WON) & deals[S.CLOSE_DATE].notna()]
+    value = won[S.AMOUNT].fillna(0.0).astype(float) if measure == "won_amount" else pd.Series(1.0, index=won.index)
+    return pd.to_datetime(won[S.CLOSE_DATE]).dt.normalize(), value
+
+
+def booked_between(deals: pd.DataFrame, start, end, *, measure: str = "won_amount", by: str | None = None) -> pd.Series:
+    """Won amount (or count) with a close date in [start, end], per group ("all" without ``by``)."""
+    close, value = _won(deals, measure)
+    inside = (close >= pd.Timestamp(start)) & (close <= pd.Timestamp(end))
+    key = deals.loc[close.index, by].fillna("(blank)").astype(str) if by else pd.Series(ALL, index=close.index)
+    return value[inside].groupby(key[inside]).sum()
+
+
+def share_booked(deals: pd.DataFrame, calendar: FiscalCalendar, freq: str, period_start, as_of, *,
+                 measure: str = "won_amount") -> tuple[float, str]:
+    """The share of a period's bookings usually closed by ``as_of``'s day of the period.
+
+    Over the earlier periods of :data:`SHARE_LAGS` that were over by ``as_of``: the bookings
+    closed by the same day of each (days since its start) over their totals (a ratio of sums,
+    all groups together). Without such history: the share of the period's days elapsed.
+    Returns (share, how it was found)."""
+    as_of = pd.Timestamp(as_of).normalize()
+    running = calendar.period_of(pd.Timestamp(period_start).date(), freq)
+    offset = (as_of - pd.Timestamp(running.start)).days
+    elapsed = min(max((offset + 1) / running.days, 0.0), 1.0)
+    close, value = _won(deals[deals[S.CLOSE_DATE] <= as_of], measure)
+    by_day, total, used = 0.0, 0.0, 0
+    for lag in SHARE_LAGS.get(freq, (1, 2, 3, 4)):
+        p = calendar.shift(running, -lag)
+        start, end = pd.Timestamp(p.start), pd.Timestamp(p.end)
+        if end > as_of:
+            continue
+        cut = min(start + pd.Timedelta(days=offset), end)
+        inside = (close >= start) & (close <= end)
+        t = float(value[inside].sum())
+        if t <= 0:
+            continue
+        by_day += float(value[inside & (close <= cut)].sum())
+        total += t
+        used += 1
+    if total > 0:
+        return by_day / total, f"the share booked by day {offset + 1} in the {used} comparable earlier {FREQ_WORDS[freq]}s"
+    return elapsed, f"the share of the {FREQ_WORDS[freq]}'s days elapsed (no earlier {FREQ_WORDS[freq]}s to learn from)"
+
+
+def split_running(yhat: np.ndarray, lower: np.ndarray, upper: np.ndarray, booked: float, share: float) -> tuple:
+    """The running period as booked to date + the forecast of its rest: the full-period
+    forecast (and its range) times the share still to come, on top of what is booked."""
+    rest = max(1.0 - float(share), 0.0)
+    return booked + yhat * rest, booked + lower * rest, booked + upper * rest, yhat * rest
+
+
+def series_from_values(y, ds, freq: str = "M", *, group: str = ALL, measure: str = "won_amount",
+                       calendar: FiscalCalendar | None = None) -> SeriesSet:
+    """A one-group :class:`SeriesSet` from values ``y`` at period starts ``ds`` (oldest first):
+    for benchmarks and tests on fixed series. Its training date is the last period's end."""
+    freq = check_options(freq, measure)
+    calendar = calendar or FiscalCalendar()
+    ds = pd.DatetimeIndex(pd.to_datetime(ds))
+    frame = pd.DataFrame({GROUP: group, PERIOD_START: ds, "y": np.asarray(y, dtype=float)})
+    last = calendar.period_of(ds[-1].date(), freq)
+    return SeriesSet(frame, freq, measure, pd.Timestamp(last.end), pd.Timestamp(last.start), [], calendar)
+
+
+def with_horizon(ss: SeriesSet, horizon: int) -> SeriesSet:
+    """``ss`` with its forecast periods set for ``horizon`` periods."""
+    fut = future_starts(ss.calendar, ss.last_start, ss.freq, horizon) if ss.last_start is not None else []
+    return SeriesSet(ss.frame, ss.freq, ss.measure, ss.train_until, ss.last_start, fut, ss.calendar, ss.trimmed)

@@ -237,6 +237,8 @@ def write_deals(conn: sqlite3.Connection, deals: pd.DataFrame, *, file_name: str
     result.rows_unchanged = len(deals) - result.rows_new - result.rows_changed
     result.rows_imported = len(deals)
     _finish_record(conn, import_id, result, rejected_rows, details)
+    from ..search import after_import  # the find-anything index follows every deal import (issue 15)
+    after_import(conn, import_id)
     progress(1.0, "done")
     return result
 

@@ -1,87 +1,99 @@
-"""What every page needs: the database, the cached workspace, and the sidebar's choices.
+"""What every page needs: the workspace (cached per database and data version), the sidebar's
+choices as one :class:`~salesops.filters.Filters`, and cached calls of domain functions.
 
 ``app.py`` draws the shared sidebar (:func:`sidebar`) before running the page; the page calls
-:func:`page_context` to read the same choices. The workspace is cached per (database, data
-version) as one shared read-only object: pages must not modify its frames in place.
+:func:`page_context` and then one domain function per section through :func:`compute`, which
+caches the result on (database, data version, filters, arguments). Pages never filter,
+aggregate or query themselves.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import importlib
+from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from .. import metrics, store
-from .. import schema as S
+from .. import store, workspace
 from ..errors import SalesopsError
+from ..filters import FIELDS, LABELS, Filters
 from ..periods import FiscalCalendar, Period
+from ..workspace import Workspace
 
-# session-state keys of the shared sidebar
-K_AS_OF = "sb_as_of"
-K_PERIOD_KIND = "sb_period_kind"
-K_PERIOD = "sb_period"
-K_RANGE = "sb_range"
-K_FILTERS = {S.REGION: "sb_f_region", S.TEAM: "sb_f_team", S.OWNER: "sb_f_owner"}
-FILTER_LABELS = {S.REGION: "Region", S.TEAM: "Team", S.OWNER: "Rep"}
+# session-state keys of the shared sidebar; they are also the URL's query parameters
+# (?period=2026Q3&as_of=2026-08-15&region=EMEA), so a link opens the same view
+K_AS_OF = "as_of"
+K_PERIOD_KIND = "period_kind"
+K_PERIOD = "period"
+K_RANGE = "range"
+K_FISCAL = "_sb_fiscal_start"     # the fiscal-year start the period label was chosen under
+K_URL_READ = "_sb_url_read"       # the link's parameters were checked (once per session)
+K_URL_NOTES = "_sb_url_notes"
+K_FILTERS = {name: name for name in FIELDS}
+BIND = "query-params"
 PERIOD_KINDS = {"Quarter": "Q", "Month": "M", "Year": "Y", "Custom range": None}
-
-
-@dataclass
-class Workspace:
-    """Everything loaded from the database once per data version (read-only)."""
-
-    deals: pd.DataFrame          # all opportunities, roster fields attached
-    reps: pd.DataFrame
-    targets: pd.DataFrame
-    accounts: pd.DataFrame
-    snapshot_dates: list[str]
-    summary: dict
-    settings: dict
-    as_of: date                  # the as-of date of the data
-    filter_options: dict = field(default_factory=dict)   # field -> sorted distinct values
-    first_close: date | None = None
-
-    @property
-    def empty(self) -> bool:
-        return self.deals.empty
+#: The sidebar fields shown (segment, industry, company size and territory join when the
+#: workspace has them: the territory once a plan is active).
+SIDEBAR_FIELDS = ("region", "team", "rep", "segment", "industry", "size_band", "territory")
+OPTIONAL_FIELDS = ("segment", "industry", "size_band", "territory")
+K_SEARCH = "sb_search"
+#: Where a search hit opens: the page and the query parameter it reads.
+SEARCH_TARGETS = {"account": ("views/segments.py", "account"), "deal": ("views/segments.py", "deal"),
+                  "rep": ("views/reps.py", "rep")}
 
 
 @dataclass
 class PageContext:
-    db: str
-    version: int
-    settings: dict
-    calendar: FiscalCalendar
-    currency: str
-    period: Period
-    as_of: date
-    filters: dict[str, list[str]]
-    workspace: Workspace
-    empty: bool
-    extra: dict = field(default_factory=dict)
+    """The workspace and the sidebar's :class:`Filters` for the page being drawn."""
+
+    ws: Workspace
+    filters: Filters
 
     @property
-    def filter_key(self) -> tuple:
-        """The filters as a hashable cache key."""
-        return tuple((k, tuple(v)) for k, v in self.filters.items())
+    def db(self) -> str:
+        return self.ws.path
 
     @property
-    def deals(self) -> pd.DataFrame:
-        """The deals inside the sidebar filters (not cut by period); computed on first use,
-        cached per (database, data version, filters)."""
-        return self.workspace.deals if self.empty else _filtered(self.db, self.version, self.filter_key)
+    def version(self) -> int:
+        return self.ws.version
 
     @property
-    def targets(self) -> pd.DataFrame:
-        """The targets of the reps inside the sidebar filters."""
-        return self.workspace.targets if self.empty else _filtered_targets(self.db, self.version, self.filter_key)
+    def workspace(self) -> Workspace:
+        return self.ws
+
+    @property
+    def settings(self):
+        return self.ws.settings
+
+    @property
+    def calendar(self) -> FiscalCalendar:
+        return self.ws.settings.calendar
+
+    @property
+    def currency(self) -> str:
+        return self.ws.settings.currency
+
+    @property
+    def period(self) -> Period:
+        return self.filters.period
+
+    @property
+    def as_of(self) -> date:
+        return self.filters.as_of
+
+    @property
+    def empty(self) -> bool:
+        return self.ws.empty
 
     @property
     def filter_text(self) -> str:
-        parts = [f"{FILTER_LABELS[k]}: {', '.join(v)}" for k, v in self.filters.items() if v]
-        return "; ".join(parts) if parts else "whole team"
+        return self.filters.describe()
+
+    @property
+    def deals(self) -> pd.DataFrame:
+        """The full deal rows inside the filters (every period)."""
+        return self.filters.deals(self.ws)
 
 
 def db_path() -> str:
@@ -90,110 +102,103 @@ def db_path() -> str:
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the workspace…")
 def load_workspace(db: str, version: int) -> Workspace:
-    """The whole workspace for ``db`` at ``version`` (the version is only a cache key)."""
-    with store.connect(db) as conn:
-        deals = store.load_deals(conn)
-        reps = store.load_reps(conn)
-        targets = store.load_targets(conn)
-        accounts = store.load_accounts(conn)
-        snaps = store.snapshot_dates(conn)
-        summary = store.workspace_summary(conn)
-        settings = store.get_settings(conn)
-        as_of_text = store.data_as_of(conn, summary)
-    deals = metrics.attach_roster(deals, reps)
-    options = {col: sorted(str(v) for v in deals[col].dropna().unique() if v != "") for col in K_FILTERS if col in deals}
-    first = deals[S.CLOSE_DATE].min() if not deals.empty else pd.NaT
-    return Workspace(deals, reps, targets, accounts, snaps, summary, settings,
-                     date.fromisoformat(as_of_text) if as_of_text else date.today(), options,
-                     first.date() if pd.notna(first) else None)
+    """The workspace of ``db`` at ``version`` (the version is the cache key)."""
+    return workspace.load(db)
 
 
-@st.cache_resource(max_entries=8)
-def _filtered(db: str, version: int, filters: tuple) -> pd.DataFrame:
-    """The deals inside ``filters`` ((field, values) pairs; empty values = no filter). With no
-    filter this is the workspace's own frame, not a copy."""
-    deals = load_workspace(db, version).deals
-    if not any(values for _, values in filters):
-        return deals
-    mask = pd.Series(True, index=deals.index)
-    for col, values in filters:
-        if values:
-            mask &= deals[col].isin(values)
-    return deals[mask]
-
-
-@st.cache_resource(max_entries=8)
-def _filtered_targets(db: str, version: int, filters: tuple) -> pd.DataFrame:
-    """Targets restricted to the reps the filters select: reps on the roster whose region,
-    team and name match, plus owners of the filtered deals. Team-wide targets are dropped
-    when a filter is on."""
-    ws = load_workspace(db, version)
-    if not any(values for _, values in filters) or ws.targets.empty:
-        return ws.targets
-    reps = ws.reps
-    mask = pd.Series(True, index=reps.index)
-    for col, values in filters:
-        if values:
-            mask &= reps[S.NAME if col == S.OWNER else col].isin(values) if (S.NAME if col == S.OWNER else col) in reps else False
-    owners = set(reps.loc[mask, S.NAME]) | set(_filtered(db, version, filters)[S.OWNER].dropna())
-    t = ws.targets
-    return t[(t[S.SCOPE] == "owner") & t[S.SCOPE_NAME].isin(owners)]
-
-
-def current_workspace() -> tuple[str, int, Workspace]:
+def current_workspace() -> Workspace:
     db = db_path()
-    version = store.data_version(db)
-    return db, version, load_workspace(db, version)
+    return load_workspace(db, store.data_version(db))
 
 
+# --- cached domain calls ------------------------------------------------------------------------
+def _resolve(path: str):
+    module, _, name = path.rpartition(".")
+    if not module.startswith("salesops."):
+        raise ValueError(f"not a salesops function: {path}")
+    obj = importlib.import_module(module)
+    for part in name.split("/"):
+        obj = getattr(obj, part)
+    return obj
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def _call(path: str, db: str, version: int, filters: Filters, args: tuple, kwargs: tuple):
+    return _resolve(path)(load_workspace(db, version), filters, *args, **dict(kwargs))
+
+
+def compute(fn, ctx: PageContext, *args, filters: Filters | None = None, **kwargs):
+    """``fn(ws, filters, *args, **kwargs)`` for a salesops domain function, cached on
+    (database, data version, filters, arguments). Arguments must be hashable values."""
+    return _call(f"{fn.__module__}.{fn.__qualname__.replace('.', '/')}", ctx.db, ctx.version,
+                 filters or ctx.filters, tuple(args), tuple(sorted(kwargs.items())))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _options(db: str, version: int, filters: Filters) -> dict[str, list[str]]:
+    return filters.options(load_workspace(db, version))
+
+
+@st.cache_data(max_entries=64, show_spinner="Searching (the first search after a big import indexes every name)…")
+def _search(db: str, version: int, text: str):
+    from .. import search
+
+    return search.find(db, text)
+
+
+def shown_fields(ws: Workspace) -> list[str]:
+    """The sidebar's filter fields for this workspace (optional ones only when it has values)."""
+    return [n for n in SIDEBAR_FIELDS if n not in OPTIONAL_FIELDS or ws.values(FIELDS[n])]
+
+
+#: A search link's marker: it opens one thing, so the other cuts are cleared (then it is dropped).
+K_FROM_SEARCH = "from_search"
+
+
+def _filters_from_url(ws: Workspace) -> None:
+    """A search hit's link (``?rep=Ann%20Lee&from_search=1``) sets that filter and clears the
+    others, once; the filter itself stays in the address (it is bound to the URL)."""
+    if K_FROM_SEARCH not in st.query_params:
+        return
+    for name in FIELDS:
+        values = _url_values(K_FILTERS[name])
+        st.session_state[K_FILTERS[name]] = values
+    del st.query_params[K_FROM_SEARCH]
+
+
+def search_box(ws: Workspace) -> None:
+    """The sidebar's "find anything" box: accounts, reps and deals by a few letters of a name;
+    each hit is a link to the page that shows it."""
+    from . import widgets
+
+    sb = st.sidebar
+    text = sb.text_input("Find an account, deal or rep", key=K_SEARCH, placeholder="a few letters of a name",
+                         help="Searches every account, rep and deal name (and deal ids) by the start of each word.")
+    if not text or not text.strip():
+        return
+    try:
+        hits = _search(ws.path, ws.version, text.strip())
+    except SalesopsError as exc:
+        sb.caption(widgets.plain(str(exc)))
+        return
+    if not hits:
+        sb.caption(widgets.plain(f"Nothing matches “{text.strip()}”."))
+        return
+    from ..search import KIND_LABELS
+
+    for h in hits:
+        page, param = SEARCH_TARGETS[h.kind]
+        label = f"{KIND_LABELS[h.kind]}: {h.label}"
+        sb.page_link(page, label=widgets.plain(label[:80]), query_params={param: h.key, K_FROM_SEARCH: "1"},
+                     help=widgets.plain(h.detail) if h.detail else None,
+                     icon={"account": ":material/apartment:", "rep": ":material/person:", "deal": ":material/handshake:"}[h.kind])
+
+
+# --- the sidebar ---------------------------------------------------------------------------------
 def _period_options(cal: FiscalCalendar, ws: Workspace, freq: str) -> list[Period]:
     start = ws.first_close or ws.as_of - timedelta(days=365)
     end = cal.shift(cal.period_of(ws.as_of, "Y"), 1).end
     return list(reversed(cal.periods_between(start, end, freq)))
-
-
-def sidebar() -> None:
-    """Draw the shared sidebar: data freshness, as-of date, period, filters."""
-    try:
-        db, version, ws = current_workspace()
-    except SalesopsError as exc:
-        st.sidebar.error(str(exc))
-        return
-    cal = FiscalCalendar(int(ws.settings["fiscal_year_start_month"]))
-    sb = st.sidebar
-    sb.caption(ws.settings.get("workspace_name") or "Workspace")
-    if ws.empty:
-        sb.info("No deals yet: import a CRM export or load the demo workspace.")
-        return
-    sb.date_input("As of", value=ws.as_of, key=K_AS_OF, help="Treat this day as 'today': the current quarter and its pace are measured from here. Defaults to the date of the newest data.")
-    kind = sb.segmented_control("Period", list(PERIOD_KINDS), default="Quarter", key=K_PERIOD_KIND)
-    freq = PERIOD_KINDS.get(kind or "Quarter")
-    as_of = st.session_state.get(K_AS_OF) or ws.as_of
-    if freq:
-        options = _period_options(cal, ws, freq)
-        labels = [p.label for p in options]
-        current = cal.period_of(as_of, freq).label
-        if st.session_state.get(K_PERIOD) not in labels:
-            st.session_state[K_PERIOD] = current if current in labels else labels[0]
-        sb.selectbox("Which", labels, key=K_PERIOD, label_visibility="collapsed")
-    else:
-        q = cal.quarter_of(as_of)
-        sb.date_input("Range", value=(q.start, q.end), key=K_RANGE, label_visibility="collapsed")
-    with sb.expander("Filters", expanded=any(st.session_state.get(k) for k in K_FILTERS.values())):
-        for col, key in K_FILTERS.items():
-            options = ws.filter_options.get(col, [])
-            if key in st.session_state:
-                st.session_state[key] = [v for v in st.session_state[key] if v in options]
-            st.multiselect(FILTER_LABELS[col], options, key=key, placeholder="All")
-    sb.caption(freshness_text(ws))
-
-
-def freshness_text(ws: Workspace) -> str:
-    s = ws.summary
-    text = f"Data as of {ws.as_of:%d %b %Y} · {s['deals']:,} deals"
-    if s.get("last_import_at"):
-        text += f" · last import {str(s['last_import_at'])[:16].replace('T', ' ')} UTC"
-    return text
 
 
 def _selected_period(cal: FiscalCalendar, as_of: date) -> Period:
@@ -201,9 +206,9 @@ def _selected_period(cal: FiscalCalendar, as_of: date) -> Period:
     freq = PERIOD_KINDS.get(kind, "Q")
     if freq:
         label = st.session_state.get(K_PERIOD)
-        if label:
+        if label and st.session_state.get(K_FISCAL) == cal.start_month:
             try:
-                return cal.parse(label) if freq != "Y" or cal.start_month == 1 else cal.parse(label.replace("FY", ""))
+                return cal.parse(label)
             except SalesopsError:
                 pass
         return cal.period_of(as_of, freq)
@@ -214,17 +219,125 @@ def _selected_period(cal: FiscalCalendar, as_of: date) -> Period:
     return cal.quarter_of(as_of)
 
 
-def page_context() -> PageContext:
-    """The database, workspace and sidebar choices for the page being drawn."""
-    db, version, ws = current_workspace()
-    cal = FiscalCalendar(int(ws.settings["fiscal_year_start_month"]))
+def _filters(ws: Workspace) -> Filters:
+    cal = ws.settings.calendar
     as_of = st.session_state.get(K_AS_OF) or ws.as_of
-    period = _selected_period(cal, as_of)
-    filters = {col: list(st.session_state.get(key) or []) for col, key in K_FILTERS.items()}
-    return PageContext(db=db, version=version, settings=ws.settings, calendar=cal,
-                       currency=str(ws.settings.get("currency") or "USD"), period=period, as_of=as_of,
-                       filters=filters, workspace=ws, empty=ws.empty)
+    if not isinstance(as_of, date):
+        as_of = ws.as_of
+    fields = {name: tuple(st.session_state.get(K_FILTERS[name]) or ()) for name in shown_fields(ws)}
+    return Filters.make(ws, period=_selected_period(cal, as_of), as_of=as_of, **fields)
 
 
-def db_exists(path: str | Path) -> bool:
-    return Path(path).exists()
+def _url_values(key: str) -> list[str]:
+    """The values a link gives for ``key`` (repeated or comma-separated)."""
+    try:
+        raw = st.query_params.get_all(key)
+    except Exception:  # noqa: BLE001 - a bound parameter may not be readable on some versions
+        raw = []
+    return [v.strip() for item in raw for v in str(item).split(",") if v.strip()]
+
+
+def read_link(ws: Workspace) -> list[str]:
+    """Check the parameters of the link the session opened with, once: valid values go into
+    the sidebar's state; an invalid one falls back to the default and is named in a note."""
+    notes: list[str] = []
+    cal = ws.settings.calendar
+    kind = _url_values(K_PERIOD_KIND)
+    if kind:
+        if kind[0] in PERIOD_KINDS:
+            st.session_state[K_PERIOD_KIND] = kind[0]
+        else:
+            notes.append(f"the link's period kind {kind[0]!r} is not one of {', '.join(PERIOD_KINDS)}")
+    as_of = _url_values(K_AS_OF)
+    if as_of:
+        try:
+            st.session_state[K_AS_OF] = date.fromisoformat(as_of[0])
+        except ValueError:
+            notes.append(f"the link's as-of date {as_of[0]!r} is not a date (YYYY-MM-DD)")
+    period = _url_values(K_PERIOD)
+    if period:
+        freq = PERIOD_KINDS.get(st.session_state.get(K_PERIOD_KIND) or "Quarter") or "Q"
+        labels = [p.label for p in _period_options(cal, ws, freq)]
+        if period[0] in labels:
+            st.session_state[K_PERIOD] = period[0]
+            st.session_state[K_FISCAL] = cal.start_month
+        else:
+            notes.append(f"the link's period {period[0]!r} is not a period of this workspace")
+    probe = Filters.make(ws)
+    options = probe.options(ws)
+    for name in FIELDS:
+        wanted = _url_values(K_FILTERS[name])
+        if not wanted:
+            continue
+        known = [v for v in wanted if v in options[name]]
+        unknown = [v for v in wanted if v not in options[name]]
+        st.session_state[K_FILTERS[name]] = known
+        if unknown:
+            notes.append(f"the link's {LABELS[name].lower()} {', '.join(repr(u) for u in unknown)} is not in this workspace")
+    return notes
+
+
+def sidebar() -> None:
+    """Draw the shared sidebar: the workspace, as-of date, period, filters, data freshness.
+    Every choice is bound to the URL."""
+    try:
+        ws = current_workspace()
+    except SalesopsError as exc:
+        st.sidebar.error(str(exc))
+        return
+    cal = ws.settings.calendar
+    sb = st.sidebar
+    sb.text(ws.settings.workspace_name or "Workspace")
+    if ws.empty:
+        sb.info("No deals yet: import a CRM export or load the demo workspace.")
+        return
+    _filters_from_url(ws)
+    search_box(ws)
+    if not st.session_state.get(K_URL_READ):
+        st.session_state[K_URL_READ] = True
+        st.session_state[K_URL_NOTES] = read_link(ws)
+    for note in st.session_state.get(K_URL_NOTES) or []:
+        sb.warning(f"{note[0].upper()}{note[1:]}; the default is shown instead.", icon=":material/link_off:")
+    sb.date_input("As of", value=ws.as_of, key=K_AS_OF, format="DD.MM.YYYY", bind=BIND,
+                  help="Treat this day as today: every number counts what was known by then, and the current "
+                       "period's pace is measured from here. Defaults to the date of the newest data.")
+    kind = sb.segmented_control("Period", list(PERIOD_KINDS), default="Quarter", key=K_PERIOD_KIND, bind=BIND)
+    freq = PERIOD_KINDS.get(kind or "Quarter")
+    as_of = st.session_state.get(K_AS_OF) or ws.as_of
+    if freq:
+        options = _period_options(cal, ws, freq)
+        labels = [p.label for p in options]
+        current = cal.period_of(as_of, freq).label
+        if st.session_state.get(K_PERIOD) not in labels or st.session_state.get(K_FISCAL) != cal.start_month:
+            st.session_state[K_PERIOD] = current if current in labels else labels[0]
+        st.session_state[K_FISCAL] = cal.start_month
+        sb.selectbox("Which", labels, key=K_PERIOD, label_visibility="collapsed", bind=BIND,
+                     help=f"The {(kind or 'Quarter').lower()} of the as-of date is {current}.")
+    else:
+        q = cal.quarter_of(as_of)
+        sb.date_input("Range", value=(q.start, q.end), key=K_RANGE, label_visibility="collapsed", format="DD.MM.YYYY",
+                      bind=BIND)
+    f = _filters(ws)
+    options = _options(ws.path, ws.version, f)
+    shown = shown_fields(ws)
+    with sb.expander("Filters", expanded=any(st.session_state.get(K_FILTERS[n]) for n in shown)):
+        for name in shown:
+            key = K_FILTERS[name]
+            if key in st.session_state:
+                st.session_state[key] = [v for v in st.session_state[key] if v in options[name]]
+            st.multiselect(LABELS[name], options[name], key=key, placeholder="All", bind=BIND)
+    sb.text(freshness_text(ws))
+
+
+def freshness_text(ws: Workspace) -> str:
+    s = ws.summary
+    text = f"Data as of {ws.as_of:%d %b %Y} · {s['deals']:,} deals"
+    if s.get("last_import_at"):
+        text += f" · last import {str(s['last_import_at'])[:16].replace('T', ' ')} UTC"
+    return text
+
+
+def page_context() -> PageContext:
+    """The workspace and the sidebar's filters for the page being drawn."""
+    ws = current_workspace()
+    return PageContext(ws=ws, filters=_filters(ws))

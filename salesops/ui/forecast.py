@@ -1,7 +1,8 @@
 """Forecast page glue: cached runs, the Prophet tuning fragment, and the session keys.
 
-Cached results are keyed on (database, data version, sidebar filters, every setting), so the
-page and the CLI compute the same numbers from the same inputs (the CLI's defaults: no filters).
+Each section is one domain call (salesops.outlook) through context.compute, cached on
+(database, data version, the sidebar's filters, every setting), so the page and the CLI compute
+the same numbers from the same inputs.
 """
 from __future__ import annotations
 
@@ -11,18 +12,16 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from .. import store
+from .. import outlook, store
 from ..errors import InputError
-from ..forecasting import (ProphetParams, accuracy_by_model, accuracy_history, landing, landing_accuracy, load_runs,
-                           recommended_params, run_forecast)
-from ..periods import FiscalCalendar
-from .context import PageContext, _filtered, load_workspace
+from ..forecasting import ProphetParams, recommended_params
+from .context import PageContext, compute
 
 MEASURES = {"Bookings (won amount)": "won_amount", "Deals won (count)": "won_count"}
 FREQS = {"Month": "M", "Quarter": "Q", "Week": "W"}
 BY = {"Whole team": None, "Region": "region", "Manager": "manager", "Team": "team", "Rep": "owner", "Segment": "segment"}
-MODEL_CHOICES = {"Auto (best in backtest)": "auto", "Prophet": "prophet", "Seasonal naive": "seasonal_naive",
-                 "ETS": "ets", "Theta": "theta", "Ensemble": "ensemble"}
+MODEL_CHOICES = {"Auto (recommended)": "auto", "Prophet": "prophet", "Seasonal naive": "seasonal_naive",
+                 "ETS": "ets", "Theta": "theta", "ARIMA": "arima", "Ensemble": "ensemble"}
 VIEWS = ("Time-series forecast", "Quarter landing zone", "Accuracy of saved forecasts")
 
 K = "fc_"
@@ -31,10 +30,6 @@ PROPHET_KEYS = ("growth", "cap", "mode", "yearly", "yearly_order", "quarterly", 
                 "holidays", "events", "interval", "outliers")
 GROWTH_LABELS = {"Linear": "linear", "Flat": "flat", "Logistic (with a ceiling)": "logistic"}
 OUTLIER_LABELS = {"Clip to a robust range": "clip", "Leave out of the fit": "drop", "Keep as they are": "keep"}
-
-
-def filters_key(ctx: PageContext) -> tuple:
-    return tuple((k, tuple(v)) for k, v in ctx.filters.items())
 
 
 # --- Prophet's knobs ------------------------------------------------------------------------------
@@ -127,70 +122,72 @@ def prophet_controls(freq: str, money_unit: str) -> None:
         st.rerun(scope="app")
 
 
-# --- cached work ------------------------------------------------------------------------------------
-@st.cache_data(max_entries=16, show_spinner=False)
-def _forecast(db: str, version: int, filters: tuple, freq: str, horizon: int, measure: str, by: str | None,
-              train_until: date | None, model: str, params_json: str, include_prophet: bool, fy_start: int):
-    deals = _filtered(db, version, filters)
-    params = ProphetParams.from_dict(json.loads(params_json))
-    return run_forecast(deals, freq=freq, horizon=horizon, measure=measure, by=by, train_until=train_until,
-                        model=model, params=params, calendar=FiscalCalendar(fy_start), level=params.interval_width,
-                        include_prophet=include_prophet, n_jobs=None)
+# --- what the page shows of a result ------------------------------------------------------------
+def running_split(result, group: str) -> dict | None:
+    """The started period of ``group``: total, booked so far, the forecast rest, its range and
+    the usual share booked by this day; None when no forecast period has started."""
+    if result.running is None:
+        return None
+    fc = result.forecast[(result.forecast["group"] == group) & (result.forecast["period_start"] == result.running["period_start"])]
+    if fc.empty:
+        return None
+    r = fc.iloc[0]
+    return {"total": float(r["yhat"]), "booked": float(r["booked_to_date"]), "rest": float(r["forecast_rest"]),
+            "low": float(r["yhat_lower"]), "high": float(r["yhat_upper"]), "share": result.running["share"],
+            "as_of": result.running["as_of"]}
 
 
+def band_words(result) -> str:
+    """The chart's subtitle: the model and what its band is, with its measured coverage."""
+    from ..forecasting import MODEL_LABELS
+
+    text = f"{MODEL_LABELS.get(result.model, result.model)}; band: the {result.level:.0%} range"
+    if result.coverage is not None:
+        text += f", which held {result.coverage:.0%} of the actuals when the backtests were checked against it"
+    elif result.interval != "conformal":
+        text += " (the model's own, not checked against past errors)"
+    text += "."
+    if result.running is not None:
+        text += " The diamond: what the started period has booked so far."
+    return text
+
+
+def forecast_table(forecast: pd.DataFrame) -> pd.DataFrame:
+    """The forecast rows of one series with the running period's split, business column names."""
+    return pd.DataFrame({"Period": pd.to_datetime(forecast["period_start"]).dt.date, "Forecast": forecast["yhat"],
+                         "Low": forecast["yhat_lower"], "High": forecast["yhat_upper"],
+                         "Booked so far": forecast["booked_to_date"], "Still to come": forecast["forecast_rest"]})
+
+
+# --- the page's sections: one cached domain call each ----------------------------------------------
 def forecast(ctx: PageContext, *, freq: str, horizon: int, measure: str, by: str | None, train_until: date | None,
              model: str, params: ProphetParams, include_prophet: bool):
-    """The cached :func:`run_forecast` for the page's settings."""
-    return _forecast(ctx.db, ctx.version, filters_key(ctx), freq, int(horizon), measure, by, train_until, model,
-                     json.dumps(params.to_dict(), sort_keys=True), bool(include_prophet), ctx.calendar.start_month)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _landing(db: str, version: int, filters: tuple, period_label: str, as_of: date, fy_start: int) -> dict:
-    deals = _filtered(db, version, filters)
-    with store.connect(db) as conn:
-        snaps = store.load_snapshots(conn)
-        history = store.load_stage_history(conn)
-        targets = store.load_targets(conn)
-    filtered = any(v for _, v in filters)
-    if filtered:
-        ids = set(deals["opportunity_id"].astype(str))
-        snaps = snaps[snaps["opportunity_id"].astype(str).isin(ids)]
-        history = history[history["opportunity_id"].astype(str).isin(ids)]
-    owners = sorted(deals["owner"].dropna().unique()) if filtered else None
-    cal = FiscalCalendar(fy_start)
-    return landing(deals, snaps, cal.parse(period_label), as_of, targets=targets, calendar=cal, n_samples=4000,
-                   seed=0, stage_history=history, owners=owners)
+    """outlook.forecast for the page's settings (cached on the filters and every setting)."""
+    return compute(outlook.forecast, ctx, freq=freq, horizon=int(horizon), measure=measure, by=by, train_until=train_until,
+                   model=model, params_json=json.dumps(params.to_dict(), sort_keys=True),
+                   include_prophet=bool(include_prophet))
 
 
 def landing_for(ctx: PageContext, period_label: str) -> dict:
-    return _landing(ctx.db, ctx.version, filters_key(ctx), period_label, ctx.as_of, ctx.calendar.start_month)
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def _history(db: str, version: int, fy_start: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    with store.connect(db) as conn:
-        runs = load_runs(conn)
-        landings = load_runs(conn, kind="landing")
-    deals = load_workspace(db, version).deals
-    hist = accuracy_history(runs, deals, FiscalCalendar(fy_start))
-    return hist, accuracy_by_model(hist), landing_accuracy(landings, deals)
+    """The landing zone of ``period_label`` for the sidebar's slice and as-of date: the same
+    function (and so the same number) as the Overview's and the Goals page's."""
+    return compute(outlook.landing_zone, ctx, filters=ctx.filters.with_period(ctx.calendar.parse(period_label)))
 
 
 def history(ctx: PageContext) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(per saved forecast and model, per model, per saved landing zone)."""
-    return _history(ctx.db, ctx.version, ctx.calendar.start_month)
+    return compute(outlook.forecast_history, ctx)
 
 
 def save(ctx: PageContext, name: str, result) -> tuple[int, int]:
     from ..forecasting import save_run
 
     with store.connect(ctx.db, write=True) as conn:
-        return save_run(conn, name, result, filters=ctx.filters)
+        return save_run(conn, name, result, filters=ctx.filters.as_dict())
 
 
 def save_landing_zone(ctx: PageContext, name: str, result: dict) -> tuple[int, int]:
     from ..forecasting import save_landing
 
     with store.connect(ctx.db, write=True) as conn:
-        return save_landing(conn, name, result, filters=ctx.filters)
+        return save_landing(conn, name, result, filters=ctx.filters.as_dict())

@@ -1,176 +1,46 @@
-"""Cached loaders and shared pieces of the Goals and Compensation pages.
+"""Streamlit glue of the Goals and Compensation pages (no numbers are computed here).
 
-Caches are keyed on (database path, data version, parameters) and bounded. Plans travel
-through the caches as JSON text (hashable); periods as (start, end, label, kind) tuples.
+* :func:`kept_number_input`: a number input whose typed value survives the widget being
+  hidden for a while (Streamlit forgets the state of a widget that is not drawn in a run: a
+  typed target would be lost when the user switches the basis away and back);
+* :func:`view_key`: a widget key tied to the period and the slice, so a new view starts from
+  its own suggestion;
+* :func:`overrides_editor`: the hand-typed quotas as (rep, text) pairs.
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import hashlib
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from .. import compensation as C
-from .. import goals as G
-from .. import schema as S
-from .. import store
-from ..periods import Period
-from . import context
-
-PLANS_DIR = store.PROJECT_ROOT / "data" / "plans"
-PeriodT = tuple  # (start, end, label, kind)
+from .context import PageContext
 
 
-def period_tuple(p: Period) -> PeriodT:
-    return (p.start, p.end, p.label, p.kind)
+def view_key(prefix: str, ctx: PageContext) -> str:
+    """``prefix`` + a short hash of the period and the filters' slice."""
+    f = ctx.filters
+    text = repr((f.period.label, f.period.start, f.period.end, f.cuts()))
+    return f"{prefix}_{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
-def period_of(t: PeriodT) -> Period:
-    return Period(*t)
+def kept_number_input(container, label: str, *, key: str, default: float, **kwargs) -> float:
+    """``container.number_input`` under ``key`` that starts at ``default`` and keeps what was
+    typed even across runs in which it is not drawn."""
+    kept = f"_kept_{key}"
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(kept, float(default))
+    value = container.number_input(label, key=key, **kwargs)
+    st.session_state[kept] = value
+    return value
 
 
-def filters_key(ctx: context.PageContext) -> tuple:
-    return tuple((k, tuple(v)) for k, v in sorted(ctx.filters.items()))
-
-
-def team_reps(ctx: context.PageContext) -> list[str] | None:
-    """Reps the sidebar filters leave (None = no filter: everyone)."""
-    if not any(ctx.filters.values()):
-        return None
-    ws = ctx.workspace
-    names = set(ctx.deals[S.OWNER].dropna())
-    if not ws.reps.empty:
-        r = ws.reps
-        mask = pd.Series(True, index=r.index)
-        for col, values in ctx.filters.items():
-            if values:
-                key = S.NAME if col == S.OWNER else col
-                if key in r.columns:
-                    mask &= r[key].isin(values)
-        names |= set(r.loc[mask, S.NAME])
-    return sorted(names)
-
-
-def _ws(db: str, version: int) -> context.Workspace:
-    return context.load_workspace(db, version)
-
-
-# --- goals --------------------------------------------------------------------------------------------
-@st.cache_data(max_entries=16, show_spinner="Learning each rep's bookings from history…")
-def bookings_model(db: str, version: int, period_t: PeriodT, lookback: int, reps_key: tuple | None) -> G.BookingsModel:
-    ws = _ws(db, version)
-    model = G.fit_bookings_model(ws.deals, ws.reps, period_of(period_t), lookback_periods=lookback)
-    if reps_key is not None:
-        keep = [i for i, r in enumerate(model.reps) if r in set(reps_key)]
-        model = G.subset_model(model, keep)
-    return model
-
-
-@st.cache_data(max_entries=16, show_spinner="Simulating bookings…")
-def bookings_sims(db: str, version: int, period_t: PeriodT, lookback: int, reps_key: tuple | None,
-                  n_sims: int, seed: int) -> dict:
-    model = bookings_model(db, version, period_t, lookback, reps_key)
-    return G.simulate_bookings(model, n_sims=n_sims, seed=seed)
-
-
-@st.cache_data(max_entries=16, show_spinner="Working out the team target options…")
-def target_options(db: str, version: int, period_t: PeriodT, fiscal_start: int, reps_key: tuple | None = None) -> dict:
-    """Last year's bookings for the same period and the bottom-up capacity target (of the
-    reps in ``reps_key`` when the sidebar filters the team)."""
-    from ..periods import FiscalCalendar
-
-    ws = _ws(db, version)
-    deals, reps = ws.deals, ws.reps
-    if reps_key is not None:
-        deals = deals[deals[S.OWNER].isin(reps_key)]
-        reps = reps[reps[S.NAME].isin(reps_key)] if not reps.empty else reps
-    period = period_of(period_t)
-    cal = FiscalCalendar(fiscal_start)
-    last = cal.same_last_year(period)
-    out = {"last_year": G.bookings_in(deals, last.start, last.end), "last_year_label": last.label}
-    try:
-        out["bottom_up"] = G.bottom_up_target(deals, reps, period)
-    except Exception as exc:  # noqa: BLE001 - the capacity estimate is optional; say why it is missing
-        out["bottom_up"] = {"target": float("nan"), "error": str(exc)}
-    return out
-
-
-@st.cache_data(max_entries=8, show_spinner="Reading the forecast landing zone…")
-def forecast_landing(db: str, version: int, period_t: PeriodT) -> dict | None:
-    """The forecast's landing zone for the period when salesops.forecasting provides one."""
-    from ..periods import FiscalCalendar
-
-    ws = _ws(db, version)
-    with store.connect(db) as conn:
-        snaps = store.load_snapshots(conn)
-        history = store.load_stage_history(conn)
-    res = G.landing_zone(ws.deals, period_of(period_t), as_of=ws.as_of, snapshots=snaps, targets=ws.targets,
-                         calendar=FiscalCalendar(int(ws.settings["fiscal_year_start_month"])), stage_history=history)
-    if res is None or res.get("source") != "forecast":
-        return None
-    out = {k: res[k] for k in ("p10", "p50", "p90") if k in res}
-    if res.get("samples") is not None:
-        out["samples"] = np.asarray(res["samples"], dtype=float)
-    out["source"] = "forecast"
-    return out
-
-
-def saved_list(db: str, table: str, kind: str | None = None) -> pd.DataFrame:
-    """Saved documents (not cached: a save must show at once)."""
-    with store.connect(db) as conn:
-        return store.list_documents(conn, table, kind=kind)
-
-
-def load_saved(db: str, table: str, name: str, version: int | None = None) -> dict | None:
-    with store.connect(db) as conn:
-        return store.load_document(conn, table, name, version)
-
-
-def save(db: str, table: str, name: str, payload: dict, kind: str | None = None) -> int:
-    with store.connect(db, write=True) as conn:
-        _, version = store.save_document(conn, table, name, payload, kind=kind)
-    return version
-
-
-def publish(db: str, period: Period, quotas: pd.Series) -> int:
-    with store.connect(db, write=True) as conn:
-        return G.publish_targets(conn, period, quotas)
-
-
-# --- compensation -------------------------------------------------------------------------------------
-def sample_plans() -> dict[str, dict]:
-    """The sample plans shipped in data/plans, by plan name."""
-    out = {}
-    for f in sorted(Path(PLANS_DIR).glob("*.json")):
-        try:
-            doc = json.loads(f.read_text(encoding="utf-8"))
-            out[str(doc.get("name") or f.stem)] = doc
-        except (OSError, ValueError):
-            continue
-    return out
-
-
-@st.cache_data(max_entries=32, show_spinner="Computing payouts…")
-def payouts(db: str, version: int, plan_json: str, period_t: PeriodT, reps_key: tuple | None) -> C.PayoutResult:
-    ws = _ws(db, version)
-    plan = C.parse_plan(json.loads(plan_json))
-    with store.connect(db) as conn:
-        snaps = store.load_snapshots(conn)
-    return C.compute_payouts(plan, ws.deals, period_of(period_t), reps=ws.reps, snapshots=snaps,
-                             rep_names=list(reps_key) if reps_key is not None else None)
-
-
-def simulate(db: str, version: int, plan: C.Plan, period: Period, lookback: int, reps_key: tuple | None, *,
-             n_sims: int, seed: int, win_rate_uplift: float, deal_size_change: float, extra_hires: int,
-             team_samples=None, progress=None) -> C.SimulationResult:
-    """Monte Carlo of the plan's cost (not cached: it runs behind a button with a progress bar)."""
-    model = bookings_model(db, version, period_tuple(period), lookback, reps_key)
-    return C.simulate_plan(plan, model, period, n_sims=n_sims, seed=seed, win_rate_uplift=win_rate_uplift,
-                           deal_size_change=deal_size_change, extra_hires=extra_hires,
-                           team_samples=team_samples, progress=progress)
-
-
-def plan_json(plan_doc: dict) -> str:
-    return json.dumps(plan_doc, sort_keys=True, default=str)
+def overrides_editor(key: str, reps: list[str], label: str, help: str | None = None) -> list[tuple[str, str]]:
+    """An editor of one optional quota per rep (typed as text, so an empty cell is blank, not
+    "None"); returns the (rep, text) pairs typed, for salesops.goals.parse_overrides."""
+    frame = pd.DataFrame({"rep": reps, "manual": [""] * len(reps)})
+    edited = st.data_editor(frame, key=key, hide_index=True, width="stretch", disabled=["rep"],
+                            column_config={"rep": st.column_config.TextColumn("Rep"),
+                                           "manual": st.column_config.TextColumn(label, help=help)},
+                            height=min(36 * (len(reps) + 1) + 3, 320))
+    return [(str(r), str(v)) for r, v in zip(edited["rep"], edited["manual"]) if v is not None and str(v).strip()]

@@ -15,6 +15,17 @@ from .conftest import no_exceptions
 PAGE = "views/forecast.py"
 
 
+@pytest.fixture(autouse=True)
+def fresh_time_series_fits():
+    """The landing zone keeps its time-series fits across calls (by the deals' content): tests
+    that swap Prophet for a stand-in must neither see nor leave fits of the other kind."""
+    from salesops.forecasting import landing_zone as L
+
+    L._TS_CACHE.clear()
+    yield
+    L._TS_CACHE.clear()
+
+
 @pytest.fixture
 def quick_prophet(monkeypatch):
     """Replace Prophet's fit with a deterministic stand-in (last-season mean) of the same shape."""
@@ -31,19 +42,25 @@ def test_page_renders_with_backtest_and_summary(app_at, demo_db, quick_prophet):
     no_exceptions(at)
     assert at.title[0].value == "Forecast"
     assert any("has been off by" in i.value for i in at.info)
-    table = at.dataframe[0].value
-    assert set(table["Model"]) >= {"Seasonal naive", "ETS", "Theta", "Prophet", "Ensemble"}
+    table = at.dataframe[1].value
+    assert set(table["Model"]) >= {"Seasonal naive", "ETS", "Theta", "ARIMA", "Prophet", "Ensemble"}
     assert table["Recommended"].sum() == 1
+    # the started month: booked so far + the forecast of its rest, in a tile and in the table
+    assert at.metric[0].label == "This month (booked + rest)" and "booked +" in at.metric[0].delta
+    rows = at.dataframe[0].value
+    assert rows["Booked so far"].iloc[0] > 0 and (rows["Booked so far"].iloc[1:] == 0).all()
+    assert rows["Forecast"].iloc[0] == pytest.approx(rows["Booked so far"].iloc[0] + rows["Still to come"].iloc[0])
 
 
 def test_page_backtest_equals_cli(app_at, demo_db, capsys):
-    """Real fits, Prophet included (quarterly: a handful of fast fits)."""
+    """Real fits, Prophet included (quarterly: a handful of fast fits): the page and forecast
+    --json agree on the model, the backtest and the range."""
     at = app_at(PAGE, demo_db)
     at.selectbox(key="fc_freq").set_value("Quarter")
     at.number_input(key="fc_horizon").set_value(2)
     at.run()
     no_exceptions(at)
-    table = at.dataframe[0].value
+    table = at.dataframe[1].value
     assert "Prophet" in set(table["Model"])
     assert main(["--db", str(demo_db), "forecast", "--freq", "Q", "--horizon", "2", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -56,6 +73,30 @@ def test_page_backtest_equals_cli(app_at, demo_db, capsys):
         assert row.mase == pytest.approx(ref["mase"], rel=1e-12)
         assert row.coverage == pytest.approx(ref["coverage"], rel=1e-12)
         assert bool(row.Recommended) == ref["recommended"]
+    # the model used and the range drawn
+    assert any(M.MODEL_LABELS[doc["model"]] in m.delta for m in at.metric if m.label == "Backtest error (MAPE)")
+    rows = at.dataframe[0].value
+    assert len(rows) == len(doc["forecast"])
+    for row, ref in zip(rows.itertuples(index=False), doc["forecast"]):
+        assert str(row.Period) == ref["period_start"]
+        assert (row.Forecast, row.Low, row.High) == pytest.approx((ref["yhat"], ref["yhat_lower"], ref["yhat_upper"]), rel=1e-12)
+    if doc["coverage"] is not None:
+        assert f"held {doc['coverage']:.0%} of the actuals" in at.info[0].value or \
+            f"held the actual {doc['coverage']:.0%}" in at.info[0].value
+
+
+def test_running_quarter_on_the_page_is_the_landing_zones_time_series_view(app_at, demo_db, quick_prophet):
+    at = app_at(PAGE, demo_db)
+    at.selectbox(key="fc_freq").set_value("Quarter")
+    at.run()
+    no_exceptions(at)
+    tile = next(m for m in at.metric if m.label == "This quarter (booked + rest)")
+    at.segmented_control(key="fc_view").set_value("Quarter landing zone")
+    at.run()
+    no_exceptions(at)
+    ts = next(m for m in at.metric if m.label == "Time-series view")
+    assert ts.value == tile.value
+    assert any("rebuilt without its own quarter" in c.value or "Too few earlier quarters" in c.value for c in at.caption)
 
 
 def test_prophet_failure_is_explained(app_at, demo_db, monkeypatch):
@@ -113,7 +154,7 @@ def test_prophet_knobs_reset_and_bad_country(app_at, demo_db, quick_prophet):
 def test_sidebar_filter_narrows_forecast_and_landing(app_at, demo_db, quick_prophet):
     at = app_at(PAGE, demo_db)
     team_next = at.metric[0].value
-    at.multiselect(key="sb_f_region").set_value(["EMEA"])
+    at.multiselect(key="region").set_value(["EMEA"])
     at.run()
     no_exceptions(at)
     assert at.metric[0].value != team_next            # EMEA alone forecasts less than the team

@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-PAGES = ["", "team", "reps", "pipeline", "forecast", "goals", "compensation", "import", "settings"]
+PAGES = ["", "team", "reps", "pipeline", "forecast", "goals", "compensation", "segments", "territories", "import", "settings"]
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (apt-get install chromium)")
 

@@ -22,7 +22,11 @@ def test_forecast_frame_joins_history_to_forecast_and_keeps_bounds_in_order(resu
     fc = frame[frame["series"] == "Forecast"]
     assert fc["period_start"].iloc[0] == hist["period_start"].iloc[-1]   # the dashed line starts at the last actual
     assert (fc["lower"] <= fc["value"]).all() and (fc["value"] <= fc["upper"]).all()   # low is low, high is high
-    assert len(frame) == len(hist) + len(result.forecast) + 1
+    booked = frame[frame["series"] == "Booked so far"]
+    started = result.forecast[result.forecast["booked_to_date"] > 0]
+    assert len(started) == 1                                   # the last month was under way on the training date
+    assert list(booked["value"]) == list(started["booked_to_date"])
+    assert len(frame) == len(hist) + len(result.forecast) + 1 + len(booked)
 
 
 def test_every_chart_builds_with_a_title(result):

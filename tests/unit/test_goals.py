@@ -1,4 +1,6 @@
-"""Goal setting: allocation always reconciles, realism behaves, publishing replaces a period."""
+"""Goal setting: allocation always reconciles, realism behaves (a zero quota is no quota),
+what-ifs move the draws the lever's way, the target opens on the published one by the target
+rule, the landing zone is salesops.outlook's, publishing replaces a period, and `goals`."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,10 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from salesops import goals as G
+from salesops import outlook, store, workspace
 from salesops import schema as S
-from salesops import store
 from salesops.errors import InputError
+from salesops.filters import Filters
 from salesops.periods import FiscalCalendar
+from tests import fixtures as acme
 
 CAL = FiscalCalendar(1)
 Q = CAL.parse("2024Q1")
@@ -122,12 +126,16 @@ def test_probability_of_attainment_falls_as_the_quota_rises():
     assert last[0].max() < 0.05 and last[1] < 0.05
 
 
-def test_flags_and_expected_share_hitting():
+def test_flags_and_expected_share_hitting_leave_out_a_zero_quota():
     deals, reps = history()
     table, team, _ = G.plan_goals(deals, reps, Q, 120_000, method="history", n_sims=2000, seed=1)
-    assert team["expected_share_hitting"] == pytest.approx(table["p_attain"].mean())
-    # Cy has no history: a history split gives him no quota, so no flag
-    assert table.set_index("rep").loc["Cy", "quota"] == 0
+    t = table.set_index("rep")
+    # Cy has no history: a history split gives him no quota, so no probability and no hit
+    assert t.loc["Cy", "quota"] == 0 and np.isnan(t.loc["Cy", "p_attain"]) and t.loc["Cy", "flag"] == "no quota"
+    assert team["expected_share_hitting"] == pytest.approx((t.loc["Ann", "p_attain"] + t.loc["Bob", "p_attain"]) / 2)
+    assert team["reps_without_quota"] == 1 and team["reps_with_quota"] == 2
+    assert G.share_at_quota([np.nan, np.nan]) is None
+    assert list(np.isnan(G.attainment_probability(np.ones((3, 2)), [0.0, 1.0]))) == [True, False]
     big, _, _ = G.plan_goals(deals, reps, Q, 1_000_000, method="equal", n_sims=1000, seed=1)
     assert (big["flag"] == "above plausible").all()
 
@@ -144,14 +152,25 @@ def test_simulation_is_seeded_locally():
     assert np.array_equal(a, b)
 
 
-def test_what_ifs_move_the_mean():
+def test_what_ifs_move_every_simulation_the_levers_way():
     deals, reps = history()
     m = G.fit_bookings_model(deals, reps, Q)
-    base = G.simulate_bookings(m, n_sims=2000, seed=2)["won_amount"].sum(axis=1).mean()
-    up = G.simulate_bookings(G.with_what_ifs(m, deal_size_change=0.5), n_sims=2000, seed=2)["won_amount"].sum(axis=1).mean()
-    assert up == pytest.approx(base * 1.5)
+    sim = lambda model: G.simulate_bookings(model, n_sims=1000, seed=2)  # noqa: E731
+    base = sim(m)
+    bigger = sim(G.with_what_ifs(m, deal_size_change=0.5))
+    assert np.allclose(bigger["won_amount"], base["won_amount"] * 1.5)   # the same deals, 50% larger
+    more = sim(G.with_what_ifs(m, win_rate_uplift=0.2))
+    fewer = sim(G.with_what_ifs(m, win_rate_uplift=-0.2))
+    assert (more["won_count"] >= base["won_count"]).all() and (more["won_amount"] >= base["won_amount"]).all()
+    assert (fewer["won_count"] <= base["won_count"]).all() and (fewer["won_amount"] <= base["won_amount"] + 1e-9).all()
+    assert more["won_count"].mean() == pytest.approx(base["won_count"].mean() * 1.2, rel=0.05)
     hired = G.with_what_ifs(m, extra_hires=2)
     assert hired.reps[-2:] == ["New hire 1", "New hire 2"]
+    with_hires = sim(hired)
+    assert np.array_equal(with_hires["won_amount"][:, :3], base["won_amount"])   # the others are not redrawn
+    # a rep's draws do not depend on who else is modelled
+    bob = sim(G.subset_model(m, [1]))
+    assert np.array_equal(bob["won_amount"][:, 0], base["won_amount"][:, 1])
 
 
 def test_empty_workspace_is_a_clear_error():
@@ -204,22 +223,8 @@ def test_goal_sheet_and_scenarios():
     a = G.scenario_payload(Q, 90_000, "equal", 0.0, table, team)
     b = dict(a, quotas={k: v * 2 for k, v in a["quotas"].items()})
     cmp = G.compare_scenarios(a, b)
-    assert list(cmp["quota change"]) == [30_000, 30_000, 30_000]
-
-
-def test_cli_goals_json(demo_db, capsys):
-    import json
-
-    from salesops.cli import main
-
-    args = ["--db", str(demo_db), "goals", "--period", "2027Q1", "--target", "9000000", "--method", "history",
-            "--over-assign", "10%", "--sims", "400", "--json"]
-    assert main(args) == 0
-    doc = json.loads(capsys.readouterr().out)
-    assert sum(r["quota"] for r in doc["reps"]) == pytest.approx(9_900_000, abs=0.01)
-    assert all(0 <= r["p_attain"] <= 1 for r in doc["reps"])
-    assert doc["expected_share_hitting"] == pytest.approx(np.mean([r["p_attain"] for r in doc["reps"]]))
-    assert main(["--db", str(demo_db), "goals", "--period", "2027Q1", "--target", "-5", "--json"]) == 2
+    assert list(cmp["quota_change"]) == [30_000, 30_000, 30_000]
+    assert list(cmp["quota_b"]) == [60_000, 60_000, 60_000]
 
 
 def test_calibration_to_the_forecast_keeps_rep_shares_and_matches_the_team_distribution():
@@ -265,15 +270,99 @@ def test_negative_headcount_removes_the_lowest_expected_reps():
         G.with_what_ifs(m, extra_hires=-3)
 
 
-def test_landing_zone_uses_the_forecast_and_falls_back_to_the_simulation(demo_db):
-    from datetime import date
+def test_overrides_and_scenario_names():
+    assert G.parse_overrides([("Ann", "150,000"), ("Bob", " "), ("Cy", "$20 000")]) == (("Ann", 150_000.0), ("Cy", 20_000.0))
+    with pytest.raises(InputError, match="manual quota for Ann = 'lots'"):
+        G.parse_overrides([("Ann", "lots")])
+    with pytest.raises(InputError, match="0 or more"):
+        G.parse_overrides([("Ann", "-5")])
+    assert G.scenario_name("  My plan ", Q, "amount", "equal") == "My plan"
+    assert G.scenario_name("", Q, "published company target", "equal") == "2024Q1 · published company target · Equal split"
 
+
+# --- on a workspace and its filters ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def acme_ws(tmp_path_factory):
+    return workspace.load(acme.write_acme(tmp_path_factory.mktemp("acme") / "acme.db"))
+
+
+@pytest.mark.parametrize("fields, amount, label", [
+    ({}, 300_000, "company target"),
+    ({"region": ["East"]}, 200_000, "region target of East"),
+    ({"team": ["East Enterprise"]}, 150_000, "team target of East Enterprise"),
+    ({"team": ["West Commercial"]}, 60_000, "sum of 2 rep targets"),       # Dan 60K + Fay 0
+    ({"rep": ["Ann Lee"]}, 100_000, "sum of 1 rep target"),
+])
+def test_the_target_opens_on_the_published_target_of_the_rule(acme_ws, fields, amount, label):
+    f = Filters.make(acme_ws, period="2027Q3", **fields)        # fiscal year from April: Oct-Dec 2026
+    options = G.target_options(acme_ws, f)
+    assert options["published"]["amount"] == amount and options["published"]["label"] == label
+    view = f.target(acme_ws)
+    assert {k: options["published"][k] for k in view.as_dict()} == view.as_dict() and options["published"]["has_target"]
+    if view.own is not None and view.rep_sum is not None:       # both targets exist: both named, never mixed
+        assert options["published"]["note"] == (f"The published target is the {label} (${amount / 1000:.0f}K); the "
+                                                f"{view.reps} reps' own targets add up to ${view.rep_sum / 1000:.0f}K.")
+    else:
+        assert options["published"]["note"] is None
+    chosen = G.choose_target(options, "published")
+    assert chosen == {"target": amount, "basis": f"published {label}", "problem": None}
+    assert options["suggested"] == amount
+
+
+def test_the_other_bases_and_a_period_without_a_published_target(acme_ws):
+    f = Filters.make(acme_ws, period="2027Q2")                 # Jul-Sep 2026: no target rows
+    options = G.target_options(acme_ws, f)
+    assert not options["published"]["has_target"]
+    assert G.choose_target(options, "published")["problem"].startswith("2027Q2 has no published target")
+    # last year = fiscal 2026Q2 (Jul-Sep 2025): nothing booked -> growth has nothing to grow from
+    assert options["last_year"] == 0 and G.choose_target(options, "growth", growth=0.1)["target"] is None
+    q3 = G.target_options(acme_ws, Filters.make(acme_ws, period="2027Q3"))
+    q3_next_year = dict(q3, last_year=80_000.0)
+    assert G.choose_target(q3_next_year, "growth", growth_pct=15)["target"] == pytest.approx(92_000)
+    assert G.choose_target(q3, "amount", amount=123_000.0)["target"] == 123_000
+    assert G.choose_target(q3, "amount", amount=0.0)["problem"]
+    rows = G.target_rows(q3, {"p10": 1.0, "p50": 2.0, "p90": 3.0}, 250_000.0)
+    capacity = ["Bottom-up capacity"] if np.isfinite(q3["bottom_up"]["target"]) else []
+    assert list(rows["label"]) == ["Published (company target)", "Last year (2026Q3)", *capacity, "Landing zone (P50)",
+                                   "Chosen target"]
+    assert rows.set_index("label").loc["Landing zone (P50)", "low"] == 1.0
+
+
+def test_goal_plan_on_the_slice_with_the_landing_zone_of_outlook(acme_ws):
+    f = Filters.make(acme_ws, period="2027Q3", region=["East"])
+    lz = outlook.landing_zone(acme_ws, f)
+    plan = G.goal_plan(acme_ws, f, 200_000.0, "equal", 0.1, (("Ann Lee", 100_000.0),), 500, 0, team_samples=lz["samples"])
+    t = plan.table.set_index("rep")
+    assert set(t.index) == {"Ann Lee", "Bob Park", "Cat Diaz"}                 # East by the roster (Eve is based in the West)
+    assert t.loc["Ann Lee", "quota"] == 100_000 and t.loc["Ann Lee", "set_by"] == "set by hand"
+    assert t["quota"].sum() == pytest.approx(220_000) and t.loc["Bob Park", "quota"] == pytest.approx(60_000)
+    assert plan.team["source"] == "landing zone"
+    assert plan.team["p_team"] == pytest.approx(float((lz["samples"] >= 200_000 - 1e-9).mean()))
+    assert plan.reconciliation("USD") == "Quotas add up to $220,000 = target $200,000 x 1.10 over-assignment."
+    again = G.goal_plan(acme_ws, f, 200_000.0, "equal", 0.1, (("Ann Lee", 100_000.0),), 500, 0, team_samples=lz["samples"])
+    assert again.table.equals(plan.table)
+
+
+def test_cli_goals_json(demo_db, capsys):
+    import json
+
+    from salesops.cli import main
+
+    # without --target: the published target of the period (the demo's company target for 2027Q1)
+    args = ["--db", str(demo_db), "goals", "--period", "2027Q1", "--method", "history", "--over-assign", "10%",
+            "--sims", "300", "--json"]
+    assert main(args) == 0
+    doc = json.loads(capsys.readouterr().out)
     with store.connect(demo_db) as conn:
-        deals, snaps, targets = store.load_deals(conn), store.load_snapshots(conn), store.load_targets(conn)
-    period = CAL.parse("2027Q1")
-    res = G.landing_zone(deals, period, as_of=date(2026, 11, 20), snapshots=snaps, targets=targets, calendar=CAL)
-    assert res is not None and res["source"] == "forecast"
-    assert res["p10"] <= res["p50"] <= res["p90"] and len(res["samples"]) > 0
-    totals = np.array([1.0, 2.0, 3.0, 4.0])
-    fallback = G.landing_zone(deals.iloc[0:0], period, as_of=None, model_totals=totals)
-    assert fallback["source"] == "rep simulation" and fallback["p50"] == pytest.approx(2.5)
+        t = store.load_targets(conn)
+    company = t[(t[S.SCOPE] == "all") & (t[S.PERIOD_START] == pd.Timestamp("2027-01-01"))][S.AMOUNT].sum()
+    assert doc["target"] == company and doc["basis"] == "published company target"
+    assert doc["published_target"]["source"] == "all"
+    assert sum(r["quota"] for r in doc["reps"]) == pytest.approx(company * 1.1, abs=0.01)
+    assert all(0 <= r["p_attain"] <= 1 for r in doc["reps"] if r["p_attain"] is not None)
+    with_quota = [r["p_attain"] for r in doc["reps"] if r["quota"] > 0]
+    assert doc["expected_share_hitting"] == pytest.approx(np.mean(with_quota))
+    assert doc["landing"]["p50"] > 0 and doc["team_source"] == "landing zone"
+    for bad in (["--target", "-5"], ["--growth", "lots"], ["--sims", "0"]):
+        assert main(["--db", str(demo_db), "goals", "--period", "2027Q1", *bad, "--json"]) == 2
+        assert capsys.readouterr().err.startswith("error: ")

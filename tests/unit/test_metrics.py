@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesops import metrics
+from salesops import metrics, targets, workspace
 from salesops import schema as S
 
 
@@ -71,7 +71,7 @@ def test_every_kpi_by_owner_by_hand():
 
 
 def test_team_row_and_roster_groups():
-    d = metrics.attach_roster(DEALS, REPS)
+    d = workspace.attach_roster(DEALS, REPS)
     team = metrics.team_kpis(d, "2017-04-01", "2017-06-30", targets=TARGETS, reps=REPS)
     assert team["group"] == "all" and team["won_amount"] == 8000 and team["won_count"] == 3
     assert team["win_rate"] == pytest.approx(3 / 4)
@@ -127,7 +127,7 @@ def test_single_lost_deal_has_zero_win_rate_and_no_deal_size():
 
 
 def test_target_pro_rated_for_a_month():
-    t = metrics.target_for_period(TARGETS, date(2017, 5, 1), date(2017, 5, 31))
+    t = targets.TargetBook(TARGETS, date(2017, 5, 1), date(2017, 5, 31)).scope("owner")
     assert t["Ann"] == pytest.approx(8000 * 31 / 91)
 
 
