@@ -301,6 +301,12 @@ def compare(db, analysis: Analysis) -> tuple[int, int, int]:
     return new, changed, len(valid) - new - changed
 
 
+def already_imported(db, analysis: Analysis) -> dict | None:
+    """The applied import of exactly this file (same bytes and kind), if any."""
+    with store.connect(db) as conn:
+        return writer.find_applied(conn, analysis.sha256, analysis.prepared.kind)
+
+
 def remember_mapping(db, mapping: Mapping) -> None:
     """Store the confirmed mapping for the vendor (settings key ``mapping.<vendor>``)."""
     with store.connect(db, write=True) as conn:

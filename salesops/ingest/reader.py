@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem
+from .headers import header_key
 
 
 
@@ -459,11 +460,8 @@ def read_xlsx(data: bytes, file_name: str, sheet: str | None) -> RawTable:
     refused before it builds anything); streamed row by row into pyarrow columns."""
     zf = check_xlsx(data, file_name)
     facts = {f.name: f for f in sheet_facts(zf, file_name)}
-    try:
-        from python_calamine import CalamineWorkbook
-    except ImportError:  # pragma: no cover - python-calamine is a pinned dependency
-        rows, name, names = _read_xlsx_openpyxl(data, file_name, sheet)
-        return _table_from_rows(rows, file_name, "xlsx", sheet=name, sheets=names)
+    from python_calamine import CalamineWorkbook
+
     try:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
         names = list(wb.sheet_names)
@@ -669,25 +667,6 @@ def _start_body(header_cells: list[str]) -> tuple[list[str], int]:
     return header, len(header)
 
 
-def _read_xlsx_openpyxl(data: bytes, file_name: str, sheet: str | None) -> tuple[list[list[str]], str, list[str]]:
-    """The slow reader (about 65,000 cells a second), only when python-calamine is missing."""
-    import openpyxl
-
-    try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for broken files
-        raise _err(file_name, f"the workbook cannot be opened ({type(exc).__name__}: {exc})") from None
-    try:
-        names = list(wb.sheetnames)
-        if sheet is not None and sheet not in names:
-            raise _err(file_name, f"there is no sheet named {sheet!r}; the sheets are {', '.join(names)}")
-        name = sheet or next((n for n in names if wb[n].sheet_state == "visible"), names[0])
-        rows = [[_cell_text(v) for v in r] for r in wb[name].iter_rows(values_only=True)]
-        return rows, name, names
-    finally:
-        wb.close()
-
-
 def _sheet_score(rows: list[list[str]], facts: SheetFacts | None = None, height: int = 0) -> float:
     """How much a sheet looks like a deal table: known headers, discounted by the share of
     formula cells (a summary or a copy of the data made of formulas) and by a pivot table;
@@ -708,12 +687,6 @@ def _sheet_score(rows: list[list[str]], facts: SheetFacts | None = None, height:
 
 
 # --- header and footer -------------------------------------------------------------------------
-def header_key(text: str) -> str:
-    """A header for matching: case, spaces, punctuation, a BOM and a trailing '*' do not matter."""
-    t = str(text).replace("\ufeff", "").strip().rstrip("*").casefold()
-    return re.sub(r"[^0-9a-zäöüß]+", "", t)
-
-
 def find_header_row(rows: list[list[str]]) -> int:
     """Index of the header among the first rows: the first row with most of the table's width
     filled with text, unless a later one has more known header names."""
@@ -911,11 +884,9 @@ def read_csv_fast(utf8: bytes, text: str, file_name: str, *, encoding: str | Non
     """Parse a big, clean CSV with pyarrow's C++ reader (single-threaded so every skipped row
     keeps its record number). Returns None when the file needs the exact Python path: ragged
     rows other than title lines above the header and footer lines below the data."""
-    try:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-    except ImportError:  # pragma: no cover - pyarrow comes with streamlit
-        return None
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     delim = sniff_delimiter(text)
     sample = text[:65536]
     try:

@@ -27,7 +27,8 @@ from .. import schema as S
 from ..errors import Problem
 from . import normalise as N
 from .mapping import Mapping
-from .reader import RawTable, header_key
+from .headers import header_key
+from .reader import RawTable
 from .vendors import IGNORE
 
 #: A warning about several rows is one line naming this many of them and the count.

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from .. import schema as S
-from .reader import header_key
+from .headers import SYNONYMS, header_key
 
 #: Fields that are not columns of ``opportunities`` but feed rules:
 #: is_won / is_closed / is_lost (flags used when the stage is unknown), won_date / lost_date /
@@ -281,8 +281,6 @@ DETECT_THRESHOLD = 0.6
 @lru_cache(maxsize=1)
 def known_header_keys() -> frozenset[str]:
     """Every header key any vendor or the fuzzy mapper knows (used to find the header row)."""
-    from .mapping import SYNONYMS
-
     keys = {header_key(h) for v in VENDORS for h, _ in v.pairs}
     keys |= {header_key(s) for syns in SYNONYMS.values() for s in syns}
     return frozenset(keys)
