@@ -441,8 +441,9 @@ def load_demo(path, seed: int = SEED, scale: float = 1.0, with_snapshots: bool =
     with store.connect(path, write=True) as conn:
         for table in store.WORKSPACE_DATA_TABLES:
             conn.execute(f"DELETE FROM {table}")
-        for table in ("opportunities", "snapshots", "stage_history", "reps", "accounts", "targets"):
+        for table in ("opportunities", "stage_history", "reps", "accounts", "targets"):
             counts[table] = store.insert_frame(conn, table, getattr(ws, table))
+        counts["snapshots"] = store.replace_snapshots(conn, ws.snapshots)  # stored as versions
         conn.execute("DELETE FROM stage_map")
         conn.execute("DELETE FROM settings")
         store.set_settings(conn, **ws.settings)

@@ -205,6 +205,27 @@ def by_import(snapshots: pd.DataFrame, rules: dict, *, deals: pd.DataFrame | Non
     return pd.DataFrame(rows, columns=cols)
 
 
+def open_without_close_date(deals: pd.DataFrame | None) -> int:
+    """How many open deals have no close date: they fall outside every period, so no pipeline
+    figure counts them. ``deals`` needs status and close_date, or is :func:`deal_issues` output
+    (its ``missing_close`` column)."""
+    if deals is None or deals.empty:
+        return 0
+    if "missing_close" in deals.columns:
+        return int(deals["missing_close"].astype(bool).sum())
+    return int(((deals[S.STATUS] == S.OPEN) & deals[S.CLOSE_DATE].isna()).sum())
+
+
+def no_close_date_line(deals: pd.DataFrame | None) -> str | None:
+    """One line for the page ("2,089 open deals have no close date: ..."), or None when none."""
+    n = open_without_close_date(deals)
+    if not n:
+        return None
+    if n == 1:
+        return "1 open deal has no close date: it falls outside every period, so no pipeline figure counts it."
+    return f"{n:,} open deals have no close date: they fall outside every period, so no pipeline figure counts them."
+
+
 FIX_COLUMNS = [S.OWNER, S.OPPORTUNITY_ID, S.NAME, S.ACCOUNT, S.STAGE, S.AMOUNT, S.CLOSE_DATE, "issue", "fix"]
 
 
@@ -232,7 +253,8 @@ def fix_list(issues: pd.DataFrame, owner: str | None = None) -> pd.DataFrame:
     return out.drop(columns="_amt").reset_index(drop=True)
 
 
-__all__ = ["CHECKS", "FIXES", "deal_issues", "stale_measurable", "scorecard", "by_rep", "by_import", "fix_list"]
+__all__ = ["CHECKS", "FIXES", "deal_issues", "stale_measurable", "scorecard", "by_rep", "by_import", "fix_list",
+           "open_without_close_date", "no_close_date_line"]
 
 
 # --- the Pipeline page's hygiene section: a workspace and its filters in ----------------------------

@@ -160,6 +160,7 @@ DEFAULT_STAGE_MAP: dict[str, StageRule] = {
     "Id. Decision Makers": StageRule(OPEN, 0.60, 5),
     "Perception Analysis": StageRule(OPEN, 0.70, 6),
     "Proposal/Price Quote": StageRule(OPEN, 0.75, 7),
+    "Proposal/Quote": StageRule(OPEN, 0.75, 7),
     "Negotiation/Review": StageRule(OPEN, 0.90, 8),
     "Closed Won": StageRule(WON, 1.0, 9),
     "Closed Lost": StageRule(LOST, 0.0, 10),

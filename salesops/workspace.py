@@ -532,6 +532,19 @@ def save_stage_map(path, frame: pd.DataFrame) -> None:
         store.save_stage_map(conn, frame[["stage", "status", "probability", "sort_order"]])
 
 
+def add_stages(path, stages: pd.DataFrame) -> int:
+    """Add (or redefine) stages in the stage map: ``stages`` has stage, status and probability;
+    the other stages keep their rows. Returns how many were saved."""
+    add = pd.DataFrame(stages)[["stage", "status", "probability"]].assign(sort_order=0)
+    with store.connect(path, write=True) as conn:
+        own = store.read_frame(conn, "SELECT stage, status, probability, sort_order FROM stage_map")  # the user's rows
+        keep = own[~own["stage"].isin(add["stage"])]
+        both = pd.concat([keep, add], ignore_index=True) if not keep.empty else add
+        both["probability"] = pd.to_numeric(both["probability"], errors="coerce").fillna(0.0)
+        store.save_stage_map(conn, both)
+    return len(add)
+
+
 def stage_map(path) -> pd.DataFrame:
     """The stage map for editing (store.load_stage_map)."""
     with store.connect(path) as conn:
@@ -548,4 +561,4 @@ def clear_workspace(path) -> None:
 
 
 __all__ = ["Settings", "Workspace", "load", "from_frames", "attach_roster", "NOT_ON_ROSTER", "CURRENCIES",
-           "validate_roster", "save_roster", "save_settings", "save_stage_map", "stage_map", "clear_workspace"]
+           "validate_roster", "save_roster", "save_settings", "save_stage_map", "add_stages", "stage_map", "clear_workspace"]

@@ -7,10 +7,10 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from salesops import ingest, store, workspace
+from salesops import ingest, workspace
 from salesops import schema as S
 from salesops.errors import SalesopsError
-from salesops.ingest import samples, writer
+from salesops.ingest import samples
 from salesops.ingest.importer import mapping_table, overrides_from_table
 from salesops.ingest.vendors import ALL_FIELDS, VENDORS
 from salesops.ui import context, widgets
@@ -173,6 +173,10 @@ if len(t.sheets) > 1:
                  format_func=lambda v: f"Automatic ({t.sheet})" if v is None else v)
 st.markdown(f"**{file_name}**: {mapping.vendor_label}"
             + (f" (match {mapping.vendor_score:.0%})" if mapping.vendor != "generic" else "") + f" · {detail}")
+if analysis.notes:  # footer and totals rows dropped, the id column chosen, open deals without a close date
+    shown = analysis.notes[:12]
+    more = len(analysis.notes) - len(shown)
+    st.text("\n".join(f"• {n}" for n in shown) + (f"\n… and {more:,} more notes" if more else ""))
 default_as_of = date.fromisoformat(analysis.as_of)
 as_of = o3.date_input("Data as of", value=default_as_of, key=f"imp_as_of_{sha[:12]}",
                       help=f"The day the export shows (found: {analysis.as_of_source}). Each import records every "
@@ -219,8 +223,7 @@ if prepared.problems:
 already = None
 if prepared.kind == "opportunities" and prepared.rows_valid:
     try:
-        with store.connect(ctx.db) as conn:
-            already = writer.find_applied(conn, analysis.sha256, "opportunities")
+        already = ingest.already_imported(ctx.db, analysis)
         counts = st.session_state.get("imp_counts")
         if counts is None or counts[0] != analysis_key:  # reading the whole table once per file and data version
             counts = (analysis_key, ingest.compare(ctx.db, analysis))
@@ -251,17 +254,11 @@ if prepared.unknown_stages:
                                                                                  format="percent")})
     if st.button("Save these stages to the stage map", key="imp_save_stages"):
         try:
-            with store.connect(ctx.db) as conn:
-                own = store.read_frame(conn, "SELECT stage, status, probability, sort_order FROM stage_map")
-            add = pd.DataFrame(stage_edit).assign(sort_order=0)[["stage", "status", "probability", "sort_order"]]
-            keep = own[~own["stage"].isin(add["stage"])]
-            own = pd.concat([keep, add], ignore_index=True) if not keep.empty else add
-            own["probability"] = pd.to_numeric(own["probability"], errors="coerce").fillna(0.0)
-            workspace.save_stage_map(ctx.db, own)
+            saved = workspace.add_stages(ctx.db, stage_edit)
         except SalesopsError as exc:
             widgets.show_error(exc)
         else:
-            st.session_state["imp_flash"] = f"Saved {len(add)} stages to the stage map."
+            st.session_state["imp_flash"] = f"Saved {saved} stages to the stage map."
             st.rerun()
 
 st.subheader("Import")

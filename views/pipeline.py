@@ -191,6 +191,8 @@ def hygiene_view() -> None:
                      delta_color="off", container=c[3])
     if not hv.stale_measured:
         st.caption("Staleness is not measured: it needs two snapshots or a stage history.")
+    if line := hygiene.no_close_date_line(hv.issues):
+        st.caption(line)
     left, right = st.columns(2)
     with left:
         st.altair_chart(charts.hygiene_checks_chart(sc["checks"]), width="stretch")

@@ -2,13 +2,16 @@
 targets. JSON shapes follow DESIGN.md section 6."""
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 from ..errors import InputError, Problem
-from . import Result, db_path
+from . import Result, db_path, to_jsonable
 
 
-def _read_file(path: str) -> tuple[bytes, str]:
+def _read_file(path: str) -> tuple[bytearray, str]:
+    """The file's bytes, as a bytearray the import may empty once it has read them."""
     p = Path(path)
     name = p.name or str(path)
     from ..ingest.reader import check_size
@@ -16,8 +19,13 @@ def _read_file(path: str) -> tuple[bytes, str]:
     try:
         if p.is_dir():
             raise InputError(f"{name}: is a folder, not a file", [])
-        check_size(p.stat().st_size, name)
-        return p.read_bytes(), name
+        size = p.stat().st_size
+        check_size(size, name)
+        buf = bytearray(size)
+        with open(p, "rb") as fh:
+            got = fh.readinto(buf)
+        del buf[got:]
+        return buf, name
     except FileNotFoundError:
         raise InputError(f"{name}: no such file", []) from None
     except PermissionError:
@@ -93,14 +101,35 @@ def _summary(result, kind_label: str) -> str:
     return "\n".join(lines)
 
 
+def refusal_doc(exc: InputError, file_name: str) -> dict:
+    """The problems document of a refused import (``--json``): the import's usual keys where
+    the file could be read (import_id null, nothing imported), plus ``refused`` and ``error``."""
+    result = getattr(exc, "result", None)
+    report = getattr(exc, "report", None) or exc.problems
+    if result is not None:
+        doc = result.as_doc()
+        doc["rows_imported"] = 0
+    else:
+        doc = {"import_id": None, "file": file_name, "rows_imported": 0,
+               "problems": [p.as_dict() for p in report] or [{"row": None, "column": None, "value": None,
+                                                              "problem": str(exc), "severity": "error"}]}
+    doc.update(refused=True, error=str(exc))
+    return doc
+
+
 def run_import(args) -> Result:
     from ..ingest import run_import as do_import
     from ..ingest.mapping import parse_map_args
 
     data, name = _read_file(args.file)
-    overrides = parse_map_args(args.map)
-    result = do_import(db_path(args), data, name, as_of=args.as_of, vendor=args.vendor, overrides=overrides,
-                       skip_invalid=args.skip_invalid, dry_run=args.dry_run, sheet=args.sheet)
+    try:
+        overrides = parse_map_args(args.map)
+        result = do_import(db_path(args), data, name, as_of=args.as_of, vendor=args.vendor, overrides=overrides,
+                           skip_invalid=args.skip_invalid, dry_run=args.dry_run, sheet=args.sheet)
+    except InputError as exc:
+        if getattr(args, "json", False):  # the problems document on stdout, the error lines on stderr (exit 2)
+            sys.stdout.write(json.dumps(to_jsonable(refusal_doc(exc, name)), ensure_ascii=False) + "\n")
+        raise
     return Result(doc=result.as_doc(), text=_summary(result, "vendor"))
 
 

@@ -65,12 +65,9 @@ class ModelSkipped(Exception):
 @contextmanager
 def quiet_logging():
     """Silence INFO chatter of prophet and cmdstanpy (and numerical warnings) around fits."""
-    try:  # cmdstanpy installs its handler (and INFO level) on first use: do that first
-        from cmdstanpy.utils import get_logger
+    from cmdstanpy.utils import get_logger  # cmdstanpy installs its handler (and INFO level) on first use: do that first
 
-        get_logger()
-    except ImportError:  # pragma: no cover
-        pass
+    get_logger()
     loggers = [logging.getLogger(n) for n in _QUIET]
     old = [lg.level for lg in loggers]
     for lg in loggers:

@@ -6,12 +6,12 @@ maps), ``mapping`` (fuzzy mapper and overrides), ``normalise`` (numbers, dates, 
 ``validate`` (rows -> canonical deals + problems), ``writer`` (the transaction, snapshots,
 undo), ``importer`` (the flow), ``reference`` (roster, accounts, targets).
 """
-from .importer import (Analysis, ImportRefused, analyse, compare, list_imports, problems_frame, refusal,
+from .importer import (Analysis, ImportRefused, already_imported, analyse, compare, list_imports, problems_frame, refusal,
                        remember_mapping, run_import, stage_counts, undo_import)
 from .reference import run_reference_import
 from .vendors import VENDORS, VENDOR_BY_NAME
 from .writer import ImportResult
 
-__all__ = ["Analysis", "ImportRefused", "ImportResult", "analyse", "compare", "list_imports", "problems_frame",
+__all__ = ["Analysis", "ImportRefused", "ImportResult", "already_imported", "analyse", "compare", "list_imports", "problems_frame",
            "refusal", "remember_mapping", "run_import", "run_reference_import", "stage_counts", "undo_import",
            "VENDORS", "VENDOR_BY_NAME"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -20,9 +20,9 @@ from .. import schema as S
 from .. import store
 from ..errors import InputError, Problem
 from . import writer
-from .mapping import Mapping, apply_overrides, propose
+from .mapping import Mapping, adopt_unique_id, apply_overrides, propose
 from .reader import ImportRefused, RawTable, read_table
-from .validate import Prepared, build, check_headers
+from .validate import Prepared, build, check_headers, drop_totals_rows
 from .writer import ImportResult, Progress, _noop
 
 SETTINGS_PREFIX = "mapping."
@@ -39,6 +39,7 @@ class Analysis:
     as_of: str
     as_of_source: str
     file_name: str
+    notes: list[str] = field(default_factory=list)
 
     @property
     def problems(self) -> list[Problem]:
@@ -144,9 +145,15 @@ def _remembered(db, vendor: str) -> dict:
 def analyse(data: bytes, file_name: str, *, db=None, vendor: str | None = None, overrides: dict | None = None,
             sheet: str | None = None, as_of: str | None = None, remembered: bool = True,
             rules: dict | None = None, workspace_currency: str | None = None) -> Analysis:
-    """Read, detect, map and validate ``data``; nothing is written."""
+    """Read, detect, map and validate ``data``; nothing is written.
+
+    ``data`` may be a ``bytearray`` the caller hands over (the command line does): it is emptied
+    once read, so the file's bytes and the validated rows are not in memory together."""
     file_name = os.path.basename(str(file_name)) or "upload"
+    sha = hashlib.sha256(data).hexdigest()
     table = read_table(data, file_name, sheet=sheet)
+    if isinstance(data, bytearray):
+        data.clear()
     table.problems.extend(check_headers(table))
     mapping = propose(table.header, vendor)
     if remembered:
@@ -155,6 +162,15 @@ def analyse(data: bytes, file_name: str, *, db=None, vendor: str | None = None, 
             mapping = apply_overrides(mapping, saved, strict=False)
     if overrides:
         mapping = apply_overrides(mapping, overrides, strict=True, file_name=file_name)
+    notes = list(table.notes)
+    if table.footer:
+        notes.append(f"{len(table.footer)} report footer line{'s' if len(table.footer) != 1 else ''} dropped: "
+                     + " | ".join(line[:80] for line in table.footer))
+    notes.extend(drop_totals_rows(table, mapping))
+    if not overrides or S.OPPORTUNITY_ID not in overrides.values():
+        mapping, id_note = adopt_unique_id(table.frame, table.header, mapping)
+        if id_note:
+            notes.append(id_note)
     if rules is None or workspace_currency is None:
         if db is not None:
             with store.connect(db) as conn:
@@ -169,7 +185,8 @@ def analyse(data: bytes, file_name: str, *, db=None, vendor: str | None = None, 
                 f"the report footer says {table.records_declared} records but {prepared.rows_read} rows were read; "
                 "the export may be cut off", file=file_name, severity="warning"))
     as_of_value, source = decide_as_of(as_of, table, prepared)
-    return Analysis(table, mapping, prepared, hashlib.sha256(data).hexdigest(), as_of_value, source, file_name)
+    notes.extend(prepared.notes)
+    return Analysis(table, mapping, prepared, sha, as_of_value, source, file_name, notes=notes)
 
 
 def refusal(analysis: Analysis, *, skip_invalid: bool) -> ImportRefused | None:
@@ -193,7 +210,7 @@ def refusal(analysis: Analysis, *, skip_invalid: bool) -> ImportRefused | None:
 
 def _result(analysis: Analysis, *, dry_run: bool) -> ImportResult:
     p = analysis.prepared
-    notes = []
+    notes = list(analysis.notes)
     declared = analysis.table.records_declared
     if declared is not None and declared == p.rows_read:
         notes.append(f"the report footer's count ({declared} records) matches the rows read")
@@ -228,6 +245,8 @@ def run_import(db, data: bytes, file_name: str, *, as_of: str | None = None, ven
     progress(0.5, "validated")
     refused = refusal(analysis, skip_invalid=skip_invalid)
     if refused is not None:
+        refused.result = _result(analysis, dry_run=dry_run)  # the problems document, for --json
+        refused.result.rows_imported = 0
         raise refused
     result = _result(analysis, dry_run=dry_run)
     p = analysis.prepared
@@ -253,7 +272,8 @@ def run_import(db, data: bytes, file_name: str, *, as_of: str | None = None, ven
         return result
     valid_rows = p.deals if p.valid.all() else p.deals.loc[p.valid].reset_index(drop=True)
     if own_analysis:
-        analysis.table.frame = analysis.table.frame.iloc[:0]  # the raw cells are no longer needed: free them
+        # the raw cells are no longer needed: free them (a zero-row slice would keep pyarrow's buffers alive)
+        analysis.table.frame = pd.DataFrame({i: pd.Series([], dtype=object) for i in analysis.table.frame.columns})
     with store.connect(db, write=True) as conn:
         if writer.find_applied(conn, analysis.sha256, kind) is not None:  # another process was faster
             raise InputError(f"{analysis.file_name}: this file was imported by someone else a moment ago; nothing "
@@ -279,6 +299,12 @@ def compare(db, analysis: Analysis) -> tuple[int, int, int]:
         is_new, is_changed = writer.diff_deals(conn, valid)
     new, changed = int(is_new.sum()), int(is_changed.sum())
     return new, changed, len(valid) - new - changed
+
+
+def already_imported(db, analysis: Analysis) -> dict | None:
+    """The applied import of exactly this file (same bytes and kind), if any."""
+    with store.connect(db) as conn:
+        return writer.find_applied(conn, analysis.sha256, analysis.prepared.kind)
 
 
 def remember_mapping(db, mapping: Mapping) -> None:

@@ -7,55 +7,14 @@ A mapping is ``{source column: field}`` for every column of the file; a column m
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 
 from .. import schema as S
 from ..errors import InputError, Problem
-from .reader import header_key
+from .headers import SYNONYMS, header_key
 from .vendors import ALL_FIELDS, IGNORE, VENDOR_BY_NAME, Vendor, detect_vendor
 
-#: Synonyms (English and German) per field for files from unknown tools.
-SYNONYMS: dict[str, tuple[str, ...]] = {
-    S.OPPORTUNITY_ID: ("opportunity id", "opportunity_id", "deal id", "id", "record id", "opp id", "oppid",
-                       "deal number", "deal no", "opportunity number", "chance id", "verkaufschance id",
-                       "opportunity-id", "deal-id", "nummer", "kennung"),
-    S.NAME: ("name", "opportunity name", "deal name", "deal", "opportunity", "title", "deal title", "topic",
-             "opportunity-name", "verkaufschance", "chance", "titel", "bezeichnung", "projekt"),
-    S.ACCOUNT: ("account", "account name", "company", "customer", "client", "organization", "organisation",
-                "firma", "kunde", "unternehmen", "accountname", "organisation name", "company name"),
-    S.OWNER: ("owner", "opportunity owner", "deal owner", "sales rep", "rep", "salesperson", "sales person",
-              "sales agent", "agent", "account executive", "ae", "seller", "assigned to", "user", "inhaber",
-              "verantwortlicher", "vertriebsmitarbeiter", "verkäufer", "besitzer", "opportunity-inhaber",
-              "mitarbeiter", "owner name"),
-    S.STAGE: ("stage", "deal stage", "sales stage", "opportunity stage", "stage name", "phase", "pipeline stage",
-              "status stage", "verkaufsphase", "stufe", "deal_stage"),
-    S.STATUS: ("status", "deal status", "state", "outcome", "result", "won lost", "zustand", "ergebnis"),
-    S.AMOUNT: ("amount", "value", "deal value", "deal amount", "revenue", "close value", "opportunity amount",
-               "total", "price", "booking", "bookings", "arr", "acv", "betrag", "wert", "umsatz", "volumen",
-               "auftragswert", "deal size", "close_value"),
-    S.CURRENCY: ("currency", "currency code", "amount currency", "währung", "waehrung", "iso currency"),
-    S.CREATED_DATE: ("created date", "create date", "created", "created on", "creation date", "date created",
-                     "created at", "open date", "opened", "start date", "engage date", "engaged", "engage_date",
-                     "erstelldatum", "erstellt am", "angelegt am", "anlagedatum", "created time"),
-    S.CLOSE_DATE: ("close date", "closed date", "closing date", "expected close date", "close", "closed on",
-                   "closed at", "decision date", "schlusstermin", "abschlussdatum", "abschluss", "close_date"),
-    S.PROBABILITY: ("probability", "probability (%)", "win probability", "likelihood", "confidence", "chance",
-                    "wahrscheinlichkeit", "wahrscheinlichkeit (%)"),
-    S.FORECAST_CATEGORY: ("forecast category", "forecast", "forecast type", "prognosekategorie", "prognose"),
-    S.TYPE: ("type", "deal type", "opportunity type", "typ", "art", "business type", "new business"),
-    S.LEAD_SOURCE: ("lead source", "source", "channel", "origin", "lead-quelle", "quelle", "herkunft"),
-    S.REGION: ("region", "territory", "area", "geo", "market", "office", "regional office", "gebiet", "vertriebsgebiet"),
-    S.SEGMENT: ("segment", "customer segment", "tier", "size segment", "kundensegment"),
-    S.INDUSTRY: ("industry", "sector", "vertical", "branche", "sektor"),
-    S.PRODUCT: ("product", "product name", "products", "sku", "item", "produkt", "artikel"),
-    S.PIPELINE: ("pipeline", "pipeline name", "sales pipeline", "funnel"),
-    S.LOSS_REASON: ("loss reason", "lost reason", "reason lost", "closed lost reason", "reason for loss",
-                    "verlustgrund", "grund"),
-    "is_won": ("won", "is won", "iswon", "gewonnen"),
-    "is_closed": ("closed", "is closed", "isclosed", "geschlossen"),
-    "won_date": ("won date", "won time", "date won", "gewonnen am"),
-    "lost_date": ("lost date", "lost time", "date lost", "verloren am"),
-}
 _SYN_KEYS: dict[str, str] = {}
 for _field, _syns in SYNONYMS.items():
     for _s in _syns:
@@ -83,11 +42,54 @@ class Mapping:
         return {src: f for src, f in self.columns.items() if f != IGNORE}
 
 
+#: Fields a column qualified as a lookup (see :func:`lookup_qualifier`) is never proposed for.
+CORE_FIELDS = (S.OPPORTUNITY_ID, S.NAME, S.ACCOUNT, S.OWNER, S.STAGE, S.STATUS, S.AMOUNT, S.CREATED_DATE,
+               S.CLOSE_DATE, S.PROBABILITY, "actual_amount", "is_won", "is_closed")
+_BY_RE = re.compile(r"^(created|last modified|modified|last updated|updated|closed|erstellt|geändert|"
+                    r"zuletzt geändert)\s*(by|von)(\s*id)?$", re.I)
+_BAND_RE = re.compile(r"\b(tier|band|bucket|range|group|class|size class|stufe|klasse)$", re.I)
+
+
+def lookup_qualifier(header: str) -> str | None:
+    """Why a column that looks like owner / created date / amount is not one, or None.
+
+    ``Opportunity Owner: Manager`` / ``Owner: Role`` are fields of the owner (Salesforce reports
+    write "Lookup: Field"), ``Created By`` / ``Last Modified By`` are the users who touched the
+    record, ``Amount Tier`` / ``Age Tier`` are bands of a value: never the deal's owner, created
+    date or amount."""
+    h = str(header).replace("\ufeff", "").strip()
+    if ":" in h:
+        base, _, part = h.partition(":")
+        if base.strip() and part.strip():
+            return f"a field ({part.strip()}) of {base.strip()}, not {base.strip()} itself"
+    if _BY_RE.match(h.replace("_", " ")):
+        return "the user who created or changed the record, not the deal's owner or a date"
+    if _BAND_RE.search(h.replace("_", " ")):
+        return "a band of values, not the value itself"
+    return None
+
+
+def _split_words(header: str) -> str:
+    """``DateTimeCreated__c`` -> ``Date Time Created``: custom-field suffix off, camel case split."""
+    h = re.sub(r"__c$", "", str(header).strip(), flags=re.I)
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", h).replace("_", " ")
+
+
 def fuzzy_field(header: str) -> tuple[str | None, float]:
-    """The field a header most likely means, and a confidence 0..1."""
+    """The field a header most likely means, and a confidence 0..1. Columns qualified as a
+    lookup (:func:`lookup_qualifier`) are not proposed for the core fields."""
+    fld, conf = _fuzzy_field(header)
+    if fld in CORE_FIELDS and lookup_qualifier(header):
+        return None, 0.0
+    return fld, conf
+
+
+def _fuzzy_field(header: str) -> tuple[str | None, float]:
     key = header_key(header)
     if not key:
         return None, 0.0
+    if header_key(header) != header_key(_split_words(header)) or str(header).strip().lower().endswith("__c"):
+        key = header_key(_split_words(header))
     if key in _SYN_KEYS:
         return _SYN_KEYS[key], 0.95
     # token containment: "Deal Amount (EUR)" contains "amount"
@@ -225,3 +227,48 @@ def parse_map_args(items: list[str] | None) -> dict[str, str]:
         src, fld = item.rsplit("=", 1)
         out[src.strip()] = fld.strip()
     return out
+
+
+# --- an id column the vendor map does not know ---------------------------------------------------------
+_RELATED = re.compile(r"^(account|owner|contact|campaign|created|modified|last ?modified|pricebook|user|product|"
+                      r"territory|parent|record ?type|company|organi[sz]ation|employee)", re.I)
+
+
+def _id_rank(header: str) -> int | None:
+    """How much a header reads like the deal's own id (0 best), or None when it does not."""
+    words = _split_words(header).strip().lower()
+    compact = header_key(words)
+    if not (compact.endswith("id") or re.search(r"\b(id|key|number|nummer|nr)$", words)):
+        return None
+    if _RELATED.match(words):
+        return None  # the id of a related record repeats across deals
+    if "external" in compact:
+        return 0
+    if re.search(r"opportunit|deal|potential|record|\bopp\b|chance", words):
+        return 1
+    return 2 if compact in ("id", "key") else 3
+
+
+def adopt_unique_id(frame, header: list[str], mapping: Mapping) -> tuple[Mapping, str | None]:
+    """When no column is mapped to the deal id: the column named like an id (External_Id__c,
+    Potential Id, LEADID, ...) whose values are filled and unique in every row becomes it, so
+    re-imports find each deal again (instead of a hash of name + row position). ``frame`` holds
+    the file's text cells by column position. Returns the mapping and a note (or None)."""
+    if mapping.kind != "opportunities" or S.OPPORTUNITY_ID in mapping.fields() or len(frame) < 2:
+        return mapping, None
+    from . import normalise as N
+
+    ranked = sorted((r, i, h) for i, h in enumerate(header)
+                    if mapping.columns.get(h) == IGNORE and (r := _id_rank(h)) is not None)
+    for _, i, h in ranked:
+        values = N.clean_text(frame[i]).values
+        if values.isna().any() or values.duplicated().any():
+            continue
+        columns = dict(mapping.columns)
+        confidence = dict(mapping.confidence)
+        columns[h], confidence[h] = S.OPPORTUNITY_ID, 0.8
+        note = (f"the column {h!r} is filled and unique in every row: it is used as the deal id (so a later export "
+                "finds each deal again)")
+        return Mapping(mapping.vendor, mapping.vendor_label, columns, confidence, mapping.vendor_score,
+                       mapping.status_decides, mapping.kind), note
+    return mapping, None

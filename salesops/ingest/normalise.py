@@ -84,12 +84,30 @@ def to_arrow(values: pd.Series):
                                       from_pandas=True)])
 
 
+def _may_hold_controls(arr) -> bool:
+    """False when no string of ``arr`` can hold a control character or an invisible mark: none of
+    their UTF-8 bytes (below 0x20, 0x7f, or the lead bytes 0xe2 / 0xef of the marks) occurs in
+    the data buffers (a byte scan, much cheaper than the regex over every string)."""
+    for chunk in arr.chunks:
+        bufs = chunk.buffers()
+        data = bufs[2] if len(bufs) > 2 else None
+        if data is None:
+            continue
+        b = np.frombuffer(data, dtype=np.uint8)
+        if ((b < 0x20) | (b == 0x7F) | (b == 0xE2) | (b == 0xEF)).any():
+            return True
+    return False
+
+
 def _clean_arrow(values: pd.Series) -> TextResult:
     import pyarrow as pa
     import pyarrow.compute as pc
 
     arr = to_arrow(values)
-    has_ctrl = pc.fill_null(pc.match_substring_regex(arr, _CONTROL_RE2), False)
+    if _may_hold_controls(arr):
+        has_ctrl = pc.fill_null(pc.match_substring_regex(arr, _CONTROL_RE2), False)
+    else:
+        has_ctrl = pa.chunked_array([pa.array(np.zeros(len(arr), dtype=bool))])
     if pc.any(has_ctrl).as_py():
         arr = pc.replace_substring_regex(arr, _CONTROL_RE2, "")
     trimmed = pc.utf8_trim_whitespace(arr)
@@ -107,7 +125,11 @@ def clean_text(values: pd.Series) -> TextResult:
     if len(values) >= max(ARROW_MIN_ROWS, 1):
         import pyarrow.compute as pc
 
-        enc = pc.dictionary_encode(to_arrow(values)).combine_chunks()
+        arr = to_arrow(values)
+        # mostly distinct (ids, names): straight to pyarrow (a dictionary of a million strings costs more)
+        if pc.count_distinct(arr.slice(0, 20_000)).as_py() > 10_000:
+            return _clean_arrow(values)
+        enc = pc.dictionary_encode(arr).combine_chunks()
         if len(enc.dictionary) > len(values) // 4:
             return _clean_arrow(values)
         codes = np.asarray(enc.indices.to_numpy(zero_copy_only=False))
@@ -406,6 +428,38 @@ def _german_months(text: str) -> str:
     for de, en in _DE_MONTHS.items():
         out = re.sub(rf"\b{de}\b", en, out, flags=re.I)
     return out.replace(". ", " ")
+
+
+# --- currencies ---------------------------------------------------------------------------------
+#: Currency names as CRMs write them in a currency column (Dynamics: "US Dollar", "Euro").
+CURRENCY_NAMES = {
+    "us dollar": "USD", "u.s. dollar": "USD", "dollar": "USD", "united states dollar": "USD", "euro": "EUR",
+    "pound sterling": "GBP", "british pound": "GBP", "pound": "GBP", "swiss franc": "CHF", "schweizer franken": "CHF",
+    "canadian dollar": "CAD", "australian dollar": "AUD", "new zealand dollar": "NZD", "japanese yen": "JPY",
+    "yen": "JPY", "chinese yuan": "CNY", "yuan renminbi": "CNY", "renminbi": "CNY", "indian rupee": "INR",
+    "danish krone": "DKK", "swedish krona": "SEK", "norwegian krone": "NOK", "polish zloty": "PLN",
+    "czech koruna": "CZK", "hungarian forint": "HUF", "mexican peso": "MXN", "brazilian real": "BRL",
+    "singapore dollar": "SGD", "hong kong dollar": "HKD", "south african rand": "ZAR", "korean won": "KRW",
+    "south korean won": "KRW", "turkish lira": "TRY", "israeli new shekel": "ILS", "uae dirham": "AED",
+    "saudi riyal": "SAR", "russian ruble": "RUB", "argentine peso": "ARS", "chilean peso": "CLP",
+    "colombian peso": "COP", "philippine peso": "PHP", "thai baht": "THB", "malaysian ringgit": "MYR",
+    "indonesian rupiah": "IDR", "us-dollar": "USD",
+}
+
+
+def currency_code(text) -> str | None:
+    """An ISO 4217 code from a currency cell: a code (any case), a name, or a symbol."""
+    if text is None or (isinstance(text, float) and text != text):
+        return None
+    t = str(text).strip()
+    if not t:
+        return None
+    key = re.sub(r"\s+", " ", t.casefold())
+    if key in CURRENCY_NAMES:
+        return CURRENCY_NAMES[key]
+    if t in _SYMBOL_CODES:
+        return _SYMBOL_CODES[t]
+    return t.upper()
 
 
 # --- booleans, statuses, categories --------------------------------------------------------------

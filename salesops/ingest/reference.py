@@ -19,7 +19,8 @@ from ..periods import FiscalCalendar
 from . import normalise as N
 from . import writer
 from .importer import ImportRefused
-from .reader import RawTable, header_key, read_table
+from .headers import header_key
+from .reader import RawTable, read_table
 from .validate import _Collector, _iso, check_headers, decimal_hint
 from .writer import ImportResult
 

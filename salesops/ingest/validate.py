@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,11 +27,12 @@ from .. import schema as S
 from ..errors import Problem
 from . import normalise as N
 from .mapping import Mapping
-from .reader import RawTable, header_key
+from .headers import header_key
+from .reader import RawTable
 from .vendors import IGNORE
 
-#: Warnings about more rows than this become one line with a count.
-WARNING_DETAIL_LIMIT = 10
+#: A warning about several rows is one line naming this many of them and the count.
+WARNING_ROWS_SHOWN = 5
 #: At most this many error rows are listed one by one per (column, problem).
 ERROR_DETAIL_LIMIT = 200
 DATE_FIELDS = (S.CREATED_DATE, S.CLOSE_DATE, "won_date", "lost_date", "closed_on", "actual_close_date", S.ENTERED_AT)
@@ -56,6 +58,7 @@ class Prepared:
     rejected_rows: list[dict] = field(default_factory=list)
     date_order: str | None = None
     decimal: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Problem]:
@@ -87,27 +90,32 @@ class _Collector:
         self.problems.append(Problem(problem, row=row, column=column, value=value, file=self.file, severity=severity))
 
     def rows_problem(self, mask: np.ndarray, column: str | None, problem: str, values=None, *, severity="error"):
+        """Rows with one problem: errors one per row (each row is rejected; capped), warnings
+        as one line with the count and the first rows ("2,089 rows: no amount")."""
         idx = np.flatnonzero(mask)
         if not len(idx):
             return
-        if severity == "error":
-            self.error_rows[idx] = True
-            limit = ERROR_DETAIL_LIMIT
-        else:
-            limit = WARNING_DETAIL_LIMIT
-        if severity == "warning" and len(idx) > limit:
-            rows = ", ".join(str(int(self.rows[i])) for i in idx[:5])
-            first_val = None if values is None else values[idx[0]]
-            self.problems.append(Problem(f"{problem} ({len(idx)} rows: {rows}, ...)", row=int(self.rows[idx[0]]),
-                                         column=column, value=first_val, file=self.file, severity=severity))
+        if severity == "warning":
+            if len(idx) == 1:
+                i = idx[0]
+                self.problems.append(Problem(problem, row=int(self.rows[i]), column=column,
+                                             value=None if values is None else values[i], file=self.file,
+                                             severity=severity))
+                return
+            shown = ", ".join(str(int(self.rows[i])) for i in idx[:WARNING_ROWS_SHOWN])
+            more = f" and {len(idx) - WARNING_ROWS_SHOWN:,} more" if len(idx) > WARNING_ROWS_SHOWN else ""
+            self.problems.append(Problem(f"{len(idx):,} rows: {problem}; rows {shown}{more}", column=column,
+                                         file=self.file, severity=severity))
             return
-        for i in idx[:limit]:
+        self.error_rows[idx] = True
+        for i in idx[:ERROR_DETAIL_LIMIT]:
             v = None if values is None else values[i]
             self.problems.append(Problem(problem, row=int(self.rows[i]), column=column, value=v, file=self.file,
                                          severity=severity))
-        if len(idx) > limit:
-            self.problems.append(Problem(f"... and {len(idx) - limit} more rows with the same problem", column=column,
-                                         file=self.file, severity=severity, row=int(self.rows[idx[limit]])))
+        if len(idx) > ERROR_DETAIL_LIMIT:
+            self.problems.append(Problem(f"... and {len(idx) - ERROR_DETAIL_LIMIT:,} more rows with the same problem",
+                                         column=column, file=self.file, severity=severity,
+                                         row=int(self.rows[idx[ERROR_DETAIL_LIMIT]])))
 
 
 def decimal_hint(table: RawTable) -> str | None:
@@ -130,18 +138,18 @@ def check_headers(table: RawTable) -> list[Problem]:
             table.header[i] = f"(column {letter})"
             problems.append(Problem(f"column {letter} has no header; its values are kept in extra as "
                                     f"{table.header[i]!r}", row=table.header_row, column=table.header[i],
-                                    file=table.file_name, severity="warning"))
+                                    file=table.source, severity="warning"))
             continue
         key = h.casefold().strip()
         if key in seen:
             problems.append(Problem(f"the header {h!r} appears twice (columns {_col_letter(seen[key])} and {letter}); "
                                     "rename one so it is clear which to use", row=table.header_row, column=h,
-                                    file=table.file_name))
+                                    file=table.source))
         else:
             seen[key] = i
         if len(h) > 200:
             problems.append(Problem("a very long header (over 200 characters)", row=table.header_row, column=h[:60],
-                                    file=table.file_name, severity="warning"))
+                                    file=table.source, severity="warning"))
     return problems
 
 
@@ -159,6 +167,11 @@ def _column(table: RawTable, header: str) -> pd.Series:
 
 
 def required_problems(mapping: Mapping, file_name: str) -> list[Problem]:
+    """One file problem per required field no column fills (never one per row). When the only
+    candidate is a column qualified as a lookup ("Opportunity Owner: Manager", "Created By",
+    "Amount Tier"), the problem says why it was not taken and how to take it anyway."""
+    from .mapping import _fuzzy_field, lookup_qualifier
+
     have = set(mapping.fields())
     cols = ", ".join(mapping.columns)
     if mapping.kind == "stage_history":
@@ -167,10 +180,19 @@ def required_problems(mapping: Mapping, file_name: str) -> list[Problem]:
         need = ((S.OPPORTUNITY_ID, S.NAME), (S.OWNER,), (S.STAGE, S.STATUS), (S.AMOUNT, "actual_amount"))
     out = []
     for group in need:
-        if not have & set(group):
-            what = " or ".join(group)
-            out.append(Problem(f"no column for {what}; the file's columns are: {cols}. Map one with "
-                               f"--map COLUMN={group[0]}", column=what, file=file_name))
+        if have & set(group):
+            continue
+        what = " or ".join(group)
+        near = [h for h, f in mapping.columns.items() if f == IGNORE and lookup_qualifier(h)
+                and _fuzzy_field(h)[0] in group]
+        if near:
+            h = near[0]
+            out.append(Problem(f"no column for {what}: {h!r} is {lookup_qualifier(h)}, so it was not taken as the "
+                               f"{group[0]}. Export the file with the {group[0]} column, or if {h!r} is what you mean, "
+                               f"map it: --map '{h}={group[0]}'", column=what, file=file_name))
+            continue
+        out.append(Problem(f"no column for {what}; the file's columns are: {cols}. Map one with "
+                           f"--map COLUMN={group[0]}", column=what, file=file_name))
     return out
 
 
@@ -179,15 +201,16 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
     """Validate and normalise every row; see the module docstring."""
     rules = S.DEFAULT_STAGE_RULES if rules is None else rules
     n = len(table.frame)
-    col = _Collector(table.file_name, table.row_numbers)
+    col = _Collector(table.source, table.row_numbers)
     col.problems.extend(table.problems)
-    col.problems.extend(required_problems(mapping, table.file_name))
+    col.problems.extend(required_problems(mapping, table.source))
     fields = mapping.fields()
     hint = decimal_hint(table)
     raw = {f: _column(table, src) for f, src in fields.items()}
     raw_vals = raw  # Series with a 0..n-1 index: problems look values up by position
 
     out: dict[str, object] = {}
+    blanks: dict = {}  # the all-None columns made here
     # --- text ------------------------------------------------------------------------------
     for f in (S.OPPORTUNITY_ID, *TEXT_FIELDS):
         if f in raw:
@@ -196,7 +219,7 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
             col.rows_problem(res.cleaned, fields[f], "invisible control characters or direction marks were removed",
                              raw_vals[f], severity="warning")
         else:
-            out[f] = np.full(n, None, dtype=object)
+            out[f] = _blank(n, blanks)
 
     # --- dates ----------------------------------------------------------------------------------
     date_fields = [f for f in DATE_FIELDS if f in raw]
@@ -253,9 +276,13 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
         probability = np.where(outside, np.nan, p)
 
     # --- status --------------------------------------------------------------------------------
+    # ``have`` marks the rows whose status is decided so far (instead of testing status for blanks
+    # again after each rule: a million-row object array each time)
     stage = out[S.STAGE]
     status = np.full(n, None, dtype=object)
+    have = np.zeros(n, dtype=bool)
     unknown_stage_mask = np.zeros(n, dtype=bool)
+    stage_blank = np.ones(n, dtype=bool)
     if S.STAGE in raw:
         codes, uniq = pd.factorize(pd.Series(stage, dtype=object), use_na_sentinel=True)
         st_u = np.full(len(uniq), None, dtype=object)
@@ -267,46 +294,72 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
         st_rows = N.expand(codes, st_u, None)
         known = N.expand(codes, known_u, False).astype(bool)
         status = np.where(known, st_rows, None)
-        unknown_stage_mask = ~known & (codes >= 0)
+        have = known.copy()
+        stage_blank = codes < 0
+        unknown_stage_mask = ~known & ~stage_blank
     explicit = None
     if S.STATUS in raw:
         st, blank, bad = N.parse_statuses(raw[S.STATUS])
         col.rows_problem(bad, fields[S.STATUS], "a status must be open, won or lost", raw_vals[S.STATUS])
         explicit = st
-        if mapping.status_decides or not (S.STAGE in raw):
-            status = np.where(~blank & ~bad, st, status)
-        else:
-            status = np.where(pd.isna(status.astype(object)) & ~blank & ~bad, st, status)
+        use = ~blank & ~bad
+        if not (mapping.status_decides or not (S.STAGE in raw)):
+            use &= ~have
+        status = np.where(use, st, status)
+        have |= use
     flags = {}
     for f in ("is_won", "is_closed", "is_lost"):
         if f in raw:
             v, bad = N.parse_bools(raw[f])
             col.rows_problem(bad, fields[f], "not TRUE/FALSE; ignored", raw_vals[f], severity="warning")
             flags[f] = v
-    need = pd.isna(pd.Series(status, dtype=object)).to_numpy()
-    if need.any() and flags:
+    if flags and not have.all():
         won = flags.get("is_won", np.full(n, np.nan))
         closed = flags.get("is_closed", np.full(n, np.nan))
         lost = flags.get("is_lost", np.full(n, np.nan))
         from_flags = np.where(won == 1, S.WON, np.where(lost == 1, S.LOST,
                               np.where((closed == 1) & (won == 0), S.LOST,
                                        np.where((closed == 0) | (won == 0) & np.isnan(closed), S.OPEN, None))))
-        status = np.where(need & pd.notna(from_flags), from_flags, status)
-    need = pd.isna(pd.Series(status, dtype=object)).to_numpy()
-    blank_both = need & pd.isna(pd.Series(stage, dtype=object)).to_numpy()
+        use = ~have & pd.notna(from_flags)
+        status = np.where(use, from_flags, status)
+        have |= use
+    if "status_check" in raw:
+        # a second opinion on the status (Zoho's Forecast Type: Open / Won / Lost): decides where
+        # the stage map does not know the stage, and is reported where it disagrees
+        chk, chk_blank, chk_bad = N.parse_statuses(raw["status_check"])
+        ok = ~chk_blank & ~chk_bad
+        disagree = have & ok & (status.astype(object) != chk.astype(object))
+        status = np.where(~have & ok, chk, status)
+        have |= ok
+        col.rows_problem(disagree, fields["status_check"], f"the stage and {fields['status_check']!r} disagree about "
+                         "open/won/lost; the stage decides", raw_vals["status_check"], severity="warning")
+        col.rows_problem(chk_bad, fields["status_check"], "not open, won or lost; ignored", raw_vals["status_check"],
+                         severity="warning")
+        if explicit is None:
+            explicit = np.where(chk_bad, None, chk)
+    need = ~have
+    blank_both = need & stage_blank
     if (S.STAGE in raw or S.STATUS in raw):
         col.rows_problem(blank_both, fields.get(S.STAGE) or fields.get(S.STATUS),
                          "no stage and no status; counted as open", severity="warning")
     status = np.where(need, S.OPEN, status)
     unknown_stages = sorted({str(s) for s in pd.unique(pd.Series(stage[unknown_stage_mask], dtype=object)) if s})
     if unknown_stages:
-        decided = "their status comes from the status column" if explicit is not None else "counted as open"
+        src = fields.get(S.STATUS) or fields.get("status_check")
+        decided = f"their status comes from {src!r}" if explicit is not None and src else "counted as open"
         col.file_problem(f"stages not in the stage map: {', '.join(unknown_stages[:20])}"
                          f"{' ...' if len(unknown_stages) > 20 else ''}; {decided}. Map them in Settings or on "
                          "the Import page", column=fields.get(S.STAGE), severity="warning")
     if S.STAGE not in raw and S.STATUS in raw:
         out[S.STAGE] = np.where(pd.notna(pd.Series(explicit, dtype=object)), raw[S.STATUS].to_numpy(dtype=object), None)
     closed = status != S.OPEN
+    if "status_reason" in raw:
+        # Dynamics' Status Reason (Won, In Progress, Canceled, Out-Sold, ...) is a loss reason only
+        # for lost deals; a loss reason column of the file wins where it has a value
+        reason = N.clean_text(raw["status_reason"]).values.to_numpy(dtype=object)
+        lost_reason = np.where(status == S.LOST, reason, None)
+        out[S.LOSS_REASON] = np.where(pd.isna(pd.Series(out[S.LOSS_REASON], dtype=object)).to_numpy(), lost_reason,
+                                      out[S.LOSS_REASON])
 
     # --- amount: closed deals use the actual amount where there is one ----------------------------
     amount = amounts[S.AMOUNT].values.copy() if S.AMOUNT in amounts else np.full(n, np.nan)
@@ -332,8 +385,7 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
     if amount_any is not None and amount_any.currencies is not None:
         found = amount_any.currencies.to_numpy(dtype=object)
         currency = np.where(pd.isna(pd.Series(currency, dtype=object)).to_numpy(), found, currency)
-    currency = np.array([c.upper() if isinstance(c, str) else None for c in currency], dtype=object) \
-        if n < 200_000 else _upper(currency)
+    currency = _currency_codes(currency)
     present = [c for c in pd.unique(pd.Series(currency, dtype=object).dropna())]
     if len(present) > 1 or (len(present) == 1 and present[0] != workspace_currency):
         col.file_problem(f"amounts are in {', '.join(sorted(map(str, present)))} while the workspace currency is "
@@ -376,7 +428,7 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
                          raw_vals[S.FORECAST_CATEGORY], severity="warning")
         out[S.FORECAST_CATEGORY] = fc
     else:
-        out[S.FORECAST_CATEGORY] = np.full(n, None, dtype=object)
+        out[S.FORECAST_CATEGORY] = _blank(n, blanks)
 
     # --- owner and ids ----------------------------------------------------------------------------------
     owner = out[S.OWNER]
@@ -392,7 +444,7 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
                              "re-imports of the same rows)", column=fields.get(S.OPPORTUNITY_ID), severity="warning")
             name_missing = missing_id & pd.isna(pd.Series(out[S.NAME], dtype=object)).to_numpy()
             col.rows_problem(name_missing, fields.get(S.NAME), "no id and no name: the deal cannot be identified")
-        else:
+        elif S.OPPORTUNITY_ID in raw:  # without an id and a name column, one file problem says so
             col.rows_problem(missing_id, fields.get(S.OPPORTUNITY_ID), "no id: the deal cannot be identified")
     ids_s = pd.Series(ids, dtype=object)
     dup = ids_s.duplicated(keep=False).to_numpy() & ids_s.notna().to_numpy()
@@ -406,17 +458,17 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
         if msgs is not None:
             for i in np.flatnonzero(later)[:ERROR_DETAIL_LIMIT]:
                 col.problems.append(Problem(msgs[i], row=int(table.row_numbers[i]), column=fields.get(S.OPPORTUNITY_ID),
-                                            value=ids[i], file=table.file_name))
+                                            value=ids[i], file=table.source))
             col.error_rows[later] = True
             if later.sum() > ERROR_DETAIL_LIMIT:
                 col.problems.append(Problem(f"... and {int(later.sum()) - ERROR_DETAIL_LIMIT} more repeated ids",
-                                            column=fields.get(S.OPPORTUNITY_ID), file=table.file_name))
+                                            column=fields.get(S.OPPORTUNITY_ID), file=table.source))
         else:
             col.rows_problem(later, fields.get(S.OPPORTUNITY_ID), "the id appears more than once in the file", ids)
         col.error_rows[dup & ~later] = True  # the first copy is not imported either: which one is right?
         for i in np.flatnonzero(dup & ~later)[:ERROR_DETAIL_LIMIT]:
             col.problems.append(Problem("the id appears more than once in the file", row=int(table.row_numbers[i]),
-                                        column=fields.get(S.OPPORTUNITY_ID), value=ids[i], file=table.file_name))
+                                        column=fields.get(S.OPPORTUNITY_ID), value=ids[i], file=table.source))
 
     # --- assemble ---------------------------------------------------------------------------------------
     deals = _frame({
@@ -427,24 +479,56 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
         S.FORECAST_CATEGORY: out[S.FORECAST_CATEGORY],
         **{f: out[f] for f in (S.TYPE, S.LEAD_SOURCE, S.REGION, S.SEGMENT, S.INDUSTRY, S.PRODUCT, S.PIPELINE,
                                 S.LOSS_REASON)},
-    }, len(table.frame))
-    deals[S.EXTRA] = extra_json(table, mapping)
-    return _finalise(table, mapping, col, deals, unknown_stages, used_order or file_order, hint)
+    }, len(table.frame), blanks)
+    extra = extra_json(table, mapping, blanks)
+    deals[S.EXTRA] = _frame({S.EXTRA: extra}, len(deals), blanks)[S.EXTRA] if len(deals) else extra
+    prepared = _finalise(table, mapping, col, deals, unknown_stages, used_order or file_order, hint)
+    no_close = int(((status == S.OPEN) & close.isna().to_numpy() & prepared.valid).sum())
+    if no_close:
+        prepared.notes.append(open_without_close_note(no_close))
+    return prepared
 
 
-def _frame(columns: dict, n: int) -> pd.DataFrame:
+def open_without_close_note(count: int) -> str:
+    """The import's note about open deals without a close date (outside every period)."""
+    if count == 1:
+        return "1 open deal has no close date: it falls outside every period's pipeline (Pipeline > CRM hygiene lists it)"
+    return (f"{count:,} open deals have no close date: they fall outside every period's pipeline (Pipeline > CRM "
+            "hygiene lists them)")
+
+
+def _blank(n: int, blanks: dict | None = None) -> np.ndarray:
+    """A column the file does not fill (all None), remembered in ``blanks`` (id -> the array
+    itself, so the id cannot be reused) so that :func:`_frame` need not scan it."""
+    arr = np.full(n, None, dtype=object)
+    if blanks is not None:
+        blanks[id(arr)] = arr
+    return arr
+
+
+def _frame(columns: dict, n: int, blanks: dict | None = None) -> pd.DataFrame:
     """A DataFrame of the given arrays without pandas scanning object columns for dates
     (which costs a full pass over every all-blank column)."""
+    import pyarrow as pa
+
     out = {}
     for name, values in columns.items():
         arr = np.asarray(values)
+        known_blank = blanks is not None and blanks.get(id(values)) is values
+        if n and arr.dtype == object and (known_blank or (arr[0] is None and arr[-1] is None and pd.isna(arr).all())):
+            # a column the file does not fill: pyarrow nulls cost nothing per row (an object column
+            # would hold a million pointers to None)
+            out[name] = pd.Series(pd.arrays.ArrowExtensionArray(pa.nulls(n, pa.string())))
+            continue
         out[name] = pd.Series(arr, dtype=object if arr.dtype == object else arr.dtype, copy=False)
     return pd.DataFrame(out, copy=False) if n else pd.DataFrame(out)
 
 
-def _upper(values: np.ndarray) -> np.ndarray:
+def _currency_codes(values: np.ndarray) -> np.ndarray:
+    """ISO codes from currency cells: codes upper-cased, names ("US Dollar", "Euro", as
+    Dynamics writes them) and symbols to their code; once per distinct value."""
     codes, uniq = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
-    up = np.array([str(u).upper() for u in uniq], dtype=object)
+    up = np.array([N.currency_code(u) for u in uniq], dtype=object)
     return N.expand(codes, up, None)
 
 
@@ -483,9 +567,11 @@ def _derive_ids(ids: np.ndarray, missing: np.ndarray, names, accounts, created: 
     return out
 
 
-def extra_json(table: RawTable, mapping: Mapping) -> np.ndarray:
+def extra_json(table: RawTable, mapping: Mapping, blanks: dict | None = None) -> np.ndarray:
     """One JSON object per row with every column mapped to "extra" (blank cells left out)."""
     n = len(table.frame)
+    if not any(fld == IGNORE for fld in mapping.columns.values()):
+        return _blank(n, blanks)
     acc = np.full(n, "", dtype=object)
     for src, fld in mapping.columns.items():
         if fld != IGNORE:
@@ -523,11 +609,103 @@ def _finish_history(table, mapping, col, out, dates, raw_vals, order, hint) -> P
     n = len(table.frame)
     fields = mapping.fields()
     ids = out[S.OPPORTUNITY_ID]
-    col.rows_problem(pd.isna(pd.Series(ids, dtype=object)).to_numpy(), fields.get(S.OPPORTUNITY_ID),
-                     "no opportunity id")
-    col.rows_problem(pd.isna(pd.Series(out[S.STAGE], dtype=object)).to_numpy(), fields.get(S.STAGE), "no stage")
+    # a missing column is one file problem (required_problems), not one per row
+    if S.OPPORTUNITY_ID in fields:
+        col.rows_problem(pd.isna(pd.Series(ids, dtype=object)).to_numpy(), fields.get(S.OPPORTUNITY_ID),
+                         "no opportunity id")
+    if S.STAGE in fields:
+        col.rows_problem(pd.isna(pd.Series(out[S.STAGE], dtype=object)).to_numpy(), fields.get(S.STAGE), "no stage")
     entered = dates.get(S.ENTERED_AT, pd.Series(pd.NaT, index=table.frame.index, dtype="datetime64[ns]"))
-    col.rows_problem(entered.isna().to_numpy() & ~col.error_rows, fields.get(S.ENTERED_AT), "no date")
+    if S.ENTERED_AT in fields:
+        col.rows_problem(entered.isna().to_numpy() & ~col.error_rows, fields.get(S.ENTERED_AT), "no date")
     deals = pd.DataFrame({S.OPPORTUNITY_ID: ids, S.STAGE: out[S.STAGE], S.ENTERED_AT: _iso(entered)})
     del n, raw_vals
     return _finalise(table, mapping, col, deals, [], order, hint)
+
+
+# --- totals rows ---------------------------------------------------------------------------------------
+#: A totals label, in the languages a user's Excel speaks: at the start of the first filled cell
+#: ("Total", "Grand Total", "Summe", "Gesamtsumme", "Somme", "Totale", "Totaal", ...) or at its end
+#: (Excel's subtotals: "East Total", "Ost Ergebnis").
+TOTALS_START = (r"^\s*(grand\s+totals?|sub\s*-?\s*totals?|totals?|summe|zwischensumme|gesamtsumme|gesamtergebnis"
+                r"|gesamt|somme(\s+totale)?|sous-total|total\s+g[ée]n[ée]ral|totale(\s+complessivo|\s+generale)?"
+                r"|subtotale|totaal|eindtotaal|subtotaal|totalt|suma(\s+total)?|totales?)\b")
+TOTALS_END = r"\b(total|totals|summe|ergebnis|gesamtergebnis|somme|totale|totaal|totalt)\s*:?\s*$"
+_TOTALS_RE = re.compile(f"{TOTALS_START}|{TOTALS_END}", re.I)
+
+
+def _first_filled(table: RawTable) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the position of its first filled cell (-1 if none) and whether that cell reads
+    like a totals label. Vectorised (pyarrow) so a million rows cost a few hundred ms."""
+    import pyarrow.compute as pc
+
+    n = len(table.frame)
+    first = np.full(n, -1, dtype=np.int64)
+    label = np.zeros(n, dtype=bool)
+    todo = np.ones(n, dtype=bool)
+    pattern = f"(?i)({TOTALS_START}|{TOTALS_END})".replace(r"[ée]", "(?:é|e)")
+    for j in range(len(table.header)):
+        if not todo.any():
+            break
+        arr = pc.utf8_trim_whitespace(N.to_arrow(table.frame[j]))
+        filled = np.asarray(pc.fill_null(pc.not_equal(arr, ""), False).to_numpy(zero_copy_only=False), dtype=bool)
+        here = todo & filled
+        if here.any():
+            hit = np.asarray(pc.fill_null(pc.match_substring_regex(arr, pattern), False).to_numpy(zero_copy_only=False),
+                             dtype=bool)
+            first[here] = j
+            label[here] = hit[here]
+        todo &= ~filled
+    return first, label
+
+
+def drop_totals_rows(table: RawTable, mapping: Mapping) -> list[str]:
+    """Drop the rows that are totals, not deals, and say so: a totals label in the first filled
+    cell, and either the amount column holding the sum of the rows above (since the previous
+    totals row, or all of them) or every other cell blank. A deal whose name begins with
+    "Total" ("Total Wine & More - store rollout") has its own amount, owner and stage: kept.
+    Modifies ``table`` (frame, row numbers); returns one note per dropped row."""
+    if mapping.kind != "opportunities" or not len(table.frame):
+        return []
+    first, label = _first_filled(table)
+    cand = np.flatnonzero(label)
+    if not len(cand):
+        return []
+    fields = mapping.fields()
+    amount_src = fields.get(S.AMOUNT) or fields.get("actual_amount")
+    amounts = None
+    if amount_src is not None:
+        amounts = N.parse_numbers(_column(table, amount_src), decimal_hint(table)).values
+        amount_pos = table.header.index(amount_src)
+    drop = np.zeros(len(table.frame), dtype=bool)
+    notes = []
+    since = 0  # the data rows after the previous totals row start here
+    dropped_sum, dropped_n = 0.0, 0
+    values = np.nan_to_num(amounts) if amounts is not None else None
+    csum = np.concatenate([[0.0], np.cumsum(values)]) if values is not None else None
+    for i in cand:
+        j = int(first[i])
+        text = str(table.frame.iat[i, j]).strip()
+        others = [str(table.frame.iat[i, k]).strip() for k in range(len(table.header)) if k != j]
+        reason = None
+        if amounts is not None and not np.isnan(amounts[i]) and j != amount_pos:
+            group = (float(csum[i] - csum[since]), int(i - since))
+            everything = (float(csum[i] - dropped_sum), int(i - dropped_n))
+            for total, count in (group, everything):
+                if count and abs(amounts[i] - total) <= max(0.51, 1e-9 * abs(total)):
+                    reason = f"its amount {table.frame.iat[i, amount_pos]} is the sum of the {count:,} rows above"
+                    break
+        if reason is None and not any(others):
+            reason = "its other cells are blank"
+        if reason is None:
+            continue
+        drop[i] = True
+        since = i + 1
+        dropped_sum += float(values[i]) if values is not None else 0.0
+        dropped_n += 1
+        notes.append(f"row {int(table.row_numbers[i])}: a totals row ({text!r}) was not imported: {reason}")
+    if drop.any():
+        keep = ~drop
+        table.frame = table.frame.loc[keep].reset_index(drop=True)
+        table.row_numbers = table.row_numbers[keep]
+    return notes

@@ -34,10 +34,10 @@ def _hostile_copy(template: Path, folder: Path) -> Path:
     db = folder / "hostile.db"
     shutil.copyfile(template, db)
     with sqlite3.connect(db) as conn:
-        for table, col in (("opportunities", "owner"), ("snapshots", "owner"), ("reps", "name")):
+        for table, col in (("opportunities", "owner"), ("snapshot_versions", "owner"), ("reps", "name")):
             conn.execute(f"UPDATE {table} SET {col} = ? WHERE {col} = 'Bruno Berg'", (XSS,))
         conn.execute("UPDATE targets SET scope_name = ? WHERE scope = 'owner' AND scope_name = 'Bruno Berg'", (XSS,))
-        for table in ("opportunities", "snapshots", "reps"):
+        for table in ("opportunities", "snapshot_versions", "reps"):
             cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
             if "region" in cols:
                 conn.execute(f"UPDATE {table} SET region = ? WHERE region = 'APAC'", (MD,))

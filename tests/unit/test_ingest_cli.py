@@ -323,13 +323,13 @@ def test_kill_9_mid_import_leaves_old_or_new_state(db, tmp_path):
         conn = sqlite3.connect(str(db))
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         conn.close()
-        assert {"idx_opportunities_close", "idx_opportunities_owner", "idx_snapshots_opp"} <= indexes
+        assert {"idx_snapshot_slots_as_of", "idx_import_prior_opportunities", "idx_stage_history_opp"} <= indexes
         now = dump(db)
         if now == old:
             continue
-        # the new state: every deal and its snapshot are there
+        # the new state: every deal and its snapshot version are there
         assert len(now["opportunities"]) == len(old["opportunities"]) + 120_000
-        assert len(now["snapshots"]) == len(old["snapshots"]) + 120_000
+        assert len(now["snapshot_versions"]) == len(old["snapshot_versions"]) + 120_000
         break
 
 
@@ -402,7 +402,7 @@ def test_nth_write_fails_leaves_database_unchanged(capsys, db, tmp_path, monkeyp
             return self._c.executemany(sql, *a)
 
     failed_at = []
-    for n in range(1, 30):
+    for n in range(1, 80):
         monkeypatch.setattr(store, "_open", lambda p, n=n: Failing(real_open(p), n))
         rc, _, err = run(capsys, db, "import", path)
         monkeypatch.setattr(store, "_open", real_open)

@@ -112,3 +112,21 @@ def test_clean_text_removes_controls_and_bidi_marks():
     r = N.clean_text(pd.Series(["  Al ", "B\u202eob", "x\x07y", "NA", "<b>Bold</b>"]))
     assert r.values.tolist() == ["Al", "Bob", "xy", None, "<b>Bold</b>"]
     assert r.cleaned.tolist() == [False, True, True, False, False]
+
+
+def test_big_columns_are_cleaned_like_small_ones():
+    """Above ARROW_MIN_ROWS the pyarrow path (with its byte pre-scan) finds the same marks."""
+    import pandas as pd
+
+    from salesops.ingest import normalise as N
+
+    n = N.ARROW_MIN_ROWS + 10
+    values = [f"Deal {i}" for i in range(n)]
+    values[7] = "Acme\u200b renewal"
+    values[9] = "Bell\x07 deal "
+    values[11] = "N/A"
+    res = N.clean_text(pd.Series(values, dtype=object))
+    assert res.values[7] == "Acme renewal" and res.values[9] == "Bell deal" and res.values[11] is None
+    assert res.cleaned.sum() == 2 and res.cleaned[7] and res.cleaned[9]
+    plain = N.clean_text(pd.Series([f"Deal {i}" for i in range(n)], dtype=object))
+    assert not plain.cleaned.any() and plain.values[5] == "Deal 5"

@@ -153,11 +153,10 @@ def test_data_as_of_is_the_snapshot_or_the_last_activity_whichever_is_earlier(tm
         store.insert_frame(conn, "opportunities", deals)
         assert store.data_as_of(conn) == "2017-12-01"  # no snapshot: the last activity
         # a historical export imported years later: the data still ends in 2017
-        store.insert_frame(conn, "snapshots", deals.assign(as_of="2026-11-27"))
+        store.write_snapshot(conn, "2026-11-27", deals)
         assert store.data_as_of(conn) == "2017-12-01"
         # a current export: the snapshot date is the as-of date
-        conn.execute("DELETE FROM snapshots")
-        store.insert_frame(conn, "snapshots", deals.assign(as_of="2017-12-10"))
+        store.replace_snapshots(conn, deals.assign(as_of="2017-12-10"))
         store.insert_frame(conn, "opportunities", pd.DataFrame({"opportunity_id": ["3"], "owner": ["A"], "status": ["open"],
                                                                 "created_date": ["2017-12-15"]}))
         assert store.data_as_of(conn) == "2017-12-10"
