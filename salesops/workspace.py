@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import audit
 from . import schema as S
 from . import store
 from .accounts import (ACTIVE_PLAN_KEY, SIZE_BAND, SIZE_BANDS_KEY, TERRITORY, SizeBands, deal_accounts_from,
@@ -41,6 +42,8 @@ NOT_ON_ROSTER = "(not on roster)"
 ROSTER_FIELDS = (S.MANAGER, S.TEAM, S.REGION)
 #: How many filtered deal frames a workspace keeps (the last ones asked for).
 SLICE_CACHE = 8
+#: The audit action (and permission) of saving into each saved-work table.
+SAVED_ACTIONS = {"scenarios": "scenario", "comp_plans": "comp_plan", "forecast_runs": "forecast"}
 #: The narrow deal columns the KPI engine and the filters read (see :func:`load`).
 FACT_COLUMNS = tuple(store.FACT_COLUMNS)
 
@@ -290,9 +293,14 @@ class Workspace:
             return store.load_document(conn, table, name, version)
 
     def save(self, table: str, name: str, payload: dict, kind: str | None = None) -> int:
-        """Save ``payload`` as the next version of ``name``; returns the version."""
-        with store.connect(self.path, write=True) as conn:
-            _, version = store.save_document(conn, table, name, payload, kind=kind)
+        """Save ``payload`` as the next version of ``name``; returns the version (audited:
+        goal scenarios and comp plans are the admins' and managers')."""
+        what = SAVED_ACTIONS.get(table, "write")
+        with audit.action(what, f"saved {str(name).strip()!r}") as entry:
+            with store.connect(self.path, write=True) as conn:
+                _, version = store.save_document(conn, table, name, payload, kind=kind)
+                entry.after = {"table": table, "name": str(name).strip(), "version": version, "kind": kind}
+                entry.summary = f"saved {str(name).strip()!r} version {version}"
         return version
 
 
@@ -516,32 +524,87 @@ def validate_roster(frame: pd.DataFrame) -> pd.DataFrame:
 def save_roster(path, frame: pd.DataFrame) -> int:
     """Validate and replace the roster in one transaction; returns the number of reps."""
     clean = validate_roster(frame)
-    with store.connect(path, write=True) as conn:
-        return store.replace_table(conn, "reps", clean)
+    with audit.action("roster") as entry:
+        with store.connect(path, write=True) as conn:
+            old = store.load_reps(conn)
+            n = store.replace_table(conn, "reps", clean)
+            entry.before, entry.after, entry.summary = _roster_change(old, clean)
+    return n
+
+
+def _roster_change(old: pd.DataFrame, new: pd.DataFrame) -> tuple[dict, dict, str]:
+    """(before, after, summary) of a roster save: who was added or removed, whose row changed."""
+    cols = [c for c in S.REP_COLUMNS if c in old.columns and c in new.columns]
+
+    def value(c, v):
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
+            return None
+        if c in (S.HIRE_DATE, S.END_DATE):
+            return str(pd.Timestamp(v).date())
+        if isinstance(v, (bool, np.bool_, int, float, np.number)):
+            return float(v)
+        return str(v)
+
+    def rows(frame):
+        f = frame[cols].astype(object)
+        return {str(r[0]): [value(c, v) for c, v in zip(cols, r)] for r in f.itertuples(index=False, name=None)}
+    a, b = rows(old), rows(new)
+    added, removed = sorted(set(b) - set(a)), sorted(set(a) - set(b))
+    changed = sorted(n for n in set(a) & set(b) if a[n] != b[n])
+    before = {"reps": len(a), "removed": {n: a[n] for n in removed}, "changed": {n: a[n] for n in changed}}
+    after = {"reps": len(b), "columns": cols, "added": {n: b[n] for n in added}, "changed": {n: b[n] for n in changed}}
+    return before, after, f"{len(b)} reps: {len(added)} added, {len(removed)} removed, {len(changed)} changed"
 
 
 def save_settings(path, **values) -> None:
     if "currency" in values and values["currency"] not in CURRENCIES:
         raise InputError(f"currency {values['currency']!r} is not supported; choose one of {', '.join(CURRENCIES)}")
-    with store.connect(path, write=True) as conn:
-        store.set_settings(conn, **values)
+    with audit.action("settings") as entry:
+        with store.connect(path, write=True) as conn:
+            old = store.get_settings(conn)
+            changed = {k: v for k, v in values.items() if old.get(k) != v}
+            entry.before = {k: old.get(k) for k in changed}
+            entry.after = changed
+            entry.summary = ("; ".join(f"{k}: {old.get(k)!r} -> {v!r}" for k, v in changed.items())[:300]
+                             or "saved without a change")
+            store.set_settings(conn, **values)
 
 
 def save_stage_map(path, frame: pd.DataFrame) -> None:
-    with store.connect(path, write=True) as conn:
-        store.save_stage_map(conn, frame[["stage", "status", "probability", "sort_order"]])
+    with audit.action("stage_map"):
+        with store.connect(path, write=True) as conn:
+            old = store.read_frame(conn, "SELECT stage, status, probability, sort_order FROM stage_map")
+            new = frame[["stage", "status", "probability", "sort_order"]]
+            store.save_stage_map(conn, new)
+            _note_stage_change(old, new)
+
+
+def _note_stage_change(old: pd.DataFrame, new: pd.DataFrame) -> None:
+    """Put the stage map's before/after (the stages whose rule changed) on the audit entry."""
+    def rules(frame):
+        return {str(r.stage).strip(): [str(r.status), float(r.probability), int(r.sort_order)]
+                for r in frame.itertuples(index=False) if str(r.stage).strip()}
+    a, b = rules(old), rules(pd.DataFrame(new).fillna({"probability": 0.0, "sort_order": 0}))
+    changed = sorted(s for s in set(a) | set(b) if a.get(s) != b.get(s))
+    entry = audit.pending()
+    if entry is not None:
+        entry.summary = f"{len(changed)} stage(s) changed" + (f": {', '.join(changed[:8])}" if changed else "") + \
+            (" ..." if len(changed) > 8 else "")
+        entry.before = {"stages (status, probability, order)": {s: a.get(s) for s in changed}}
+        entry.after = {"stages (status, probability, order)": {s: b.get(s) for s in changed}}
 
 
 def add_stages(path, stages: pd.DataFrame) -> int:
     """Add (or redefine) stages in the stage map: ``stages`` has stage, status and probability;
     the other stages keep their rows. Returns how many were saved."""
     add = pd.DataFrame(stages)[["stage", "status", "probability"]].assign(sort_order=0)
-    with store.connect(path, write=True) as conn:
+    with audit.action("stage_map"), store.connect(path, write=True) as conn:
         own = store.read_frame(conn, "SELECT stage, status, probability, sort_order FROM stage_map")  # the user's rows
         keep = own[~own["stage"].isin(add["stage"])]
         both = pd.concat([keep, add], ignore_index=True) if not keep.empty else add
         both["probability"] = pd.to_numeric(both["probability"], errors="coerce").fillna(0.0)
         store.save_stage_map(conn, both)
+        _note_stage_change(own, both)
     return len(add)
 
 
@@ -554,10 +617,15 @@ def stage_map(path) -> pd.DataFrame:
 def clear_workspace(path) -> None:
     """Remove every deal, snapshot, import, roster, account and target (settings and saved
     plans stay). A backup is written first to PATH.bak."""
-    store.backup(path)
-    with store.connect(path, write=True) as conn:
-        for table in store.WORKSPACE_DATA_TABLES:
-            conn.execute(f"DELETE FROM {table}")
+    with audit.action("clear") as entry:
+        store.backup(path)
+        with store.connect(path, write=True) as conn:
+            counts = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                      for t in ("opportunities", "imports", "reps", "accounts", "targets")}
+            entry.before, entry.after = counts, {t: 0 for t in counts}
+            entry.summary = f"removed {counts['opportunities']:,} deals and {counts['imports']} imports (backup: {path}.bak)"
+            for table in store.WORKSPACE_DATA_TABLES:
+                conn.execute(f"DELETE FROM {table}")
 
 
 __all__ = ["Settings", "Workspace", "load", "from_frames", "attach_roster", "NOT_ON_ROSTER", "CURRENCIES",
