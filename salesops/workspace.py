@@ -304,6 +304,94 @@ class Workspace:
         return version
 
 
+    # -- the signed-in user's part ---------------------------------------------------------------------
+    def scoped(self, scope) -> "Workspace":
+        """The workspace as a user with ``scope`` (salesops.auth.Scope; None: everything) may
+        see it: the deals, roster, targets, accounts, snapshots and stage history of the scope
+        only, so that any function given it cannot show another team's numbers. Kept for the
+        last few scopes asked for."""
+        if scope is None:
+            return self
+        return self.slice(("scoped", scope), lambda: _scoped(self, scope))
+
+
+def _scoped(base: Workspace, scope) -> "ScopedWorkspace":
+    from .auth import MANAGER
+    from .filters import _mask
+
+    facts = base.facts[_mask(base.facts, scope.cuts())]
+    reps = base.reps
+    if not reps.empty:
+        inside = reps[S.TEAM].astype(str).isin(scope.teams) if scope.role == MANAGER else reps[S.NAME].astype(str).isin(scope.reps)
+        reps = reps[inside.to_numpy()].reset_index(drop=True)
+    owners = set(reps[S.NAME].astype(str)) | {str(o) for o in facts[S.OWNER].dropna().unique()} | set(scope.reps)
+    t = base.targets
+    keep = (t[S.SCOPE] == "owner") & t[S.SCOPE_NAME].astype(str).isin(owners)
+    if scope.role == MANAGER:
+        keep |= (t[S.SCOPE] == "team") & t[S.SCOPE_NAME].astype(str).isin(scope.teams)
+    targets = t[keep.to_numpy()].reset_index(drop=True)
+    names = {str(a) for a in facts[S.ACCOUNT].dropna().unique()} if S.ACCOUNT in facts.columns else set()
+    accounts = base.accounts[base.accounts[S.NAME].astype(str).isin(names).to_numpy()].reset_index(drop=True)
+    fields = base.account_fields[base.account_fields.index.astype(str).isin(names)]
+    summary = {**base.summary, **_deal_stats(facts), "reps": int(len(reps))}
+    ws = ScopedWorkspace(path=base.path, version=base.version, settings=base.settings, facts=facts, reps=reps,
+                         targets=targets, accounts=accounts, snapshot_dates=base.snapshot_dates, summary=summary,
+                         as_of=base.as_of, first_close=base.first_close, size_bands=base.size_bands,
+                         active_plan_ref=base.active_plan_ref, active_plan_doc=base.active_plan_doc,
+                         account_fields=fields, base=base, scope=scope)
+    deal_acc = base._extra.get("deal_accounts")
+    if deal_acc is not None and hasattr(deal_acc, "index"):
+        deal_acc = deal_acc[deal_acc.index.astype(str).isin(names)] if len(deal_acc) else deal_acc
+    ws._extra["deal_accounts"] = deal_acc
+    ws._extra["owners"] = owners
+    return ws
+
+
+@dataclass
+class ScopedWorkspace(Workspace):
+    """A :class:`Workspace` cut to a user's scope (see :meth:`Workspace.scoped`); deal rows,
+    snapshots and stage history are read through the full workspace and cut the same way."""
+
+    base: Workspace | None = None
+    scope: object = None
+
+    def scoped(self, scope) -> "Workspace":
+        if scope is None or scope == self.scope:
+            return self
+        return self.base.scoped(scope)
+
+    @property
+    def deals(self) -> pd.DataFrame:
+        return self._memo("scoped_deals", lambda: self.base.deals[self.base.deals.index.isin(self.facts.index)])
+
+    def deal_rows(self, rowids, columns: list[str] | None = None) -> pd.DataFrame:
+        inside = set(self.facts.index)
+        return self.base.deal_rows([r for r in rowids if int(r) in inside], columns)
+
+    def _ids(self) -> set:
+        return self._memo("scoped_ids", lambda: set(self.deals[S.OPPORTUNITY_ID].astype(str)))
+
+    def _cut(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Rows of a snapshot or stage-history frame of deals inside the scope (a deal no longer
+        in the workspace follows its owner in the row)."""
+        if frame is None or frame.empty:
+            return frame
+        keep = frame[S.OPPORTUNITY_ID].astype(str).isin(self._ids())
+        if S.OWNER in frame.columns:
+            keep |= frame[S.OWNER].astype(str).isin(self._extra["owners"]) & \
+                ~frame[S.OPPORTUNITY_ID].astype(str).isin(set(self.base.deals[S.OPPORTUNITY_ID].astype(str)))
+        return frame[keep.to_numpy()]
+
+    def snapshots(self) -> pd.DataFrame:
+        return self._memo("scoped_snapshots", lambda: self._cut(self.base.snapshots()))
+
+    def stage_history(self) -> pd.DataFrame:
+        return self._memo("scoped_stage_history", lambda: self._cut(self.base.stage_history()))
+
+    def snapshot(self, as_of: str) -> pd.DataFrame:
+        return self._memo(f"scoped_snapshot:{as_of}", lambda: self._cut(self.base.snapshot(as_of)))
+
+
 def _categorical(values) -> pd.Categorical:
     return values if isinstance(values, pd.Categorical) else pd.Categorical(values)
 
