@@ -182,6 +182,8 @@ def for_people(frame: pd.DataFrame) -> pd.DataFrame:
     """The trail with actions in words and before/after as short text (the Audit page, CSV)."""
     out = frame.copy()
     out["action"] = out["action"].map(lambda a: ACTION_LABELS.get(a, a))
+    for col in ("summary", "before", "after", "role"):
+        out[col] = out[col].astype(object).where(out[col].notna(), "")
     return out
 
 
