@@ -43,8 +43,10 @@ def _sign_in_screen() -> None:
 
 def _no_role_screen(email: str) -> None:
     st.title("salesops")
-    st.warning(f"You are signed in as {email}, but this workspace has no role for you. Ask an admin to add you "
-               "on the Users page.", icon=":material/lock:")
+    from .widgets import plain
+
+    st.warning(plain(f"You are signed in as {email}, but this workspace has no role for you. Ask an admin to add you "
+                     "on the Users page."), icon=":material/lock:")
     if st.button("Sign out", key="sign_out_no_role"):
         st.logout()
     st.stop()
@@ -81,12 +83,14 @@ def start(db: str) -> auth.User:
 
 def sidebar_note(user: auth.User) -> None:
     """Who is signed in (and a sign-out button), or that this is the local single-user mode."""
+    from .widgets import plain
+
     sb = st.sidebar
     if user.local:
-        sb.caption(f"Local single-user mode: served on 127.0.0.1 only, you act as admin ({user.email}). "
-                   "Configure sign-in for a team (docs/access.md).")
+        sb.caption(plain(f"Local single-user mode: served on 127.0.0.1 only, you act as admin ({user.email}). "
+                         "Configure sign-in for a team (docs/access.md)."))
         return
-    sb.caption(f"Signed in as {user.email} · {auth.ROLE_LABELS.get(user.role, user.role)}")
+    sb.caption(plain(f"Signed in as {user.email} · {auth.ROLE_LABELS.get(user.role, user.role)}"))
     if sb.button("Sign out", key="sign_out", icon=":material/logout:"):
         st.logout()
 

@@ -114,7 +114,7 @@ def require(action: str) -> None:
     try:
         auth.require(action)
     except PermissionDenied as exc:
-        st.warning(str(exc), icon=":material/lock:")
+        st.warning(plain(str(exc)), icon=":material/lock:")
         st.stop()
 
 

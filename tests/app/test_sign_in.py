@@ -3,6 +3,7 @@ screen, the first user becomes admin, a UI write records the signed-in user (not
 a manager's pages hold only their teams' numbers, a rep is refused plans and admin pages."""
 import getpass
 import json
+import re
 
 import pandas as pd
 from streamlit.testing.v1 import AppTest
@@ -30,6 +31,11 @@ def signed_in(db, monkeypatch, email: str | None, page: str = "views/overview.py
 
 
 def texts(at) -> str:
+    """Every text a user reads, as shown (the Markdown escapes of plain text removed)."""
+    return re.sub(r"\\(.)", r"\1", _texts(at))
+
+
+def _texts(at) -> str:
     return " ".join(str(e.value) for kind in ("title", "subheader", "markdown", "caption", "text", "info", "warning",
                                               "error") for e in at.get(kind))
 
