@@ -1,5 +1,5 @@
-"""salesops: the Streamlit entry point. Page config, quiet logging, the shared sidebar and
-navigation over views/. Run with ``streamlit run app.py``."""
+"""salesops: the Streamlit entry point. Page config, quiet logging, sign-in (or the local
+single-user mode), the shared sidebar and navigation over views/. Run with ``streamlit run app.py``."""
 import logging
 from pathlib import Path
 
@@ -8,12 +8,15 @@ import streamlit as st
 for noisy in ("prophet", "cmdstanpy", "prophet.plot"):
     logging.getLogger(noisy).setLevel(logging.ERROR)
 
-from salesops.ui import context, widgets  # noqa: E402
+from salesops import auth  # noqa: E402
+from salesops.ui import context, session, widgets  # noqa: E402
 
 # the icon ships with the app: no font or emoji CDN is asked for it (the app makes no network request)
 st.set_page_config(page_title="salesops", page_icon=str(Path(__file__).parent / "assets" / "icon.png"), layout="wide")
 
-widgets.ensure_database(context.db_path())
+with auth.acting(auth.User("first start", auth.ADMIN, local=True)):  # the app itself creates a missing database
+    widgets.ensure_database(context.db_path())
+user = session.start(context.db_path())  # the sign-in screen stops the run until someone is signed in
 
 pages = {
     "Performance": [
@@ -35,8 +38,11 @@ pages = {
     "Data": [
         st.Page("views/import.py", title="Import", icon=":material/upload_file:"),
         st.Page("views/settings.py", title="Settings", icon=":material/settings:"),
+        st.Page("views/users.py", title="Users", icon=":material/manage_accounts:"),
+        st.Page("views/audit.py", title="Audit", icon=":material/history:"),
     ],
 }
 page = st.navigation(pages)
+session.sidebar_note(user)
 context.sidebar()
 page.run()

@@ -21,6 +21,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from . import audit
 from . import schema as S
 from . import store
 from .periods import FiscalCalendar
@@ -436,9 +437,17 @@ def _save_plan(conn, reps: pd.DataFrame) -> None:
 def load_demo(path, seed: int = SEED, scale: float = 1.0, with_snapshots: bool = True) -> dict:
     """Replace everything in the database at ``path`` with the demo workspace, in one
     transaction. Returns counts of what was written."""
-    ws = generate(seed=seed, scale=scale, with_snapshots=with_snapshots)
+    with audit.action("demo") as entry:
+        ws = generate(seed=seed, scale=scale, with_snapshots=with_snapshots)
+        counts = _write(path, ws, entry)
+    return counts
+
+
+def _write(path, ws, entry) -> dict:
     counts = {}
     with store.connect(path, write=True) as conn:
+        entry.before = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                        for t in ("opportunities", "imports", "reps", "accounts", "targets")}
         for table in store.WORKSPACE_DATA_TABLES:
             conn.execute(f"DELETE FROM {table}")
         for table in ("opportunities", "stage_history", "reps", "accounts", "targets"):
@@ -448,4 +457,7 @@ def load_demo(path, seed: int = SEED, scale: float = 1.0, with_snapshots: bool =
         conn.execute("DELETE FROM settings")
         store.set_settings(conn, **ws.settings)
         _save_plan(conn, ws.reps)
+        entry.after = counts
+        entry.summary = (f"replaced {entry.before['opportunities']:,} deals and {entry.before['imports']} imports "
+                         f"with the demo ({counts['opportunities']:,} deals)")
     return counts

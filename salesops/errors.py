@@ -17,6 +17,10 @@ class InputError(SalesopsError):
         self.problems = list(problems or [])
 
 
+class PermissionDenied(InputError):
+    """The signed-in user's role may not do this (or see that); nothing was changed."""
+
+
 class PeriodError(InputError):
     """A period text that cannot be parsed."""
 
@@ -64,4 +68,4 @@ class Problem:
 
 
 
-__all__ = ["SalesopsError", "InputError", "PeriodError", "StoreError", "SchemaTooNewError", "Problem"]
+__all__ = ["SalesopsError", "InputError", "PermissionDenied", "PeriodError", "StoreError", "SchemaTooNewError", "Problem"]

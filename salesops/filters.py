@@ -13,6 +13,11 @@ Use::
 A deal is inside a region when its own region is (or, with none, its rep's roster region);
 inside a team or under a manager by its rep's roster; inside a rep by its owner. The reps
 inside a slice, whose targets count, are those the roster places inside it (see targets.py).
+
+``scope`` (salesops.auth.Scope, None for an admin) is the part of the business the signed-in
+user may see: a manager's teams, a rep's own deals. It is intersected with every cut, so the
+facts, deals, reps, options and targets of a scoped Filters hold nothing outside it (absent,
+not hidden), and as a field it is part of every cache key.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema as S
+from .auth import Scope
 from .errors import InputError
 from .periods import Period
 from .targets import TargetBook, TargetView
@@ -70,10 +76,12 @@ class Filters:
     size_band: tuple[str, ...] = ()
     territory: tuple[str, ...] = ()
     extra: tuple = field(default=())  # further (column, values) cuts, e.g. a --by group
+    scope: Scope | None = None        # what the signed-in user may see (None: everything)
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
-    def make(cls, ws, period: Period | str | None = None, as_of: date | str | None = None, **fields) -> "Filters":
+    def make(cls, ws, period: Period | str | None = None, as_of: date | str | None = None, *,
+             scope: Scope | None = None, **fields) -> "Filters":
         """Filters on the workspace's calendar: ``period`` as a Period or text ("2026Q3";
         default the quarter of the as-of date), ``as_of`` default the data's own as-of date,
         each field a list of values (or a comma-separated text)."""
@@ -91,7 +99,7 @@ class Filters:
         unknown = set(fields) - set(FIELDS)
         if unknown:
             raise TypeError(f"unknown filter field(s): {', '.join(sorted(unknown))}")
-        return cls(period=period, as_of=as_of, **{k: _values(v) for k, v in fields.items()})
+        return cls(period=period, as_of=as_of, scope=scope, **{k: _values(v) for k, v in fields.items()})
 
     def with_period(self, period: Period, as_of: date | None = None) -> "Filters":
         return replace(self, period=period, as_of=self.as_of if as_of is None else as_of)
@@ -104,11 +112,15 @@ class Filters:
         return replace(self, extra=tuple(sorted({**dict(self.extra), column: (str(value),)}.items())))
 
     # -- the slice ---------------------------------------------------------------------------------
-    def cuts(self) -> dict[str, tuple[str, ...]]:
-        """The chosen cuts as {column: values} (only fields with values)."""
+    def own_cuts(self) -> dict[str, tuple[str, ...]]:
+        """The chosen cuts as {column: values} (only fields with values), without the scope."""
         out = {FIELDS[k]: getattr(self, k) for k in FIELDS if getattr(self, k)}
         out.update({c: v for c, v in self.extra})
         return out
+
+    def cuts(self) -> dict[str, tuple[str, ...]]:
+        """The cuts in force: the chosen ones within the user's scope."""
+        return with_scope(self.own_cuts(), self.scope)
 
     @property
     def filtered(self) -> bool:
@@ -173,8 +185,10 @@ class Filters:
 
     # -- words and choices --------------------------------------------------------------------------
     def describe(self) -> str:
-        """"Region: EMEA; Team: EMEA Enterprise", or "whole company"."""
+        """"Region: EMEA; Team: EMEA Enterprise", or "whole company" (and the user's scope)."""
         parts = [f"{LABELS[k]}: {', '.join(getattr(self, k))}" for k in FIELDS if getattr(self, k)]
+        if self.scope is not None:
+            parts.append(f"within {self.scope.describe()}")
         return "; ".join(parts) if parts else "whole company"
 
     def options(self, ws) -> dict[str, list[str]]:
@@ -182,17 +196,17 @@ class Filters:
         and for roster fields from the roster too), the field's own choices kept: filters
         narrow each other."""
         out = {}
-        cuts = self.cuts()
+        own = self.own_cuts()
         facts = ws.facts
         for name, col in FIELDS.items():
-            others = {c: v for c, v in cuts.items() if c != col}
+            others = with_scope({c: v for c, v in own.items() if c != col}, self.scope)
             vals = _distinct(facts[col], _mask(facts, others) if others else None) if col in facts.columns else set()
             if col in ROSTER_COLUMNS and all(c in ROSTER_COLUMNS for c in others):
                 rows = roster_rows(ws.reps, others)
                 key = S.NAME if col == S.OWNER else col
                 if key in rows.columns:
                     vals |= _distinct(rows[key])
-            chosen = vals | set(getattr(self, name))
+            chosen = vals | (set(getattr(self, name)) if self.scope is None else set())
             col_t = facts[col] if col in facts.columns else None
             if col_t is not None and isinstance(col_t.dtype, pd.CategoricalDtype) and col_t.cat.ordered:  # size bands: smallest first
                 order = {str(c): i for i, c in enumerate(col_t.cat.categories)}
@@ -231,8 +245,22 @@ class Filters:
                                  + (f"; known: {some}" if known else ""))
 
     def as_dict(self) -> dict:
-        return {"period": self.period.label, "start": self.period.start, "end": self.period.end, "as_of": self.as_of,
-                **{k: list(getattr(self, k)) for k in FIELDS}}
+        out = {"period": self.period.label, "start": self.period.start, "end": self.period.end, "as_of": self.as_of,
+               **{k: list(getattr(self, k)) for k in FIELDS}}
+        if self.scope is not None:
+            out["scope"] = {"role": self.scope.role, "teams": list(self.scope.teams), "reps": list(self.scope.reps)}
+        return out
+
+
+def with_scope(cuts: dict[str, tuple[str, ...]], scope: Scope | None) -> dict[str, tuple[str, ...]]:
+    """``cuts`` within ``scope``: each scope column's values intersected with the chosen ones
+    (an empty intersection keeps the column with no values: nothing is inside)."""
+    if scope is None:
+        return cuts
+    out = dict(cuts)
+    for col, allowed in scope.cuts().items():
+        out[col] = tuple(v for v in out[col] if v in allowed) if col in out else tuple(allowed)
+    return out
 
 
 def _distinct(col: pd.Series, mask: np.ndarray | None = None) -> set[str]:

@@ -981,7 +981,17 @@ def compare_saved(ws, a: tuple, b: tuple) -> dict:
 def publish(ws, period: Period, quotas: dict) -> int:
     """Replace the period's rep targets with ``quotas`` {rep: amount} in one transaction;
     returns the rows written."""
-    from . import store
+    from . import audit, store
 
-    with store.connect(ws.path, write=True) as conn:
-        return publish_targets(conn, period, pd.Series(quotas, dtype=float))
+    q = pd.Series(quotas, dtype=float)
+    with audit.action("targets") as entry:
+        with store.connect(ws.path, write=True) as conn:
+            old = store.read_frame(conn, "SELECT scope_name, amount FROM targets WHERE scope = 'owner' AND period_start = ? "
+                                         "AND period_end = ?", (period.start.isoformat(), period.end.isoformat()))
+            n = publish_targets(conn, period, q)
+            entry.before = {"period": period.label, "reps": len(old), "total": float(old["amount"].sum()) if len(old) else 0.0,
+                            "quotas": {str(k): float(v) for k, v in zip(old["scope_name"], old["amount"])}}
+            entry.after = {"period": period.label, "reps": int(len(q)), "total": float(q.sum()),
+                           "quotas": {str(k): float(v) for k, v in q.items()}}
+            entry.summary = f"{period.label}: {len(q)} rep targets published, total {q.sum():,.0f}"
+        return n

@@ -115,3 +115,30 @@ def top_open_deals(ws, f: Filters, n: int = 10) -> pd.DataFrame:
     top = facts.loc[m, S.AMOUNT].sort_values(ascending=False, na_position="last", kind="stable").head(n)
     rows = ws.deal_rows(list(top.index), TOP_OPEN_COLUMNS)
     return rows.reset_index(drop=True)
+
+
+#: The team totals a rep sees beside their own numbers (aggregates only: no deal, no other rep).
+TEAM_TOTALS = ("won_amount", "won_count", "lost_count", "win_rate", "open_pipeline", "open_count", "target", "attainment")
+
+
+def team_totals(ws, f: Filters) -> dict | None:
+    """For a rep (``f.scope`` of role rep): their team's totals for the period as known on the
+    as-of date, beside their own: ``{"teams", "reps", "team": {kpi: value}, "own": {kpi:
+    value}, "share"}`` (the rep's share of the team's bookings). Only aggregates leave this
+    function, so it reads the full workspace ``ws``. None for any other scope."""
+    from dataclasses import replace
+
+    from . import auth
+
+    scope = f.scope
+    if scope is None or scope.role != auth.REP:
+        return None
+    if not scope.teams:
+        return {"teams": (), "reps": 0, "team": None, "own": None, "share": None}
+    team_f = replace(Filters.make(ws, f.period, f.as_of), team=scope.teams)
+    team = metrics.team(ws, team_f)
+    own = metrics.team(ws.scoped(scope), f)
+    won = float(team.get("won_amount") or 0.0)
+    return {"teams": scope.teams, "reps": len(team_f.reps(ws) or []),
+            "team": {k: team.get(k) for k in TEAM_TOTALS}, "own": {k: own.get(k) for k in TEAM_TOTALS},
+            "share": float(own.get("won_amount") or 0.0) / won if won > 0 else None}

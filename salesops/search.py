@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from . import schema as S
 from . import store
 
 TABLE = "search_items"
@@ -209,4 +210,17 @@ def find(path, text: str, per_kind: dict | None = None) -> list[Hit]:
     return out
 
 
-__all__ = ["Hit", "find", "ensure", "after_import", "query", "fingerprint", "KIND_LABELS"]
+def within(ws, hits: list[Hit]) -> list[Hit]:
+    """The hits a user whose workspace is ``ws`` (a scoped workspace: Workspace.scoped) may
+    see: accounts their deals name, reps on their roster or owning their deals, their deals.
+    A whole workspace keeps every hit."""
+    if getattr(ws, "scope", None) is None:
+        return hits
+    accounts = {str(a) for a in ws.facts[S.ACCOUNT].dropna().unique()} if S.ACCOUNT in ws.facts.columns else set()
+    reps = set(ws.reps[S.NAME].astype(str)) | {str(o) for o in ws.facts[S.OWNER].dropna().unique()}
+    deals = set(ws.deals[S.OPPORTUNITY_ID].astype(str))
+    keep = {"account": accounts, "rep": reps, "deal": deals}
+    return [h for h in hits if h.key in keep.get(h.kind, set())]
+
+
+__all__ = ["Hit", "find", "within", "ensure", "after_import", "query", "fingerprint", "KIND_LABELS"]

@@ -452,10 +452,11 @@ def parse_cuts(text) -> list[str]:
 def save_size_bands(path, basis: str, cuts) -> "A.SizeBands":
     """Validate and store the company-size bands (the settings); ``cuts`` a list or the text
     the user typed. Returns them."""
-    from . import store
+    from . import audit, store
 
     bands = A.SizeBands.make(basis, parse_cuts(cuts))
-    with store.connect(path, write=True) as conn:
+    with audit.action("size_bands", f"company-size bands by {basis}", after=bands.as_setting()), \
+            store.connect(path, write=True) as conn:
         store.set_settings(conn, **{A.SIZE_BANDS_KEY: bands.as_setting()})
     return bands
 

@@ -15,7 +15,6 @@ Every committed write bumps ``data_version``; caches key on it.
 """
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import sqlite3
@@ -44,11 +43,11 @@ def default_db_path() -> Path:
 
 
 def current_user() -> str:
-    """Who is doing the work, for the audit trail (the OS user; SALESOPS_USER overrides)."""
-    try:
-        return os.environ.get("SALESOPS_USER") or getpass.getuser()
-    except Exception:  # noqa: BLE001 - getpass raises various errors without a login name
-        return "unknown"
+    """Who is doing the work, for the audit trail: the signed-in user of the app's session
+    (salesops.auth), else the local user (the OS user; SALESOPS_USER overrides)."""
+    from . import auth
+
+    return auth.current().email
 
 
 def now_iso() -> str:
@@ -158,9 +157,24 @@ def _migration_snapshot_versions(conn: sqlite3.Connection) -> None:
     conn.execute("DROP INDEX IF EXISTS idx_opportunities_owner")
 
 
+def _migration_users_audit(conn: sqlite3.Connection) -> None:
+    """Users and roles, and the audit trail (issue #14). Idempotent (IF NOT EXISTS): it is
+    meant to be migration 5 once the issue's other migration (4) is merged before it."""
+    conn.execute("""CREATE TABLE IF NOT EXISTS users (
+        email TEXT PRIMARY KEY NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'manager', 'rep')),
+        person TEXT, teams TEXT,
+        created_at TEXT NOT NULL, updated_at TEXT, updated_by TEXT)""")
+    conn.execute("""CREATE TABLE IF NOT EXISTS audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL, user TEXT NOT NULL, role TEXT, action TEXT NOT NULL,
+        summary TEXT, before TEXT, after TEXT)""")
+    conn.execute("CREATE INDEX IF NOT EXISTS idx_audit_log_at ON audit_log (at)")
+
+
 #: Numbered migrations: MIGRATIONS[i] takes the schema from version i to i + 1. Append only.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_import_undo,
-                                                           _migration_snapshot_versions]
+                                                           _migration_snapshot_versions, _migration_users_audit]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 #: The tables that hold a workspace's data (as opposed to settings and saved work): what
@@ -260,12 +274,16 @@ def connect(path: Path | str | None = None, *, write: bool = False) -> Iterator[
         if not write:
             yield conn
             return
+        from . import audit
+
+        audit.check_write()  # a write the acting user may not do is refused before it starts
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise StoreError(_explain(path, exc)) from None
         try:
             yield conn
+            audit.on_commit(conn)  # who and what, in the same transaction as the change
             conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'data_version'")
             conn.execute("COMMIT")
         except BaseException as exc:

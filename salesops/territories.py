@@ -690,23 +690,26 @@ def describe_changes(old: Plan | None, new: Plan) -> str:
 def save_plan(path, plan: Plan, *, activate: bool = False, note: str | None = None) -> int:
     """Save ``plan`` as the next version of its name (who and when are recorded; ``note`` or a
     description of the changes against the previous version); returns the version."""
-    from . import store
+    from . import audit, store
 
-    with store.connect(path, write=True) as conn:
+    with audit.action("territory_plan") as entry, store.connect(path, write=True) as conn:
         prev = store.load_document(conn, TABLE, plan.name)
         old = parse_plan(prev["plan"]) if prev and isinstance(prev, dict) and "plan" in prev else None
         payload = {"plan": plan.as_doc(), "changes": note or describe_changes(old, plan)}
         _, version = store.save_document(conn, TABLE, plan.name, payload, kind=KIND)
         if activate:
             store.set_settings(conn, **{A.ACTIVE_PLAN_KEY: {"name": plan.name, "version": version}})
+        entry.summary = f"saved {plan.name!r} version {version}" + (" (active)" if activate else "")
+        entry.after = {"name": plan.name, "version": version, "active": activate, "changes": payload["changes"]}
     return version
 
 
 def set_active(path, name: str | None, version: int | None = None) -> None:
     """Mark a saved plan version active (None: no active plan)."""
-    from . import store
+    from . import audit, store
 
-    with store.connect(path, write=True) as conn:
+    with audit.action("territory_plan", f"active plan: {name or 'none'}" + (f" version {version}" if version else ""),
+                      after={"name": name, "version": version}), store.connect(path, write=True) as conn:
         if name is None:
             conn.execute("DELETE FROM settings WHERE key = ?", (A.ACTIVE_PLAN_KEY,))
             return

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import audit
 from . import schema as S
 from . import store
 from .accounts import (ACTIVE_PLAN_KEY, SIZE_BAND, SIZE_BANDS_KEY, TERRITORY, SizeBands, deal_accounts_from,
@@ -41,6 +42,8 @@ NOT_ON_ROSTER = "(not on roster)"
 ROSTER_FIELDS = (S.MANAGER, S.TEAM, S.REGION)
 #: How many filtered deal frames a workspace keeps (the last ones asked for).
 SLICE_CACHE = 8
+#: The audit action (and permission) of saving into each saved-work table.
+SAVED_ACTIONS = {"scenarios": "scenario", "comp_plans": "comp_plan", "forecast_runs": "forecast"}
 #: The narrow deal columns the KPI engine and the filters read (see :func:`load`).
 FACT_COLUMNS = tuple(store.FACT_COLUMNS)
 
@@ -290,10 +293,103 @@ class Workspace:
             return store.load_document(conn, table, name, version)
 
     def save(self, table: str, name: str, payload: dict, kind: str | None = None) -> int:
-        """Save ``payload`` as the next version of ``name``; returns the version."""
-        with store.connect(self.path, write=True) as conn:
-            _, version = store.save_document(conn, table, name, payload, kind=kind)
+        """Save ``payload`` as the next version of ``name``; returns the version (audited:
+        goal scenarios and comp plans are the admins' and managers')."""
+        what = SAVED_ACTIONS.get(table, "write")
+        with audit.action(what, f"saved {str(name).strip()!r}") as entry:
+            with store.connect(self.path, write=True) as conn:
+                _, version = store.save_document(conn, table, name, payload, kind=kind)
+                entry.after = {"table": table, "name": str(name).strip(), "version": version, "kind": kind}
+                entry.summary = f"saved {str(name).strip()!r} version {version}"
         return version
+
+
+    # -- the signed-in user's part ---------------------------------------------------------------------
+    def scoped(self, scope) -> "Workspace":
+        """The workspace as a user with ``scope`` (salesops.auth.Scope; None: everything) may
+        see it: the deals, roster, targets, accounts, snapshots and stage history of the scope
+        only, so that any function given it cannot show another team's numbers. Kept for the
+        last few scopes asked for."""
+        if scope is None:
+            return self
+        return self.slice(("scoped", scope), lambda: _scoped(self, scope))
+
+
+def _scoped(base: Workspace, scope) -> "ScopedWorkspace":
+    from .auth import MANAGER
+    from .filters import _mask
+
+    facts = base.facts[_mask(base.facts, scope.cuts())]
+    reps = base.reps
+    if not reps.empty:
+        inside = reps[S.TEAM].astype(str).isin(scope.teams) if scope.role == MANAGER else reps[S.NAME].astype(str).isin(scope.reps)
+        reps = reps[inside.to_numpy()].reset_index(drop=True)
+    owners = set(reps[S.NAME].astype(str)) | {str(o) for o in facts[S.OWNER].dropna().unique()} | set(scope.reps)
+    t = base.targets
+    keep = (t[S.SCOPE] == "owner") & t[S.SCOPE_NAME].astype(str).isin(owners)
+    if scope.role == MANAGER:
+        keep |= (t[S.SCOPE] == "team") & t[S.SCOPE_NAME].astype(str).isin(scope.teams)
+    targets = t[keep.to_numpy()].reset_index(drop=True)
+    names = {str(a) for a in facts[S.ACCOUNT].dropna().unique()} if S.ACCOUNT in facts.columns else set()
+    accounts = base.accounts[base.accounts[S.NAME].astype(str).isin(names).to_numpy()].reset_index(drop=True)
+    fields = base.account_fields[base.account_fields.index.astype(str).isin(names)]
+    summary = {**base.summary, **_deal_stats(facts), "reps": int(len(reps))}
+    ws = ScopedWorkspace(path=base.path, version=base.version, settings=base.settings, facts=facts, reps=reps,
+                         targets=targets, accounts=accounts, snapshot_dates=base.snapshot_dates, summary=summary,
+                         as_of=base.as_of, first_close=base.first_close, size_bands=base.size_bands,
+                         active_plan_ref=base.active_plan_ref, active_plan_doc=base.active_plan_doc,
+                         account_fields=fields, base=base, scope=scope)
+    deal_acc = base._extra.get("deal_accounts")
+    if deal_acc is not None and hasattr(deal_acc, "index"):
+        deal_acc = deal_acc[deal_acc.index.astype(str).isin(names)] if len(deal_acc) else deal_acc
+    ws._extra["deal_accounts"] = deal_acc
+    ws._extra["owners"] = owners
+    return ws
+
+
+@dataclass
+class ScopedWorkspace(Workspace):
+    """A :class:`Workspace` cut to a user's scope (see :meth:`Workspace.scoped`); deal rows,
+    snapshots and stage history are read through the full workspace and cut the same way."""
+
+    base: Workspace | None = None
+    scope: object = None
+
+    def scoped(self, scope) -> "Workspace":
+        if scope is None or scope == self.scope:
+            return self
+        return self.base.scoped(scope)
+
+    @property
+    def deals(self) -> pd.DataFrame:
+        return self._memo("scoped_deals", lambda: self.base.deals[self.base.deals.index.isin(self.facts.index)])
+
+    def deal_rows(self, rowids, columns: list[str] | None = None) -> pd.DataFrame:
+        inside = set(self.facts.index)
+        return self.base.deal_rows([r for r in rowids if int(r) in inside], columns)
+
+    def _ids(self) -> set:
+        return self._memo("scoped_ids", lambda: set(self.deals[S.OPPORTUNITY_ID].astype(str)))
+
+    def _cut(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Rows of a snapshot or stage-history frame of deals inside the scope (a deal no longer
+        in the workspace follows its owner in the row)."""
+        if frame is None or frame.empty:
+            return frame
+        keep = frame[S.OPPORTUNITY_ID].astype(str).isin(self._ids())
+        if S.OWNER in frame.columns:
+            keep |= frame[S.OWNER].astype(str).isin(self._extra["owners"]) & \
+                ~frame[S.OPPORTUNITY_ID].astype(str).isin(set(self.base.deals[S.OPPORTUNITY_ID].astype(str)))
+        return frame[keep.to_numpy()]
+
+    def snapshots(self) -> pd.DataFrame:
+        return self._memo("scoped_snapshots", lambda: self._cut(self.base.snapshots()))
+
+    def stage_history(self) -> pd.DataFrame:
+        return self._memo("scoped_stage_history", lambda: self._cut(self.base.stage_history()))
+
+    def snapshot(self, as_of: str) -> pd.DataFrame:
+        return self._memo(f"scoped_snapshot:{as_of}", lambda: self._cut(self.base.snapshot(as_of)))
 
 
 def _categorical(values) -> pd.Categorical:
@@ -516,32 +612,87 @@ def validate_roster(frame: pd.DataFrame) -> pd.DataFrame:
 def save_roster(path, frame: pd.DataFrame) -> int:
     """Validate and replace the roster in one transaction; returns the number of reps."""
     clean = validate_roster(frame)
-    with store.connect(path, write=True) as conn:
-        return store.replace_table(conn, "reps", clean)
+    with audit.action("roster") as entry:
+        with store.connect(path, write=True) as conn:
+            old = store.load_reps(conn)
+            n = store.replace_table(conn, "reps", clean)
+            entry.before, entry.after, entry.summary = _roster_change(old, clean)
+    return n
+
+
+def _roster_change(old: pd.DataFrame, new: pd.DataFrame) -> tuple[dict, dict, str]:
+    """(before, after, summary) of a roster save: who was added or removed, whose row changed."""
+    cols = [c for c in S.REP_COLUMNS if c in old.columns and c in new.columns]
+
+    def value(c, v):
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
+            return None
+        if c in (S.HIRE_DATE, S.END_DATE):
+            return str(pd.Timestamp(v).date())
+        if isinstance(v, (bool, np.bool_, int, float, np.number)):
+            return float(v)
+        return str(v)
+
+    def rows(frame):
+        f = frame[cols].astype(object)
+        return {str(r[0]): [value(c, v) for c, v in zip(cols, r)] for r in f.itertuples(index=False, name=None)}
+    a, b = rows(old), rows(new)
+    added, removed = sorted(set(b) - set(a)), sorted(set(a) - set(b))
+    changed = sorted(n for n in set(a) & set(b) if a[n] != b[n])
+    before = {"reps": len(a), "removed": {n: a[n] for n in removed}, "changed": {n: a[n] for n in changed}}
+    after = {"reps": len(b), "columns": cols, "added": {n: b[n] for n in added}, "changed": {n: b[n] for n in changed}}
+    return before, after, f"{len(b)} reps: {len(added)} added, {len(removed)} removed, {len(changed)} changed"
 
 
 def save_settings(path, **values) -> None:
     if "currency" in values and values["currency"] not in CURRENCIES:
         raise InputError(f"currency {values['currency']!r} is not supported; choose one of {', '.join(CURRENCIES)}")
-    with store.connect(path, write=True) as conn:
-        store.set_settings(conn, **values)
+    with audit.action("settings") as entry:
+        with store.connect(path, write=True) as conn:
+            old = store.get_settings(conn)
+            changed = {k: v for k, v in values.items() if old.get(k) != v}
+            entry.before = {k: old.get(k) for k in changed}
+            entry.after = changed
+            entry.summary = ("; ".join(f"{k}: {old.get(k)!r} -> {v!r}" for k, v in changed.items())[:300]
+                             or "saved without a change")
+            store.set_settings(conn, **values)
 
 
 def save_stage_map(path, frame: pd.DataFrame) -> None:
-    with store.connect(path, write=True) as conn:
-        store.save_stage_map(conn, frame[["stage", "status", "probability", "sort_order"]])
+    with audit.action("stage_map"):
+        with store.connect(path, write=True) as conn:
+            old = store.read_frame(conn, "SELECT stage, status, probability, sort_order FROM stage_map")
+            new = frame[["stage", "status", "probability", "sort_order"]]
+            store.save_stage_map(conn, new)
+            _note_stage_change(old, new)
+
+
+def _note_stage_change(old: pd.DataFrame, new: pd.DataFrame) -> None:
+    """Put the stage map's before/after (the stages whose rule changed) on the audit entry."""
+    def rules(frame):
+        return {str(r.stage).strip(): [str(r.status), float(r.probability), int(r.sort_order)]
+                for r in frame.itertuples(index=False) if str(r.stage).strip()}
+    a, b = rules(old), rules(pd.DataFrame(new).fillna({"probability": 0.0, "sort_order": 0}))
+    changed = sorted(s for s in set(a) | set(b) if a.get(s) != b.get(s))
+    entry = audit.pending()
+    if entry is not None:
+        entry.summary = f"{len(changed)} stage(s) changed" + (f": {', '.join(changed[:8])}" if changed else "") + \
+            (" ..." if len(changed) > 8 else "")
+        entry.before = {"stages (status, probability, order)": {s: a.get(s) for s in changed}}
+        entry.after = {"stages (status, probability, order)": {s: b.get(s) for s in changed}}
 
 
 def add_stages(path, stages: pd.DataFrame) -> int:
     """Add (or redefine) stages in the stage map: ``stages`` has stage, status and probability;
     the other stages keep their rows. Returns how many were saved."""
     add = pd.DataFrame(stages)[["stage", "status", "probability"]].assign(sort_order=0)
-    with store.connect(path, write=True) as conn:
+    with audit.action("stage_map"), store.connect(path, write=True) as conn:
         own = store.read_frame(conn, "SELECT stage, status, probability, sort_order FROM stage_map")  # the user's rows
         keep = own[~own["stage"].isin(add["stage"])]
         both = pd.concat([keep, add], ignore_index=True) if not keep.empty else add
         both["probability"] = pd.to_numeric(both["probability"], errors="coerce").fillna(0.0)
         store.save_stage_map(conn, both)
+        _note_stage_change(own, both)
     return len(add)
 
 
@@ -554,10 +705,15 @@ def stage_map(path) -> pd.DataFrame:
 def clear_workspace(path) -> None:
     """Remove every deal, snapshot, import, roster, account and target (settings and saved
     plans stay). A backup is written first to PATH.bak."""
-    store.backup(path)
-    with store.connect(path, write=True) as conn:
-        for table in store.WORKSPACE_DATA_TABLES:
-            conn.execute(f"DELETE FROM {table}")
+    with audit.action("clear") as entry:
+        store.backup(path)
+        with store.connect(path, write=True) as conn:
+            counts = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                      for t in ("opportunities", "imports", "reps", "accounts", "targets")}
+            entry.before, entry.after = counts, {t: 0 for t in counts}
+            entry.summary = f"removed {counts['opportunities']:,} deals and {counts['imports']} imports (backup: {path}.bak)"
+            for table in store.WORKSPACE_DATA_TABLES:
+                conn.execute(f"DELETE FROM {table}")
 
 
 __all__ = ["Settings", "Workspace", "load", "from_frames", "attach_roster", "NOT_ON_ROSTER", "CURRENCIES",

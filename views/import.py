@@ -17,6 +17,7 @@ from salesops.ui import context, widgets
 
 ctx = context.page_context()
 st.title("Import")
+widgets.require("import")
 if not ctx.empty:
     widgets.freshness(ctx)
 

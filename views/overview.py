@@ -24,6 +24,20 @@ except SalesopsError as exc:
     st.stop()
 
 cur, prev, cc, t = s.current, s.previous, ctx.currency, s.target
+team_view = context.team_totals(ctx)  # a rep: their team's totals beside their own numbers
+if team_view and team_view["team"]:
+    tt = team_view["team"]
+    st.subheader(widgets.plain(f"Your team · {', '.join(team_view['teams'])} (totals only)"))
+    c = st.columns(4)
+    widgets.note_tile("Team bookings", widgets.money(ctx, tt["won_amount"]),
+                      f"your share {formats.pct(team_view['share'])}" if team_view["share"] is not None else "no bookings yet",
+                      container=c[0])
+    widgets.note_tile("Team target", widgets.money(ctx, tt["target"]), f"{team_view['reps']} reps", container=c[1])
+    widgets.note_tile("Team win rate", formats.pct(tt["win_rate"]), f"{tt['won_count']} won, {tt['lost_count']} lost",
+                      container=c[2])
+    widgets.note_tile("Team open pipeline", widgets.money(ctx, tt["open_pipeline"]), f"{tt['open_count']} deals",
+                      container=c[3])
+    st.subheader("Your numbers")
 money = lambda x: widgets.money(ctx, x)  # noqa: E731
 target_note = t.label if t.has_target else "no target set"
 target_help = "The target of what the filters show, pro-rated to the period. " + (t.note(cc) or "") + \

@@ -9,6 +9,7 @@ from salesops.ui import context, widgets
 
 ctx = context.page_context()
 st.title("Settings")
+widgets.require("settings")
 if not ctx.empty:
     widgets.freshness(ctx)
 

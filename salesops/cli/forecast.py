@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 
-from .. import formats, outlook, store
+from .. import audit, formats, outlook, store
 from ..errors import InputError
 from ..forecasting import (MODEL_LABELS, MODELS, ProphetParams, calibration_words, landing_doc, recommended_params,
                            save_landing, save_run)
@@ -85,7 +85,7 @@ def run_forecast_cmd(args) -> Result:
                            params_json=json.dumps(params.to_dict(), sort_keys=True) if params else None, level=args.level)
     doc = res.to_doc()
     if args.save:
-        with store.connect(path, write=True) as conn:
+        with audit.action("forecast", f"saved forecast {args.save!r}"), store.connect(path, write=True) as conn:
             run_id, version = save_run(conn, args.save, res)
         doc["saved"] = {"name": args.save, "id": run_id, "version": version}
     return Result(doc=doc, text=_forecast_text(res, settings, doc.get("saved")))
@@ -134,7 +134,7 @@ def run_landing_cmd(args) -> Result:
     res = outlook.landing_zone(ws, f, n_samples=args.samples, seed=args.seed)  # what the pages show
     doc = landing_doc(res)
     if args.save:
-        with store.connect(path, write=True) as conn:
+        with audit.action("forecast", f"saved landing zone {args.save!r}"), store.connect(path, write=True) as conn:
             run_id, version = save_landing(conn, args.save, res)
         doc["saved"] = {"name": args.save, "id": run_id, "version": version}
     cur = settings.get("currency", "USD")

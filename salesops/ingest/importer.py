@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import audit, auth
 from .. import schema as S
 from .. import store
 from ..errors import InputError, Problem
@@ -237,7 +238,9 @@ def _details(analysis: Analysis) -> dict:
 def run_import(db, data: bytes, file_name: str, *, as_of: str | None = None, vendor: str | None = None,
                overrides: dict | None = None, skip_invalid: bool = False, dry_run: bool = False,
                sheet: str | None = None, progress: Progress = _noop, analysis: Analysis | None = None) -> ImportResult:
-    """Import a CRM export into the database at ``db`` (all or nothing)."""
+    """Import a CRM export into the database at ``db`` (all or nothing; admins only, audited)."""
+    if not dry_run:
+        auth.require("import")
     progress(0.02, "reading the file")
     own_analysis = analysis is None
     if analysis is None:
@@ -274,7 +277,7 @@ def run_import(db, data: bytes, file_name: str, *, as_of: str | None = None, ven
     if own_analysis:
         # the raw cells are no longer needed: free them (a zero-row slice would keep pyarrow's buffers alive)
         analysis.table.frame = pd.DataFrame({i: pd.Series([], dtype=object) for i in analysis.table.frame.columns})
-    with store.connect(db, write=True) as conn:
+    with audit.action("import", f"{analysis.file_name}") as entry, store.connect(db, write=True) as conn:
         if writer.find_applied(conn, analysis.sha256, kind) is not None:  # another process was faster
             raise InputError(f"{analysis.file_name}: this file was imported by someone else a moment ago; nothing "
                              "changed", [])
@@ -285,6 +288,12 @@ def run_import(db, data: bytes, file_name: str, *, as_of: str | None = None, ven
                                progress=progress, **common)
         else:
             writer.write_stage_history(conn, valid_rows, vendor=analysis.mapping.vendor, **common)
+        entry.summary = (f"{analysis.file_name}: import {result.import_id} ({kind}, {analysis.mapping.vendor}), "
+                         f"{result.rows_imported:,} rows")
+        entry.after = {"import_id": result.import_id, "file_name": analysis.file_name, "kind": kind,
+                       "vendor": analysis.mapping.vendor, "as_of": result.as_of, "rows_imported": result.rows_imported,
+                       "rows_new": result.rows_new, "rows_changed": result.rows_changed,
+                       "rows_rejected": result.rows_rejected}
     progress(1.0, "imported")
     return result
 
@@ -309,7 +318,8 @@ def already_imported(db, analysis: Analysis) -> dict | None:
 
 def remember_mapping(db, mapping: Mapping) -> None:
     """Store the confirmed mapping for the vendor (settings key ``mapping.<vendor>``)."""
-    with store.connect(db, write=True) as conn:
+    with audit.action("mapping", f"column mapping for {mapping.vendor}", after=dict(mapping.columns)), \
+            store.connect(db, write=True) as conn:
         store.set_settings(conn, **{SETTINGS_PREFIX + mapping.vendor: dict(mapping.columns)})
 
 
@@ -324,8 +334,15 @@ def list_imports(db) -> pd.DataFrame:
 
 def undo_import(db, import_id: int) -> dict:
     """Undo one import (the latest of its kind) and restore the prior state exactly."""
-    with store.connect(db, write=True) as conn:
-        return writer.undo(conn, import_id)
+    with audit.action("undo_import", f"undo import {import_id}") as entry, store.connect(db, write=True) as conn:
+        row = conn.execute("SELECT file_name, kind, rows_imported FROM imports WHERE id = ?", (int(import_id),)).fetchone()
+        done = writer.undo(conn, import_id)
+        entry.before = {"import_id": int(import_id), "file_name": row[0] if row else None, "kind": row[1] if row else None,
+                        "rows_imported": row[2] if row else None, "status": "applied"}
+        entry.after = {"status": "undone", **{k: v for k, v in (done or {}).items() if isinstance(v, (int, float, str))}}
+        if row:
+            entry.summary = f"undo import {import_id} ({row[0]})"
+        return done
 
 
 def stage_counts(prepared: Prepared) -> pd.DataFrame:

@@ -12,6 +12,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from .. import audit, auth
 from .. import schema as S
 from .. import store
 from ..errors import InputError, PeriodError, Problem
@@ -213,7 +214,10 @@ def build_targets(table: RawTable, col: _Collector, calendar: FiscalCalendar) ->
 
 def run_reference_import(db, data: bytes, file_name: str, kind: str, *, skip_invalid: bool = False,
                          dry_run: bool = False, sheet: str | None = None) -> ImportResult:
-    """Import a roster ("roster"), accounts ("accounts") or targets ("targets") file."""
+    """Import a roster ("roster"), accounts ("accounts") or targets ("targets") file (admins
+    only, audited)."""
+    if not dry_run:
+        auth.require("import")
     file_name = os.path.basename(str(file_name)) or "upload"
     table = read_table(data, file_name, sheet=sheet)
     header_problems = check_headers(table)
@@ -266,10 +270,13 @@ def run_reference_import(db, data: bytes, file_name: str, kind: str, *, skip_inv
         return result
     rejected = [{"row": int(table.row_numbers[i]), "values": {h: table.frame.iat[i, j] for j, h in enumerate(table.header)}}
                 for i in np.flatnonzero(~valid)]
-    with store.connect(db, write=True) as conn:
+    with audit.action("import", f"{file_name} ({kind})") as entry, store.connect(db, write=True) as conn:
         writer.write_reference(conn, kind, target_table, frame, file_name=file_name, sha256=sha,
                                mapping=result.mapping, result=result, rejected_rows=rejected,
                                details={"encoding": table.encoding, "delimiter": table.delimiter, "sheet": table.sheet})
+        entry.summary = f"{file_name}: import {result.import_id} ({kind}), {result.rows_imported:,} rows"
+        entry.after = {"import_id": result.import_id, "file_name": file_name, "kind": kind,
+                       "rows_imported": result.rows_imported, "rows_rejected": result.rows_rejected}
     return result
 
 

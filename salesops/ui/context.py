@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from .. import store, workspace
+from .. import auth, store, workspace
 from ..errors import SalesopsError
 from ..filters import FIELDS, LABELS, Filters
 from ..periods import FiscalCalendar, Period
@@ -124,7 +124,25 @@ def _resolve(path: str):
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def _call(path: str, db: str, version: int, filters: Filters, args: tuple, kwargs: tuple):
-    return _resolve(path)(load_workspace(db, version), filters, *args, **dict(kwargs))
+    # the workspace as the filters' scope may see it: the scope is in the key (it is part of filters)
+    return _resolve(path)(load_workspace(db, version).scoped(filters.scope), filters, *args, **dict(kwargs))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _team_totals(db: str, version: int, filters: Filters):
+    from ..overview import team_totals
+
+    return team_totals(load_workspace(db, version), filters)  # aggregates only: reads the whole workspace
+
+
+def team_totals(ctx: PageContext) -> dict | None:
+    """A rep's team totals beside their own (overview.team_totals); None for other users."""
+    return _team_totals(ctx.db, ctx.version, ctx.filters)
+
+
+def user_scope(full: Workspace):
+    """The acting user's scope on the whole workspace's roster (None for an admin)."""
+    return auth.current().scope(full.reps)
 
 
 def compute(fn, ctx: PageContext, *args, filters: Filters | None = None, **kwargs):
@@ -136,7 +154,7 @@ def compute(fn, ctx: PageContext, *args, filters: Filters | None = None, **kwarg
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _options(db: str, version: int, filters: Filters) -> dict[str, list[str]]:
-    return filters.options(load_workspace(db, version))
+    return filters.options(load_workspace(db, version).scoped(filters.scope))
 
 
 @st.cache_data(max_entries=64, show_spinner="Searching (the first search after a big import indexes every name)…")
@@ -177,7 +195,9 @@ def search_box(ws: Workspace) -> None:
     if not text or not text.strip():
         return
     try:
-        hits = _search(ws.path, ws.version, text.strip())
+        from ..search import within
+
+        hits = within(ws, _search(ws.path, ws.version, text.strip()))
     except SalesopsError as exc:
         sb.caption(widgets.plain(str(exc)))
         return
@@ -220,12 +240,13 @@ def _selected_period(cal: FiscalCalendar, as_of: date) -> Period:
 
 
 def _filters(ws: Workspace) -> Filters:
+    """The sidebar's filters on ``ws`` (scoped: Workspace.scoped) within its scope."""
     cal = ws.settings.calendar
     as_of = st.session_state.get(K_AS_OF) or ws.as_of
     if not isinstance(as_of, date):
         as_of = ws.as_of
     fields = {name: tuple(st.session_state.get(K_FILTERS[name]) or ()) for name in shown_fields(ws)}
-    return Filters.make(ws, period=_selected_period(cal, as_of), as_of=as_of, **fields)
+    return Filters.make(ws, period=_selected_period(cal, as_of), as_of=as_of, scope=getattr(ws, "scope", None), **fields)
 
 
 def _url_values(key: str) -> list[str]:
@@ -281,10 +302,11 @@ def sidebar() -> None:
     """Draw the shared sidebar: the workspace, as-of date, period, filters, data freshness.
     Every choice is bound to the URL."""
     try:
-        ws = current_workspace()
+        full = current_workspace()
     except SalesopsError as exc:
         st.sidebar.error(str(exc))
         return
+    ws = full.scoped(user_scope(full))
     cal = ws.settings.calendar
     sb = st.sidebar
     sb.text(ws.settings.workspace_name or "Workspace")
@@ -339,5 +361,6 @@ def freshness_text(ws: Workspace) -> str:
 
 def page_context() -> PageContext:
     """The workspace and the sidebar's filters for the page being drawn."""
-    ws = current_workspace()
+    full = current_workspace()
+    ws = full.scoped(user_scope(full))
     return PageContext(ws=ws, filters=_filters(ws))

@@ -12,7 +12,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from .. import outlook, store
+from .. import audit, outlook, store
 from ..errors import InputError
 from ..forecasting import ProphetParams, recommended_params
 from .context import PageContext, compute
@@ -182,12 +182,12 @@ def history(ctx: PageContext) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
 def save(ctx: PageContext, name: str, result) -> tuple[int, int]:
     from ..forecasting import save_run
 
-    with store.connect(ctx.db, write=True) as conn:
+    with audit.action("forecast", f"saved forecast {name!r}"), store.connect(ctx.db, write=True) as conn:
         return save_run(conn, name, result, filters=ctx.filters.as_dict())
 
 
 def save_landing_zone(ctx: PageContext, name: str, result: dict) -> tuple[int, int]:
     from ..forecasting import save_landing
 
-    with store.connect(ctx.db, write=True) as conn:
+    with audit.action("forecast", f"saved landing zone {name!r}"), store.connect(ctx.db, write=True) as conn:
         return save_landing(conn, name, result, filters=ctx.filters.as_dict())

@@ -7,8 +7,8 @@ import re
 import pandas as pd
 import streamlit as st
 
-from .. import demo, formats, metrics, reports, store
-from ..errors import SalesopsError
+from .. import auth, demo, formats, metrics, reports, store
+from ..errors import PermissionDenied, SalesopsError
 from .context import PageContext, freshness_text
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:])")
@@ -106,6 +106,16 @@ def empty_state(ctx: PageContext, what: str = "this page") -> bool:
 def show_error(exc: Exception) -> None:
     """Show the package's own error to the user (never a traceback)."""
     st.error(str(exc), icon=":material/error:")
+
+
+def require(action: str) -> None:
+    """Stop the page with the domain's own refusal when the signed-in user's role may not do
+    ``action`` (salesops.auth.require: the same check every write makes)."""
+    try:
+        auth.require(action)
+    except PermissionDenied as exc:
+        st.warning(plain(str(exc)), icon=":material/lock:")
+        st.stop()
 
 
 def freshness(ctx: PageContext) -> None:

@@ -13,7 +13,7 @@ from .conftest import APP
 
 PAGES = ["views/overview.py", "views/team.py", "views/reps.py", "views/pipeline.py", "views/forecast.py",
          "views/goals.py", "views/compensation.py", "views/segments.py", "views/territories.py", "views/import.py",
-         "views/settings.py"]
+         "views/settings.py", "views/users.py", "views/audit.py"]
 #: Words that must never reach a user: missing values, column names, CLI flags.
 BAD = re.compile(r"\bNaN\b|\bnan\b|\bNone\b|\bNaT\b|opportunity_id|won_amount|close_date|created_date|"
                  r"scope_name|--[a-z]+(-[a-z]+)*\b")
