@@ -75,9 +75,14 @@ def _saved_work_ddl(table: str, extra: str = "") -> str:
         UNIQUE (name, version))"""
 
 
+#: The deal columns of schemas 1-3 (later migrations add theirs with ALTER TABLE, so that the
+#: early migrations keep giving exactly the schema of their version).
+_OPPORTUNITY_COLUMNS_V1 = {c: t for c, t in S.OPPORTUNITY_COLUMNS.items() if c != S.STATUS_SOURCE}
+
+
 def _migration_1(conn: sqlite3.Connection) -> None:
     """The schema of DESIGN.md section 2."""
-    opp = dict(S.OPPORTUNITY_COLUMNS)
+    opp = dict(_OPPORTUNITY_COLUMNS_V1)
     opp[S.OPPORTUNITY_ID] = "TEXT PRIMARY KEY NOT NULL"
     opp[S.STATUS] = "TEXT NOT NULL CHECK (status IN ('open', 'won', 'lost'))"
     stmts = [
@@ -120,7 +125,7 @@ def _migration_import_undo(conn: sqlite3.Connection) -> None:
     """Undo data for imports (issue #3): the prior state of every row an import replaced, so
     that undoing it restores the database exactly; plus details and rejected rows per import."""
     conn.execute(f"CREATE TABLE import_prior_opportunities (undo_import_id INTEGER NOT NULL, "
-                 f"{_columns_sql(S.OPPORTUNITY_COLUMNS)})")
+                 f"{_columns_sql(_OPPORTUNITY_COLUMNS_V1)})")
     conn.execute("CREATE INDEX idx_import_prior_opportunities ON import_prior_opportunities (undo_import_id)")
     conn.execute(f"CREATE TABLE import_prior_snapshots (undo_import_id INTEGER NOT NULL, "
                  f"{_columns_sql(S.SNAPSHOT_COLUMNS)})")
@@ -158,9 +163,43 @@ def _migration_snapshot_versions(conn: sqlite3.Connection) -> None:
     conn.execute("DROP INDEX IF EXISTS idx_opportunities_owner")
 
 
+def _migration_status_source(conn: sqlite3.Connection) -> None:
+    """Status provenance (issue #14): ``opportunities.status_source`` says where a deal's status
+    came from, 'file' (an explicit status column of the export) or 'stage_map'; a stage-map
+    change re-derives only the statuses that came from the map.
+
+    Existing rows (and the prior rows kept for undo) are inferred from the import that wrote
+    them: 'file' when that import's mapping had a column mapped to ``status`` (Pipedrive,
+    HubSpot's and Close's status, Dynamics, a canonical file), else 'stage_map' (the demo,
+    Salesforce, Zoho, files without a status column). Where a status column only filled in for
+    stages the map did not know, 'file' is the safe side: such a deal is never re-derived."""
+    check = "CHECK (status_source IN ('file', 'stage_map'))"
+    conn.execute(f"ALTER TABLE opportunities ADD COLUMN status_source TEXT NOT NULL DEFAULT 'stage_map' {check}")
+    conn.execute("ALTER TABLE import_prior_opportunities ADD COLUMN status_source TEXT")
+    from_file = [int(iid) for iid, mapping in conn.execute("SELECT id, mapping FROM imports WHERE kind = 'opportunities'")
+                 if _maps_status(mapping)]
+    conn.execute("UPDATE import_prior_opportunities SET status_source = 'stage_map'")
+    if from_file:
+        ids = json.dumps(from_file)
+        conn.execute("UPDATE opportunities SET status_source = 'file' WHERE import_id IN (SELECT value FROM json_each(?))",
+                     (ids,))
+        # a prior row was written by the import before the one that kept it: its own import_id says which
+        conn.execute("UPDATE import_prior_opportunities SET status_source = 'file' "
+                     "WHERE import_id IN (SELECT value FROM json_each(?))", (ids,))
+
+
+def _maps_status(mapping_json: str | None) -> bool:
+    """Whether an import's stored mapping ({source column: field}) has a column mapped to status."""
+    try:
+        mapping = json.loads(mapping_json or "{}")
+    except ValueError:
+        return False
+    return isinstance(mapping, dict) and S.STATUS in mapping.values()
+
+
 #: Numbered migrations: MIGRATIONS[i] takes the schema from version i to i + 1. Append only.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_import_undo,
-                                                           _migration_snapshot_versions]
+                                                           _migration_snapshot_versions, _migration_status_source]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 #: The tables that hold a workspace's data (as opposed to settings and saved work): what
@@ -195,11 +234,18 @@ def _open(path: Path | str) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as exc:
-        raise StoreError(_explain(path, exc)) from None
+        raise StoreError(explain(path, exc)) from None
     return conn
 
 
-def _explain(path: Path | str, exc: Exception) -> str:
+def open_connection(path: Path | str) -> sqlite3.Connection:
+    """A raw connection to ``path`` (busy timeout, WAL, newer schema refused), not migrated:
+    for tools that copy whole databases (salesops.backup). Close it yourself."""
+    return _open(path)
+
+
+def explain(path: Path | str, exc: Exception) -> str:
+    """A user's sentence for a SQLite error met on the database at ``path``."""
     text = str(exc)
     if "not a database" in text or "malformed" in text:
         return (f"{path} is not a readable salesops database ({text}). "
@@ -256,14 +302,14 @@ def connect(path: Path | str | None = None, *, write: bool = False) -> Iterator[
         try:
             migrate(conn, path)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(_explain(path, exc)) from None
+            raise StoreError(explain(path, exc)) from None
         if not write:
             yield conn
             return
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise StoreError(_explain(path, exc)) from None
+            raise StoreError(explain(path, exc)) from None
         try:
             yield conn
             conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'data_version'")
@@ -272,7 +318,7 @@ def connect(path: Path | str | None = None, *, write: bool = False) -> Iterator[
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.DatabaseError):
-                raise StoreError(_explain(path, exc)) from None
+                raise StoreError(explain(path, exc)) from None
             raise
     finally:
         conn.close()
@@ -980,12 +1026,12 @@ def load_stage_map(conn: sqlite3.Connection) -> pd.DataFrame:
     return frame.sort_values(["sort_order", "stage"], kind="stable").reset_index(drop=True)
 
 
-def save_stage_map(conn: sqlite3.Connection, frame: pd.DataFrame) -> None:
-    """Replace the user's stage map with ``frame`` (stage, status, probability, sort_order) and
-    re-derive the status of every deal from it (inside a write transaction)."""
+def stage_map_rows(frame: pd.DataFrame) -> list[tuple[str, str, float, int]]:
+    """The rows of an edited stage map (stage, status, probability, sort_order), checked:
+    (stage, status, probability, sort_order) tuples; blank stages are left out."""
     rows = []
     for i, r in enumerate(frame.itertuples(index=False), start=1):
-        stage = str(r.stage).strip()
+        stage = "" if r.stage is None or (isinstance(r.stage, float) and r.stage != r.stage) else str(r.stage).strip()
         if not stage:
             continue
         if r.status not in S.STATUSES:
@@ -994,10 +1040,52 @@ def save_stage_map(conn: sqlite3.Connection, frame: pd.DataFrame) -> None:
         if not 0 <= p <= 1:
             raise StoreError(f"stage map row {i} ({stage!r}): probability must be between 0 and 1, not {p}")
         rows.append((stage, r.status, p, int(r.sort_order)))
+    return rows
+
+
+def _rules_with(rows: list[tuple[str, str, float, int]]) -> dict[str, S.StageRule]:
+    """The stage map in force if the user's map were ``rows``: the defaults, then the rows."""
+    rules = dict(S.DEFAULT_STAGE_RULES)
+    for stage, status, prob, order in rows:
+        rules[S.stage_key(stage)] = S.StageRule(status, float(prob), int(order))
+    return rules
+
+
+def stage_map_changes(conn: sqlite3.Connection, frame: pd.DataFrame) -> pd.DataFrame:
+    """What saving ``frame`` as the user's stage map would change: one row per (stage, status
+    now, status then) with the number of ``deals``, for the deals whose status came from the
+    stage map (``status_source = 'stage_map'``); explicit statuses from a file never change.
+    A stage the map does not know counts as open, as on import. Columns: stage, status,
+    new_status, deals (largest first)."""
+    rules = _rules_with(stage_map_rows(frame))
+    groups = conn.execute("SELECT stage, status, COUNT(*) FROM opportunities WHERE status_source = 'stage_map' "
+                          "GROUP BY stage, status").fetchall()
+    rows = []
+    for stage, status, n in groups:
+        if stage is None:
+            continue  # no stage: nothing in the map decides it
+        rule = rules.get(S.stage_key(stage))
+        new = rule.status if rule else S.OPEN
+        if new != status:
+            rows.append({"stage": stage, "status": status, "new_status": new, "deals": int(n)})
+    out = pd.DataFrame(rows, columns=["stage", "status", "new_status", "deals"])
+    return out.sort_values(["deals", "stage"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def save_stage_map(conn: sqlite3.Connection, frame: pd.DataFrame) -> int:
+    """Replace the user's stage map with ``frame`` (stage, status, probability, sort_order) and
+    re-derive the status of the deals whose status came from the stage map (inside a write
+    transaction). Deals whose status came from the file keep it. Returns how many deals
+    changed status (exactly the deals :func:`stage_map_changes` lists)."""
+    rows = stage_map_rows(frame)
+    changes = stage_map_changes(conn, frame)
     conn.execute("DELETE FROM stage_map")
     conn.executemany("INSERT OR REPLACE INTO stage_map (stage, status, probability, sort_order) VALUES (?, ?, ?, ?)", rows)
-    for stage, status, _, _ in rows:
-        conn.execute("UPDATE opportunities SET status = ? WHERE stage = ?", (status, stage))
+    changed = 0
+    for r in changes.itertuples(index=False):
+        changed += conn.execute("UPDATE opportunities SET status = ? WHERE stage = ? AND status = ? "
+                                "AND status_source = 'stage_map'", (r.new_status, r.stage, r.status)).rowcount
+    return changed
 
 
 # --- saved, versioned user work (comp plans, scenarios, forecast runs) ------------------------
