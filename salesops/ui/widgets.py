@@ -7,7 +7,7 @@ import re
 import pandas as pd
 import streamlit as st
 
-from .. import demo, formats, metrics, reports, store
+from .. import demo, formats, metrics, reports, store, workspace
 from ..errors import SalesopsError
 from .context import PageContext, freshness_text
 
@@ -75,14 +75,25 @@ def signed_delta(change, kind: str = "money", currency: str = "USD", suffix: str
     return f"{sign}{body}{suffix}"
 
 
-def load_demo_button(ctx_db: str, key: str = "load_demo") -> None:
-    if st.button("Load the demo workspace", type="primary", key=key, icon=":material/rocket_launch:"):
+def load_demo_button(ctx_db: str, key: str = "load_demo", *, confirm: bool = True) -> None:
+    """The "Load the demo workspace" button. It replaces everything (deals, imports with their
+    undo data, roster, targets, stage map, settings, remembered mappings), so with ``confirm``
+    it is enabled only after a "Yes, replace" checkbox; a backup is written first either way
+    (workspace.load_demo)."""
+    sure = True
+    if confirm:
+        sure = st.checkbox("Yes, replace everything with the demo", key=f"{key}_confirm",
+                           help="A backup of the current workspace is written first (Settings → Backups).")
+    if st.button("Load the demo workspace", type="primary", key=key, icon=":material/rocket_launch:", disabled=not sure):
         with st.spinner("Building the demo workspace…"):
             try:
-                demo.load_demo(ctx_db)
+                written = workspace.load_demo(ctx_db)
             except SalesopsError as exc:
-                st.error(str(exc))
+                show_error(exc)
                 return
+        if written is not None:
+            st.toast(plain(f"Demo loaded; the previous workspace is in the backup {written.name}."),
+                     icon=":material/rocket_launch:")
         st.rerun()
 
 
@@ -99,7 +110,7 @@ def empty_state(ctx: PageContext, what: str = "this page") -> bool:
     with c2:
         st.markdown("**Look around first**  \nA realistic demo company: 30 reps, three years of deals, "
                     "targets and pipeline snapshots.")
-        load_demo_button(ctx.db, key=f"load_demo_{what}")
+        load_demo_button(ctx.db, key=f"load_demo_{what}", confirm=False)  # no deals to lose; a backup is still written
     return True
 
 
