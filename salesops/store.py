@@ -219,6 +219,8 @@ def _open(path: Path | str) -> sqlite3.Connection:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the folder for {path}: {exc.strerror}") from None
+    if read_only_reason(path):
+        return _open_read_only(path)
     try:
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                check_same_thread=True)
@@ -238,6 +240,27 @@ def _open(path: Path | str) -> sqlite3.Connection:
     return conn
 
 
+def read_only_uri(path: Path | str) -> str:
+    """A read-only SQLite URI of ``path``; ``immutable`` where the folder cannot hold the
+    shared-memory file a WAL reader needs (nobody can write there either)."""
+    p = Path(path).resolve()
+    immutable = "&immutable=1" if not os.access(p.parent, os.W_OK) or read_only_reason(p) == \
+        "the file system is mounted read-only" else ""
+    return f"{p.as_uri()}?mode=ro{immutable}"
+
+
+def _open_read_only(path: Path | str) -> sqlite3.Connection:
+    """A connection that only reads (the database sits on a read-only file, folder or file system)."""
+    try:
+        conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        _refuse_newer(conn, path)
+        conn.execute("PRAGMA query_only = ON")
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(explain(path, exc)) from None
+    return conn
+
+
 def open_connection(path: Path | str) -> sqlite3.Connection:
     """A raw connection to ``path`` (busy timeout, WAL, newer schema refused), not migrated:
     for tools that copy whole databases (salesops.backup). Close it yourself."""
@@ -247,16 +270,53 @@ def open_connection(path: Path | str) -> sqlite3.Connection:
 def explain(path: Path | str, exc: Exception) -> str:
     """A user's sentence for a SQLite error met on the database at ``path``."""
     text = str(exc)
+    if "readonly" in text or "read-only" in text or ("unable to open" in text and read_only_reason(path)):
+        return read_only_message(path, read_only_reason(path) or "the file or its folder is read-only")
     if "not a database" in text or "malformed" in text:
-        return (f"{path} is not a readable salesops database ({text}). "
-                f"Restore the backup {Path(str(path) + '.bak')} if there is one, or choose another file.")
-    if "readonly" in text or "read-only" in text:
-        return f"{path} cannot be written: the file or its folder is read-only"
+        return damaged_message(path, text)
     if "locked" in text:
         return f"{path} is busy: another import or save is still running; try again in a moment"
     if "disk" in text and "full" in text or "SQLITE_FULL" in text:
         return f"{path}: the disk is full; nothing was written"
     return f"{path}: {text}"
+
+
+def damaged_message(path: Path | str, detail: str) -> str:
+    """What a user reads about a damaged database file (never written into)."""
+    return (f"the database file {path} is damaged: it is not a readable salesops database ({detail}); nothing was "
+            "written. Restore a backup "
+            f"(Settings → Backups, or a file in {Path(path).resolve().parent / 'backups'}) or point SALESOPS_DB at "
+            "another file.")
+
+
+def read_only_message(path: Path | str, reason: str) -> str:
+    return (f"the database file {path} is read-only ({reason}): it can be read, but nothing can be saved into it. "
+            "Make it writable, or copy it to a writable folder and point SALESOPS_DB at the copy.")
+
+
+def read_only_reason(path: Path | str) -> str | None:
+    """Why the existing database at ``path`` cannot be written (a read-only file system, file
+    or folder), or None. A WAL database also needs its folder writable (for -wal and -shm)."""
+    p = Path(path)
+    if str(path) == ":memory:" or not p.exists():
+        return None
+    try:
+        st = os.statvfs(p)
+        if st.f_flag & getattr(os, "ST_RDONLY", 1):
+            return "the file system is mounted read-only"
+    except (OSError, AttributeError):
+        pass
+    if not os.access(p, os.W_OK):
+        return "the file is read-only"
+    if not os.access(p.parent, os.W_OK):
+        return "its folder is read-only"
+    return None
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether an error (SQLite's, pandas' or the ADBC driver's) says the file is damaged."""
+    text = str(exc)
+    return "malformed" in text or "not a database" in text
 
 
 def _refuse_newer(conn: sqlite3.Connection, path: Path | str = "") -> int:
@@ -276,7 +336,7 @@ def migrate(conn: sqlite3.Connection, path: Path | str = "") -> None:
     it, so two processes opening a new database at once both succeed."""
     version = _refuse_newer(conn, path)
     while version < SCHEMA_VERSION:
-        conn.execute("BEGIN IMMEDIATE")
+        begin_write(conn, path)
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version < SCHEMA_VERSION:
@@ -289,27 +349,77 @@ def migrate(conn: sqlite3.Connection, path: Path | str = "") -> None:
             raise
 
 
+#: How long a writer waits in the queue behind other writers before giving up (seconds;
+#: ``SALESOPS_WRITE_WAIT`` overrides). Four simultaneous million-row imports each take about a
+#: minute: the last one waits for the three before it, it does not fail.
+WRITE_WAIT_SECONDS = float(os.environ.get("SALESOPS_WRITE_WAIT") or 3600)
+#: The first try for the write lock waits this long before the writer says it is queued.
+FIRST_TRY_MS = 1000
+WAITING = "waiting for another import or save to finish"
+
+
+def _is_busy(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def begin_write(conn: sqlite3.Connection, path: Path | str = "", on_wait: Callable[[str], None] | None = None) -> None:
+    """``BEGIN IMMEDIATE``, queued: while another connection holds the write lock, keep
+    trying (each try waits the busy timeout) for up to :data:`WRITE_WAIT_SECONDS`, and say
+    once through ``on_wait`` that this writer is waiting (a progress line, the CLI's stderr,
+    the page's status)."""
+    import time
+
+    deadline = time.monotonic() + WRITE_WAIT_SECONDS
+    first = min(FIRST_TRY_MS, BUSY_TIMEOUT_MS)
+    conn.execute(f"PRAGMA busy_timeout = {first}")
+    told = False
+    try:
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise StoreError(explain(path, exc)) from None
+                if time.monotonic() >= deadline:
+                    raise StoreError(f"{path} is busy: another import or save held it for more than "
+                                     f"{WRITE_WAIT_SECONDS:.0f} s; nothing was written, try again later") from None
+                if not told and on_wait is not None:
+                    on_wait(WAITING)
+                told = True
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+
 @contextmanager
-def connect(path: Path | str | None = None, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+def connect(path: Path | str | None = None, *, write: bool = False,
+            on_wait: Callable[[str], None] | None = None) -> Iterator[sqlite3.Connection]:
     """Open the database for one unit of work, migrated to the current schema.
 
     With ``write=True`` the block runs in one ``BEGIN IMMEDIATE`` transaction that commits at the
-    end (bumping ``data_version``) or rolls back on any exception. The connection is closed on
-    exit either way."""
+    end (bumping ``data_version``) or rolls back on any exception; a writer queues behind
+    others (:func:`begin_write`; ``on_wait`` hears that it is waiting). The connection is
+    closed on exit either way."""
     path = default_db_path() if path is None else path
+    if write and read_only_reason(path):
+        raise StoreError(read_only_message(path, read_only_reason(path)))
     conn = _open(path)
     try:
         try:
-            migrate(conn, path)
+            if read_only_reason(path):
+                if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                    raise StoreError(read_only_message(path, read_only_reason(path)) + " It was written by an "
+                                     "older salesops and needs an upgrade, which writes.")
+            else:
+                migrate(conn, path)
         except sqlite3.DatabaseError as exc:
             raise StoreError(explain(path, exc)) from None
         if not write:
             yield conn
             return
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StoreError(explain(path, exc)) from None
+        begin_write(conn, path, on_wait)
         try:
             yield conn
             conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'data_version'")
@@ -331,19 +441,34 @@ def data_version(path: Path | str | None = None) -> int:
 
 
 def integrity_problems(path: Path | str | None = None) -> list[str]:
-    """``PRAGMA quick_check`` results other than ok (empty list = healthy)."""
+    """``PRAGMA quick_check`` results other than ok (empty list = healthy). Read-only: a
+    database on a read-only file system is checked without writing anything."""
     path = default_db_path() if path is None else path
     if not Path(path).exists():
         return []
     try:
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         try:
             rows = [r[0] for r in conn.execute("PRAGMA quick_check").fetchall()]
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
+        if "unable to open" in str(exc) and read_only_reason(path):
+            return []  # not damage: a read-only place (said as read-only where it matters)
         return [str(exc)]
     return [r for r in rows if r != "ok"]
+
+
+def check_intact(path: Path | str) -> None:
+    """Raise StoreError when the database at ``path`` is damaged (``PRAGMA quick_check``: it
+    reads the whole file, about a second per few hundred MB). Imports call it before writing:
+    damage in the middle of the file is otherwise met only by the pages a query happens to
+    read, and SQLite would happily write next to it."""
+    problems = integrity_problems(path)
+    if problems:
+        lines = [ln for p in problems for ln in str(p).splitlines() if ln.strip() and not ln.startswith("***")]
+        detail = (lines[0] if lines else str(problems[0]))[:120]
+        raise StoreError(damaged_message(path, detail + (f" and {len(lines) - 1:,} more problems" if len(lines) > 1 else "")))
 
 
 def backup(path: Path | str | None = None, dest: Path | str | None = None) -> Path:
@@ -478,7 +603,19 @@ def table_columns(conn: sqlite3.Connection, table: str) -> list[str]:
 
 
 def read_frame(conn: sqlite3.Connection, sql: str, params: tuple | dict = ()) -> pd.DataFrame:
-    return pd.read_sql_query(sql, conn, params=params)
+    try:
+        return pd.read_sql_query(sql, conn, params=params)
+    except (sqlite3.DatabaseError, pd.errors.DatabaseError) as exc:
+        if is_damage(exc):
+            raise StoreError(damaged_message(_conn_path(conn), str(exc).rsplit(": ", 1)[-1])) from None
+        raise
+
+
+def _conn_path(conn: sqlite3.Connection) -> str:
+    try:
+        return conn.execute("PRAGMA database_list").fetchone()[2] or "the database"
+    except sqlite3.Error:
+        return "the database"
 
 
 def _parse_dates(frame: pd.DataFrame, columns) -> pd.DataFrame:
@@ -541,7 +678,7 @@ def load_deal_facts(path: Path | str, text_columns: tuple[str, ...] = ()) -> pd.
                 + f"IFNULL(CAST(probability AS REAL), {_NO_NUMBER}) AS probability, "
                 + "IFNULL(CAST(created_date AS TEXT), '') AS created_date, IFNULL(CAST(close_date AS TEXT), '') AS close_date "
                 + "FROM opportunities")
-    uri = Path(path).resolve().as_uri()
+    uri = read_only_uri(path) if read_only_reason(path) else Path(path).resolve().as_uri()
 
     def read(sql: str):
         with adbc.connect(uri) as conn:
@@ -553,8 +690,13 @@ def load_deal_facts(path: Path | str, text_columns: tuple[str, ...] = ()) -> pd.
             finally:
                 cur.close()
 
-    with connect(path), ThreadPoolExecutor(2) as pool:  # the open connection keeps the WAL index in place
-        texts, rest = pool.map(read, (text_sql, rest_sql))
+    try:
+        with connect(path), ThreadPoolExecutor(2) as pool:  # the open connection keeps the WAL index in place
+            texts, rest = pool.map(read, (text_sql, rest_sql))
+    except (adbc.Error, OSError) as exc:
+        if is_damage(exc):
+            raise StoreError(damaged_message(path, "database disk image is malformed")) from None
+        raise StoreError(explain(path, exc)) from None
     if rest.num_rows == 0:  # no rows: the driver cannot tell the column types; give them
         frame = pd.DataFrame({"rowid": np.array([], dtype=np.int64)})
         for c in (*FACT_COLUMNS, *texts_read[3:]):
