@@ -8,6 +8,7 @@ import streamlit as st
 for noisy in ("prophet", "cmdstanpy", "prophet.plot"):
     logging.getLogger(noisy).setLevel(logging.ERROR)
 
+from salesops.errors import SalesopsError  # noqa: E402
 from salesops.ui import context, widgets  # noqa: E402
 
 # the icon ships with the app: no font or emoji CDN is asked for it (the app makes no network request)
@@ -38,5 +39,9 @@ pages = {
     ],
 }
 page = st.navigation(pages)
+widgets.stop_unless_workspace_opens()  # a newer, damaged or unreadable database: the message, then stop
 context.sidebar()
-page.run()
+try:
+    page.run()
+except SalesopsError as exc:  # e.g. damage met in the middle of a page: the message, never a crash box
+    widgets.show_error(exc)

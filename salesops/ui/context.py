@@ -283,11 +283,16 @@ def sidebar() -> None:
     try:
         ws = current_workspace()
     except SalesopsError as exc:
-        st.sidebar.error(str(exc))
+        from .widgets import plain
+
+        st.sidebar.error(plain(str(exc)))
         return
     cal = ws.settings.calendar
     sb = st.sidebar
     sb.text(ws.settings.workspace_name or "Workspace")
+    read_only = store.read_only_reason(ws.path)
+    if read_only:
+        sb.warning(f"Read-only: {read_only}. Pages show the data; nothing can be saved.", icon=":material/lock:")
     if ws.empty:
         sb.info("No deals yet: import a CRM export or load the demo workspace.")
         return

@@ -116,7 +116,7 @@ def empty_state(ctx: PageContext, what: str = "this page") -> bool:
 
 def show_error(exc: Exception) -> None:
     """Show the package's own error to the user (never a traceback)."""
-    st.error(str(exc), icon=":material/error:")
+    st.error(plain(str(exc)), icon=":material/error:")
 
 
 def freshness(ctx: PageContext) -> None:
@@ -275,23 +275,41 @@ def export_frame(frame: pd.DataFrame, columns: dict) -> pd.DataFrame:
 
 
 def ensure_database(path: str) -> None:
-    """First start on a machine: no database file yet -> create it with the demo workspace."""
+    """First start on a machine: no database file yet -> create it with the demo workspace.
+    A damaged file stops the app with a clear message (checked again whenever the file changes)."""
     from pathlib import Path
 
     if not Path(path).exists():
         demo.load_demo(path)
         st.toast("Opened the demo workspace. Import your own CRM export on the Import page.", icon=":material/rocket_launch:")
-    integrity = _integrity_at_start(path)
+    try:
+        stat = Path(path).stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        stamp = None
+    integrity = _integrity(path, stamp)
     if integrity:
-        st.error(f"The database {path} is damaged ({integrity[0]}). Restore {path}.bak if it exists, "
-                 "or point SALESOPS_DB at another file.")
+        st.error(plain(store.damaged_message(path, integrity[0].splitlines()[-1][:120])), icon=":material/error:")
         st.stop()
 
 
-@st.cache_resource(max_entries=4)
-def _integrity_at_start(path: str) -> list[str]:
-    """``PRAGMA quick_check`` once per database per server process (it reads the whole file)."""
+@st.cache_resource(max_entries=4, show_spinner="Checking the database…")
+def _integrity(path: str, stamp) -> list[str]:
+    """``PRAGMA quick_check`` once per database file state (``stamp``: its modification time
+    and size), not once per server process: damage after start-up is found on the next page."""
     return store.integrity_problems(path)
+
+
+def stop_unless_workspace_opens() -> None:
+    """Show why the workspace cannot be opened (damaged, read-only and too old to upgrade, from
+    a newer salesops) and stop the script cleanly: no crash box beside the message."""
+    from .context import current_workspace
+
+    try:
+        current_workspace()
+    except SalesopsError as exc:
+        st.error(plain(str(exc)), icon=":material/error:")
+        st.stop()
 
 
 def chart_with_downloads(ctx: PageContext, chart, data: pd.DataFrame | None, stem: str, *, columns: dict | None = None,

@@ -1,10 +1,7 @@
 """Issue 14's faults: writers queue instead of failing; a damaged database is said to be damaged
 wherever it is met and never written into; a read-only database is said to be read-only."""
 import os
-import shutil
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 
@@ -13,9 +10,6 @@ import pytest
 from salesops import ingest, store
 from salesops.cli import main
 from salesops.ingest import samples
-
-PROJECT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 def _count(db) -> int:
     with store.connect(db) as conn:
@@ -134,27 +128,6 @@ def test_reports_on_a_damaged_database_say_so(badly_damaged_db, capsys, argv):
 
 
 # --- c. read-only ---------------------------------------------------------------------------------
-@pytest.fixture
-def read_only_db(demo_db, tmp_path):
-    """The demo database on a read-only file system (a read-only tmpfs when root may mount one,
-    else a read-only file in a read-only folder)."""
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    if os.geteuid() == 0:
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(folder)], capture_output=True).returncode:
-            pytest.skip("cannot mount a tmpfs to make a read-only file system")
-        shutil.copyfile(demo_db, folder / "demo.db")
-        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
-        yield folder / "demo.db"
-        subprocess.run(["umount", str(folder)], check=False)
-    else:
-        shutil.copyfile(demo_db, folder / "demo.db")
-        (folder / "demo.db").chmod(0o444)
-        folder.chmod(0o555)
-        yield folder / "demo.db"
-        folder.chmod(0o755)
-
-
 def test_a_read_only_database_is_reported_as_read_only(read_only_db, tmp_path, capsys):
     assert store.integrity_problems(read_only_db) == []  # not "damaged"
     data, name = samples.SAMPLE_EXPORTS["Pipedrive deals"]()
