@@ -69,3 +69,26 @@ def read_only_db(demo_db, tmp_path):
         folder.chmod(0o555)
         yield folder / "demo.db"
         folder.chmod(0o755)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say how many real-browser tests ran and how many skipped (and why), so that a run
+    without Chromium cannot pass for one that tested in a browser."""
+    ran, skipped, reasons = 0, 0, set()
+    for category, reports in terminalreporter.stats.items():
+        for r in reports:
+            nodeid = getattr(r, "nodeid", "")
+            if "tests/browser/" not in nodeid.replace("\\", "/"):
+                continue
+            if category == "skipped":
+                skipped += 1
+                longrepr = getattr(r, "longrepr", None)
+                if isinstance(longrepr, tuple) and len(longrepr) == 3:
+                    reasons.add(str(longrepr[2]).removeprefix("Skipped: "))
+            elif category in ("passed", "failed", "error") and getattr(r, "when", "") == "call":
+                ran += 1
+    if ran or skipped:
+        line = f"browser tests: {ran} ran, {skipped} skipped"
+        if reasons:
+            line += " (" + "; ".join(sorted(reasons))[:200] + ")"
+        terminalreporter.write_sep("-", line)
