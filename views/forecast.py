@@ -134,7 +134,7 @@ if view == ui.VIEWS[0]:
         if st.form_submit_button("Save forecast", icon=":material/save:"):
             try:
                 _, version = ui.save(ctx, name, result)
-                st.success(widgets.plain(f"Saved {name!r} (version {version}). See 'Accuracy of saved forecasts' once the actuals are in."))
+                st.success(widgets.plain_message(f"Saved {name!r} (version {version}). See 'Accuracy of saved forecasts' once the actuals are in."))
             except SalesopsError as exc:
                 widgets.show_error(exc)
 
@@ -185,7 +185,7 @@ elif view == ui.VIEWS[1]:
         if st.form_submit_button("Save landing zone", icon=":material/save:"):
             try:
                 _, version = ui.save_landing_zone(ctx, lname, res)
-                st.success(widgets.plain(f"Saved {lname!r} (version {version})."))
+                st.success(widgets.plain_message(f"Saved {lname!r} (version {version})."))
             except SalesopsError as exc:
                 widgets.show_error(exc)
 

@@ -28,7 +28,7 @@ FIELD_OPTIONS = ["extra", *ALL_FIELDS]
 
 flash = st.session_state.pop("imp_flash", None)
 if flash:
-    st.success(widgets.plain(flash), icon=":material/check_circle:")
+    st.success(widgets.plain_message(flash), icon=":material/check_circle:")
 
 kind_label = st.segmented_control("What are you importing?", list(KINDS), default=list(KINDS)[0], key="imp_kind")
 kind = KINDS.get(kind_label or list(KINDS)[0], "deals")

@@ -283,9 +283,9 @@ def sidebar() -> None:
     try:
         ws = current_workspace()
     except SalesopsError as exc:
-        from .widgets import plain
+        from .widgets import plain_message
 
-        st.sidebar.error(plain(str(exc)))
+        st.sidebar.error(plain_message(str(exc)))
         return
     cal = ws.settings.calendar
     sb = st.sidebar

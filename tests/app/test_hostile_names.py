@@ -151,3 +151,13 @@ def test_import_page_shows_a_hostile_file_name_as_text(empty_db, monkeypatch):
     at.button(key="imp_go").click().run()
     assert any("export" in s.value for s in at.success), "no import message"
     assert not _bad(at), _bad(at)[:6]
+
+
+def test_plain_and_plain_message_leave_no_markup():
+    from salesops.ui.widgets import plain, plain_message
+
+    for escape in (plain, plain_message):
+        for h in HOSTILE:
+            assert not RAW.search(escape(f"Deal {h}")), (escape.__name__, h)
+    assert plain_message("import #1 wrote 60 rows (2 new)") == r"import #1 wrote 60 rows \(2 new\)"
+    assert plain_message("1. not a list") == r"1\. not a list"
