@@ -9,6 +9,7 @@ for noisy in ("prophet", "cmdstanpy", "prophet.plot"):
     logging.getLogger(noisy).setLevel(logging.ERROR)
 
 from salesops import auth  # noqa: E402
+from salesops.errors import SalesopsError  # noqa: E402
 from salesops.ui import context, session, widgets  # noqa: E402
 
 # the icon ships with the app: no font or emoji CDN is asked for it (the app makes no network request)
@@ -16,6 +17,7 @@ st.set_page_config(page_title="salesops", page_icon=str(Path(__file__).parent / 
 
 with auth.acting(auth.User("first start", auth.ADMIN, local=True)):  # the app itself creates a missing database
     widgets.ensure_database(context.db_path())
+    widgets.stop_unless_workspace_opens()  # a newer, damaged or unreadable database: the message, then stop
 user = session.start(context.db_path())  # the sign-in screen stops the run until someone is signed in
 
 pages = {
@@ -45,4 +47,7 @@ pages = {
 page = st.navigation(pages)
 session.sidebar_note(user)
 context.sidebar()
-page.run()
+try:
+    page.run()
+except SalesopsError as exc:  # e.g. damage met in the middle of a page: the message, never a crash box
+    widgets.show_error(exc)

@@ -31,7 +31,7 @@ from .errors import InputError
 ACTION_LABELS = {
     "import": "Import", "undo_import": "Undo import", "mapping": "Mapping remembered", "settings": "Settings",
     "stage_map": "Stage map", "roster": "Roster", "targets": "Targets published", "territory_plan": "Territory plan",
-    "size_bands": "Company-size bands", "demo": "Demo loaded", "clear": "Workspace cleared", "users": "Users",
+    "size_bands": "Company-size bands", "demo": "Demo loaded", "clear": "Workspace cleared", "restore": "Backup restored", "users": "Users",
     "scenario": "Goal scenario", "comp_plan": "Comp plan", "forecast": "Forecast saved", "write": "Other change",
 }
 #: Longest JSON text kept for a before or after value (larger values are summarised).

@@ -48,6 +48,7 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "size_bands": ("change the company-size bands", (ADMIN,)),
     "demo": ("load the demo workspace", (ADMIN,)),
     "clear": ("clear the workspace", (ADMIN,)),
+    "restore": ("restore a backup", (ADMIN,)),
     "users": ("change users and roles", (ADMIN,)),
     "scenario": ("save a goal scenario", (ADMIN, MANAGER)),
     "comp_plan": ("save a compensation plan", (ADMIN, MANAGER)),

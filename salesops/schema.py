@@ -31,6 +31,13 @@ PIPELINE = "pipeline"
 LOSS_REASON = "loss_reason"
 EXTRA = "extra"
 IMPORT_ID = "import_id"
+#: Where a deal's status came from (schema 4): STATUS_FROM_FILE (an explicit status column of
+#: the export, a second-opinion status or won/closed flags) or STATUS_FROM_MAP (the stage map,
+#: including "counted as open" for a stage the map does not know). A stage-map change
+#: re-derives only the statuses that came from the map.
+STATUS_SOURCE = "status_source"
+STATUS_FROM_FILE, STATUS_FROM_MAP = "file", "stage_map"
+STATUS_SOURCES = (STATUS_FROM_FILE, STATUS_FROM_MAP)
 
 #: Every column of the ``opportunities`` table, in order, with its SQLite type.
 OPPORTUNITY_COLUMNS: dict[str, str] = {
@@ -56,7 +63,11 @@ OPPORTUNITY_COLUMNS: dict[str, str] = {
     LOSS_REASON: "TEXT",
     EXTRA: "TEXT",
     IMPORT_ID: "INTEGER",
+    STATUS_SOURCE: "TEXT",
 }
+#: Columns of ``opportunities`` that are bookkeeping, not a field of the export (no mapping,
+#: no SPIF filter names them).
+BOOKKEEPING_COLUMNS = (EXTRA, IMPORT_ID, STATUS_SOURCE)
 DATE_FIELDS = (CREATED_DATE, CLOSE_DATE)
 MONEY_FIELDS = (AMOUNT,)
 #: Optional text dimensions a user can group or filter by.

@@ -74,9 +74,14 @@ def _saved_work_ddl(table: str, extra: str = "") -> str:
         UNIQUE (name, version))"""
 
 
+#: The deal columns of schemas 1-3 (later migrations add theirs with ALTER TABLE, so that the
+#: early migrations keep giving exactly the schema of their version).
+_OPPORTUNITY_COLUMNS_V1 = {c: t for c, t in S.OPPORTUNITY_COLUMNS.items() if c != S.STATUS_SOURCE}
+
+
 def _migration_1(conn: sqlite3.Connection) -> None:
     """The schema of DESIGN.md section 2."""
-    opp = dict(S.OPPORTUNITY_COLUMNS)
+    opp = dict(_OPPORTUNITY_COLUMNS_V1)
     opp[S.OPPORTUNITY_ID] = "TEXT PRIMARY KEY NOT NULL"
     opp[S.STATUS] = "TEXT NOT NULL CHECK (status IN ('open', 'won', 'lost'))"
     stmts = [
@@ -119,7 +124,7 @@ def _migration_import_undo(conn: sqlite3.Connection) -> None:
     """Undo data for imports (issue #3): the prior state of every row an import replaced, so
     that undoing it restores the database exactly; plus details and rejected rows per import."""
     conn.execute(f"CREATE TABLE import_prior_opportunities (undo_import_id INTEGER NOT NULL, "
-                 f"{_columns_sql(S.OPPORTUNITY_COLUMNS)})")
+                 f"{_columns_sql(_OPPORTUNITY_COLUMNS_V1)})")
     conn.execute("CREATE INDEX idx_import_prior_opportunities ON import_prior_opportunities (undo_import_id)")
     conn.execute(f"CREATE TABLE import_prior_snapshots (undo_import_id INTEGER NOT NULL, "
                  f"{_columns_sql(S.SNAPSHOT_COLUMNS)})")
@@ -157,9 +162,44 @@ def _migration_snapshot_versions(conn: sqlite3.Connection) -> None:
     conn.execute("DROP INDEX IF EXISTS idx_opportunities_owner")
 
 
+def _migration_status_source(conn: sqlite3.Connection) -> None:
+    """Status provenance (issue #14): ``opportunities.status_source`` says where a deal's status
+    came from, 'file' (an explicit status column of the export) or 'stage_map'; a stage-map
+    change re-derives only the statuses that came from the map.
+
+    Existing rows (and the prior rows kept for undo) are inferred from the import that wrote
+    them: 'file' when that import's mapping had a column mapped to ``status`` (Pipedrive,
+    HubSpot's and Close's status, Dynamics, a canonical file), else 'stage_map' (the demo,
+    Salesforce, Zoho, files without a status column). Where a status column only filled in for
+    stages the map did not know, 'file' is the safe side: such a deal is never re-derived."""
+    check = "CHECK (status_source IN ('file', 'stage_map'))"
+    conn.execute(f"ALTER TABLE opportunities ADD COLUMN status_source TEXT NOT NULL DEFAULT 'stage_map' {check}")
+    conn.execute("ALTER TABLE import_prior_opportunities ADD COLUMN status_source TEXT")
+    from_file = [int(iid) for iid, mapping in conn.execute("SELECT id, mapping FROM imports WHERE kind = 'opportunities'")
+                 if _maps_status(mapping)]
+    conn.execute("UPDATE import_prior_opportunities SET status_source = 'stage_map'")
+    if from_file:
+        ids = json.dumps(from_file)
+        conn.execute("UPDATE opportunities SET status_source = 'file' WHERE import_id IN (SELECT value FROM json_each(?))",
+                     (ids,))
+        # a prior row was written by the import before the one that kept it: its own import_id says which
+        conn.execute("UPDATE import_prior_opportunities SET status_source = 'file' "
+                     "WHERE import_id IN (SELECT value FROM json_each(?))", (ids,))
+
+
+def _maps_status(mapping_json: str | None) -> bool:
+    """Whether an import's stored mapping ({source column: field}) has a column mapped to status."""
+    try:
+        mapping = json.loads(mapping_json or "{}")
+    except ValueError:
+        return False
+    return isinstance(mapping, dict) and S.STATUS in mapping.values()
+
+
 def _migration_users_audit(conn: sqlite3.Connection) -> None:
     """Users and roles, and the audit trail (issue #14). Idempotent (IF NOT EXISTS): it is
-    meant to be migration 5 once the issue's other migration (4) is merged before it."""
+    migration 5, after the status provenance of migration 4 (databases made on the branch that had it
+    as 4 are recreated)."""
     conn.execute("""CREATE TABLE IF NOT EXISTS users (
         email TEXT PRIMARY KEY NOT NULL,
         role TEXT NOT NULL CHECK (role IN ('admin', 'manager', 'rep')),
@@ -174,7 +214,8 @@ def _migration_users_audit(conn: sqlite3.Connection) -> None:
 
 #: Numbered migrations: MIGRATIONS[i] takes the schema from version i to i + 1. Append only.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_import_undo,
-                                                           _migration_snapshot_versions, _migration_users_audit]
+                                                           _migration_snapshot_versions, _migration_status_source,
+                                                           _migration_users_audit]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 #: The tables that hold a workspace's data (as opposed to settings and saved work): what
@@ -194,6 +235,8 @@ def _open(path: Path | str) -> sqlite3.Connection:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the folder for {path}: {exc.strerror}") from None
+    if read_only_reason(path):
+        return _open_read_only(path)
     try:
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                check_same_thread=True)
@@ -209,22 +252,87 @@ def _open(path: Path | str) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as exc:
-        raise StoreError(_explain(path, exc)) from None
+        raise StoreError(explain(path, exc)) from None
     return conn
 
 
-def _explain(path: Path | str, exc: Exception) -> str:
+def read_only_uri(path: Path | str) -> str:
+    """A read-only SQLite URI of ``path``; ``immutable`` where the folder cannot hold the
+    shared-memory file a WAL reader needs (nobody can write there either)."""
+    p = Path(path).resolve()
+    immutable = "&immutable=1" if not os.access(p.parent, os.W_OK) or read_only_reason(p) == \
+        "the file system is mounted read-only" else ""
+    return f"{p.as_uri()}?mode=ro{immutable}"
+
+
+def _open_read_only(path: Path | str) -> sqlite3.Connection:
+    """A connection that only reads (the database sits on a read-only file, folder or file system)."""
+    try:
+        conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        _refuse_newer(conn, path)
+        conn.execute("PRAGMA query_only = ON")
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(explain(path, exc)) from None
+    return conn
+
+
+def open_connection(path: Path | str) -> sqlite3.Connection:
+    """A raw connection to ``path`` (busy timeout, WAL, newer schema refused), not migrated:
+    for tools that copy whole databases (salesops.backup). Close it yourself."""
+    return _open(path)
+
+
+def explain(path: Path | str, exc: Exception) -> str:
+    """A user's sentence for a SQLite error met on the database at ``path``."""
     text = str(exc)
+    if "readonly" in text or "read-only" in text or ("unable to open" in text and read_only_reason(path)):
+        return read_only_message(path, read_only_reason(path) or "the file or its folder is read-only")
     if "not a database" in text or "malformed" in text:
-        return (f"{path} is not a readable salesops database ({text}). "
-                f"Restore the backup {Path(str(path) + '.bak')} if there is one, or choose another file.")
-    if "readonly" in text or "read-only" in text:
-        return f"{path} cannot be written: the file or its folder is read-only"
+        return damaged_message(path, text)
     if "locked" in text:
         return f"{path} is busy: another import or save is still running; try again in a moment"
     if "disk" in text and "full" in text or "SQLITE_FULL" in text:
         return f"{path}: the disk is full; nothing was written"
     return f"{path}: {text}"
+
+
+def damaged_message(path: Path | str, detail: str) -> str:
+    """What a user reads about a damaged database file (never written into)."""
+    return (f"the database file {path} is damaged: it is not a readable salesops database ({detail}); nothing was "
+            "written. Restore a backup "
+            f"(Settings → Backups, or a file in {Path(path).resolve().parent / 'backups'}) or point SALESOPS_DB at "
+            "another file.")
+
+
+def read_only_message(path: Path | str, reason: str) -> str:
+    return (f"the database file {path} is read-only ({reason}): it can be read, but nothing can be saved into it. "
+            "Make it writable, or copy it to a writable folder and point SALESOPS_DB at the copy.")
+
+
+def read_only_reason(path: Path | str) -> str | None:
+    """Why the existing database at ``path`` cannot be written (a read-only file system, file
+    or folder), or None. A WAL database also needs its folder writable (for -wal and -shm)."""
+    p = Path(path)
+    if str(path) == ":memory:" or not p.exists():
+        return None
+    try:
+        st = os.statvfs(p)
+        if st.f_flag & getattr(os, "ST_RDONLY", 1):
+            return "the file system is mounted read-only"
+    except (OSError, AttributeError):
+        pass
+    if not os.access(p, os.W_OK):
+        return "the file is read-only"
+    if not os.access(p.parent, os.W_OK):
+        return "its folder is read-only"
+    return None
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether an error (SQLite's, pandas' or the ADBC driver's) says the file is damaged."""
+    text = str(exc)
+    return "malformed" in text or "not a database" in text
 
 
 def _refuse_newer(conn: sqlite3.Connection, path: Path | str = "") -> int:
@@ -244,7 +352,7 @@ def migrate(conn: sqlite3.Connection, path: Path | str = "") -> None:
     it, so two processes opening a new database at once both succeed."""
     version = _refuse_newer(conn, path)
     while version < SCHEMA_VERSION:
-        conn.execute("BEGIN IMMEDIATE")
+        begin_write(conn, path)
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version < SCHEMA_VERSION:
@@ -257,30 +365,80 @@ def migrate(conn: sqlite3.Connection, path: Path | str = "") -> None:
             raise
 
 
+#: How long a writer waits in the queue behind other writers before giving up (seconds;
+#: ``SALESOPS_WRITE_WAIT`` overrides). Four simultaneous million-row imports each take about a
+#: minute: the last one waits for the three before it, it does not fail.
+WRITE_WAIT_SECONDS = float(os.environ.get("SALESOPS_WRITE_WAIT") or 3600)
+#: The first try for the write lock waits this long before the writer says it is queued.
+FIRST_TRY_MS = 1000
+WAITING = "waiting for another import or save to finish"
+
+
+def _is_busy(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def begin_write(conn: sqlite3.Connection, path: Path | str = "", on_wait: Callable[[str], None] | None = None) -> None:
+    """``BEGIN IMMEDIATE``, queued: while another connection holds the write lock, keep
+    trying (each try waits the busy timeout) for up to :data:`WRITE_WAIT_SECONDS`, and say
+    once through ``on_wait`` that this writer is waiting (a progress line, the CLI's stderr,
+    the page's status)."""
+    import time
+
+    deadline = time.monotonic() + WRITE_WAIT_SECONDS
+    first = min(FIRST_TRY_MS, BUSY_TIMEOUT_MS)
+    conn.execute(f"PRAGMA busy_timeout = {first}")
+    told = False
+    try:
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise StoreError(explain(path, exc)) from None
+                if time.monotonic() >= deadline:
+                    raise StoreError(f"{path} is busy: another import or save held it for more than "
+                                     f"{WRITE_WAIT_SECONDS:.0f} s; nothing was written, try again later") from None
+                if not told and on_wait is not None:
+                    on_wait(WAITING)
+                told = True
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+
 @contextmanager
-def connect(path: Path | str | None = None, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+def connect(path: Path | str | None = None, *, write: bool = False,
+            on_wait: Callable[[str], None] | None = None) -> Iterator[sqlite3.Connection]:
     """Open the database for one unit of work, migrated to the current schema.
 
     With ``write=True`` the block runs in one ``BEGIN IMMEDIATE`` transaction that commits at the
-    end (bumping ``data_version``) or rolls back on any exception. The connection is closed on
-    exit either way."""
+    end (bumping ``data_version``) or rolls back on any exception; a writer queues behind
+    others (:func:`begin_write`; ``on_wait`` hears that it is waiting). The connection is
+    closed on exit either way."""
     path = default_db_path() if path is None else path
+    if write and read_only_reason(path):
+        raise StoreError(read_only_message(path, read_only_reason(path)))
     conn = _open(path)
     try:
         try:
-            migrate(conn, path)
+            if read_only_reason(path):
+                if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                    raise StoreError(read_only_message(path, read_only_reason(path)) + " It was written by an "
+                                     "older salesops and needs an upgrade, which writes.")
+            else:
+                migrate(conn, path)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(_explain(path, exc)) from None
+            raise StoreError(explain(path, exc)) from None
         if not write:
             yield conn
             return
         from . import audit
 
         audit.check_write()  # a write the acting user may not do is refused before it starts
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StoreError(_explain(path, exc)) from None
+        begin_write(conn, path, on_wait)
         try:
             yield conn
             audit.on_commit(conn)  # who and what, in the same transaction as the change
@@ -290,7 +448,7 @@ def connect(path: Path | str | None = None, *, write: bool = False) -> Iterator[
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.DatabaseError):
-                raise StoreError(_explain(path, exc)) from None
+                raise StoreError(explain(path, exc)) from None
             raise
     finally:
         conn.close()
@@ -303,19 +461,34 @@ def data_version(path: Path | str | None = None) -> int:
 
 
 def integrity_problems(path: Path | str | None = None) -> list[str]:
-    """``PRAGMA quick_check`` results other than ok (empty list = healthy)."""
+    """``PRAGMA quick_check`` results other than ok (empty list = healthy). Read-only: a
+    database on a read-only file system is checked without writing anything."""
     path = default_db_path() if path is None else path
     if not Path(path).exists():
         return []
     try:
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         try:
             rows = [r[0] for r in conn.execute("PRAGMA quick_check").fetchall()]
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
+        if "unable to open" in str(exc) and read_only_reason(path):
+            return []  # not damage: a read-only place (said as read-only where it matters)
         return [str(exc)]
     return [r for r in rows if r != "ok"]
+
+
+def check_intact(path: Path | str) -> None:
+    """Raise StoreError when the database at ``path`` is damaged (``PRAGMA quick_check``: it
+    reads the whole file, about a second per few hundred MB). Imports call it before writing:
+    damage in the middle of the file is otherwise met only by the pages a query happens to
+    read, and SQLite would happily write next to it."""
+    problems = integrity_problems(path)
+    if problems:
+        lines = [ln for p in problems for ln in str(p).splitlines() if ln.strip() and not ln.startswith("***")]
+        detail = (lines[0] if lines else str(problems[0]))[:120]
+        raise StoreError(damaged_message(path, detail + (f" and {len(lines) - 1:,} more problems" if len(lines) > 1 else "")))
 
 
 def backup(path: Path | str | None = None, dest: Path | str | None = None) -> Path:
@@ -450,7 +623,19 @@ def table_columns(conn: sqlite3.Connection, table: str) -> list[str]:
 
 
 def read_frame(conn: sqlite3.Connection, sql: str, params: tuple | dict = ()) -> pd.DataFrame:
-    return pd.read_sql_query(sql, conn, params=params)
+    try:
+        return pd.read_sql_query(sql, conn, params=params)
+    except (sqlite3.DatabaseError, pd.errors.DatabaseError) as exc:
+        if is_damage(exc):
+            raise StoreError(damaged_message(_conn_path(conn), str(exc).rsplit(": ", 1)[-1])) from None
+        raise
+
+
+def _conn_path(conn: sqlite3.Connection) -> str:
+    try:
+        return conn.execute("PRAGMA database_list").fetchone()[2] or "the database"
+    except sqlite3.Error:
+        return "the database"
 
 
 def _parse_dates(frame: pd.DataFrame, columns) -> pd.DataFrame:
@@ -513,7 +698,7 @@ def load_deal_facts(path: Path | str, text_columns: tuple[str, ...] = ()) -> pd.
                 + f"IFNULL(CAST(probability AS REAL), {_NO_NUMBER}) AS probability, "
                 + "IFNULL(CAST(created_date AS TEXT), '') AS created_date, IFNULL(CAST(close_date AS TEXT), '') AS close_date "
                 + "FROM opportunities")
-    uri = Path(path).resolve().as_uri()
+    uri = read_only_uri(path) if read_only_reason(path) else Path(path).resolve().as_uri()
 
     def read(sql: str):
         with adbc.connect(uri) as conn:
@@ -525,8 +710,13 @@ def load_deal_facts(path: Path | str, text_columns: tuple[str, ...] = ()) -> pd.
             finally:
                 cur.close()
 
-    with connect(path), ThreadPoolExecutor(2) as pool:  # the open connection keeps the WAL index in place
-        texts, rest = pool.map(read, (text_sql, rest_sql))
+    try:
+        with connect(path), ThreadPoolExecutor(2) as pool:  # the open connection keeps the WAL index in place
+            texts, rest = pool.map(read, (text_sql, rest_sql))
+    except (adbc.Error, OSError) as exc:
+        if is_damage(exc):
+            raise StoreError(damaged_message(path, "database disk image is malformed")) from None
+        raise StoreError(explain(path, exc)) from None
     if rest.num_rows == 0:  # no rows: the driver cannot tell the column types; give them
         frame = pd.DataFrame({"rowid": np.array([], dtype=np.int64)})
         for c in (*FACT_COLUMNS, *texts_read[3:]):
@@ -998,12 +1188,12 @@ def load_stage_map(conn: sqlite3.Connection) -> pd.DataFrame:
     return frame.sort_values(["sort_order", "stage"], kind="stable").reset_index(drop=True)
 
 
-def save_stage_map(conn: sqlite3.Connection, frame: pd.DataFrame) -> None:
-    """Replace the user's stage map with ``frame`` (stage, status, probability, sort_order) and
-    re-derive the status of every deal from it (inside a write transaction)."""
+def stage_map_rows(frame: pd.DataFrame) -> list[tuple[str, str, float, int]]:
+    """The rows of an edited stage map (stage, status, probability, sort_order), checked:
+    (stage, status, probability, sort_order) tuples; blank stages are left out."""
     rows = []
     for i, r in enumerate(frame.itertuples(index=False), start=1):
-        stage = str(r.stage).strip()
+        stage = "" if r.stage is None or (isinstance(r.stage, float) and r.stage != r.stage) else str(r.stage).strip()
         if not stage:
             continue
         if r.status not in S.STATUSES:
@@ -1012,10 +1202,52 @@ def save_stage_map(conn: sqlite3.Connection, frame: pd.DataFrame) -> None:
         if not 0 <= p <= 1:
             raise StoreError(f"stage map row {i} ({stage!r}): probability must be between 0 and 1, not {p}")
         rows.append((stage, r.status, p, int(r.sort_order)))
+    return rows
+
+
+def _rules_with(rows: list[tuple[str, str, float, int]]) -> dict[str, S.StageRule]:
+    """The stage map in force if the user's map were ``rows``: the defaults, then the rows."""
+    rules = dict(S.DEFAULT_STAGE_RULES)
+    for stage, status, prob, order in rows:
+        rules[S.stage_key(stage)] = S.StageRule(status, float(prob), int(order))
+    return rules
+
+
+def stage_map_changes(conn: sqlite3.Connection, frame: pd.DataFrame) -> pd.DataFrame:
+    """What saving ``frame`` as the user's stage map would change: one row per (stage, status
+    now, status then) with the number of ``deals``, for the deals whose status came from the
+    stage map (``status_source = 'stage_map'``); explicit statuses from a file never change.
+    A stage the map does not know counts as open, as on import. Columns: stage, status,
+    new_status, deals (largest first)."""
+    rules = _rules_with(stage_map_rows(frame))
+    groups = conn.execute("SELECT stage, status, COUNT(*) FROM opportunities WHERE status_source = 'stage_map' "
+                          "GROUP BY stage, status").fetchall()
+    rows = []
+    for stage, status, n in groups:
+        if stage is None:
+            continue  # no stage: nothing in the map decides it
+        rule = rules.get(S.stage_key(stage))
+        new = rule.status if rule else S.OPEN
+        if new != status:
+            rows.append({"stage": stage, "status": status, "new_status": new, "deals": int(n)})
+    out = pd.DataFrame(rows, columns=["stage", "status", "new_status", "deals"])
+    return out.sort_values(["deals", "stage"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def save_stage_map(conn: sqlite3.Connection, frame: pd.DataFrame) -> int:
+    """Replace the user's stage map with ``frame`` (stage, status, probability, sort_order) and
+    re-derive the status of the deals whose status came from the stage map (inside a write
+    transaction). Deals whose status came from the file keep it. Returns how many deals
+    changed status (exactly the deals :func:`stage_map_changes` lists)."""
+    rows = stage_map_rows(frame)
+    changes = stage_map_changes(conn, frame)
     conn.execute("DELETE FROM stage_map")
     conn.executemany("INSERT OR REPLACE INTO stage_map (stage, status, probability, sort_order) VALUES (?, ?, ?, ?)", rows)
-    for stage, status, _, _ in rows:
-        conn.execute("UPDATE opportunities SET status = ? WHERE stage = ?", (status, stage))
+    changed = 0
+    for r in changes.itertuples(index=False):
+        changed += conn.execute("UPDATE opportunities SET status = ? WHERE stage = ? AND status = ? "
+                                "AND status_source = 'stage_map'", (r.new_status, r.stage, r.status)).rowcount
+    return changed
 
 
 # --- saved, versioned user work (comp plans, scenarios, forecast runs) ------------------------

@@ -658,13 +658,66 @@ def save_settings(path, **values) -> None:
             store.set_settings(conn, **values)
 
 
-def save_stage_map(path, frame: pd.DataFrame) -> None:
+STAGE_MAP_COLUMNS = ["stage", "status", "probability", "sort_order"]
+
+
+@dataclass(frozen=True)
+class StageMapPreview:
+    """What saving an edited stage map would do.
+
+    ``map_changed``: the edited map differs from the one in force (no edit: nothing to save).
+    ``changes``: per stage, the deals whose status would change (stage, status, new_status,
+    deals); only deals whose status came from the stage map. ``kept_from_file``: deals whose
+    status came from the file's status column and is kept whatever the map says."""
+
+    map_changed: bool
+    changes: pd.DataFrame
+    kept_from_file: int
+
+    @property
+    def deals_changed(self) -> int:
+        return int(self.changes["deals"].sum()) if len(self.changes) else 0
+
+    def describe(self) -> str:
+        """One sentence for the user."""
+        if not self.map_changed:
+            return "The stage map has no changes; nothing was saved."
+        kept = (f" {self.kept_from_file:,} deals keep the status their file gave them." if self.kept_from_file else "")
+        if not self.deals_changed:
+            return "Saving changes no deal's status." + kept
+        per = "; ".join(f"{r.stage}: {r.deals:,} {r.status} → {r.new_status}" for r in self.changes.itertuples())
+        return f"Saving changes the status of {self.deals_changed:,} deals ({per})." + kept
+
+
+def _map_rows(frame: pd.DataFrame) -> list[tuple]:
+    return sorted(store.stage_map_rows(pd.DataFrame(frame)[STAGE_MAP_COLUMNS]))
+
+
+def stage_map_preview(path, frame: pd.DataFrame) -> StageMapPreview:
+    """What saving ``frame`` (stage, status, probability, sort_order) as the stage map would change."""
+    edited = pd.DataFrame(frame)[STAGE_MAP_COLUMNS]
+    with store.connect(path) as conn:
+        current = store.load_stage_map(conn)[STAGE_MAP_COLUMNS]
+        changes = store.stage_map_changes(conn, edited)
+        kept = conn.execute("SELECT COUNT(*) FROM opportunities WHERE status_source = 'file'").fetchone()[0]
+    return StageMapPreview(map_changed=_map_rows(edited) != _map_rows(current), changes=changes, kept_from_file=int(kept))
+
+
+def save_stage_map(path, frame: pd.DataFrame) -> int:
+    """Save the stage map and re-derive the statuses that came from it (explicit statuses from
+    a file are kept). When deal statuses change, a backup is written first
+    (salesops.backup, reason "stage-map"). Returns how many deals changed status."""
+    frame = pd.DataFrame(frame)[STAGE_MAP_COLUMNS]
     with audit.action("stage_map"):
+        if stage_map_preview(path, frame).deals_changed:
+            from .backup import backup_now
+
+            backup_now(path, "stage-map")
         with store.connect(path, write=True) as conn:
             old = store.read_frame(conn, "SELECT stage, status, probability, sort_order FROM stage_map")
-            new = frame[["stage", "status", "probability", "sort_order"]]
-            store.save_stage_map(conn, new)
-            _note_stage_change(old, new)
+            changed = store.save_stage_map(conn, frame)
+            _note_stage_change(old, frame)
+            return changed
 
 
 def _note_stage_change(old: pd.DataFrame, new: pd.DataFrame) -> None:
@@ -702,19 +755,36 @@ def stage_map(path) -> pd.DataFrame:
         return store.load_stage_map(conn)
 
 
-def clear_workspace(path) -> None:
+def clear_workspace(path) -> Path:
     """Remove every deal, snapshot, import, roster, account and target (settings and saved
-    plans stay). A backup is written first to PATH.bak."""
+    plans stay). A backup is written first (salesops.backup, reason "clear"); returns its path."""
+    from .backup import backup_now
+
     with audit.action("clear") as entry:
-        store.backup(path)
+        written = backup_now(path, "clear")
         with store.connect(path, write=True) as conn:
             counts = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
                       for t in ("opportunities", "imports", "reps", "accounts", "targets")}
             entry.before, entry.after = counts, {t: 0 for t in counts}
-            entry.summary = f"removed {counts['opportunities']:,} deals and {counts['imports']} imports (backup: {path}.bak)"
+            entry.summary = f"removed {counts['opportunities']:,} deals and {counts['imports']} imports (backup: {written.name})"
             for table in store.WORKSPACE_DATA_TABLES:
                 conn.execute(f"DELETE FROM {table}")
+    return written
+
+
+def load_demo(path) -> Path | None:
+    """Replace the workspace with the demo company (salesops.demo.load_demo: deals, imports
+    with their undo data, roster, targets, the stage map, settings and the remembered
+    mappings). A backup of what was there is written first (reason "load-demo") when the
+    database exists; returns its path (None for a new database)."""
+    from . import demo
+    from .backup import backup_now
+
+    written = backup_now(path, "load-demo") if Path(path).is_file() else None
+    demo.load_demo(path)
+    return written
 
 
 __all__ = ["Settings", "Workspace", "load", "from_frames", "attach_roster", "NOT_ON_ROSTER", "CURRENCIES",
-           "validate_roster", "save_roster", "save_settings", "save_stage_map", "add_stages", "stage_map", "clear_workspace"]
+           "validate_roster", "save_roster", "save_settings", "save_stage_map", "stage_map_preview", "StageMapPreview",
+           "add_stages", "stage_map", "clear_workspace", "load_demo"]

@@ -1,7 +1,9 @@
 """Shared fixtures: databases (empty, demo) and the real datasets folder."""
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -46,3 +48,47 @@ def datasets_dir() -> Path:
     if not DATASETS.is_dir():
         pytest.skip(f"the shared datasets folder {DATASETS} is not here (it sits beside the project checkout)")
     return DATASETS
+
+
+@pytest.fixture
+def read_only_db(demo_db, tmp_path):
+    """The demo database on a read-only file system (a read-only tmpfs when root may mount one,
+    else a read-only file in a read-only folder)."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if os.geteuid() == 0:
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(folder)], capture_output=True).returncode:
+            pytest.skip("cannot mount a tmpfs to make a read-only file system")
+        shutil.copyfile(demo_db, folder / "demo.db")
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        yield folder / "demo.db"
+        subprocess.run(["umount", str(folder)], check=False)
+    else:
+        shutil.copyfile(demo_db, folder / "demo.db")
+        (folder / "demo.db").chmod(0o444)
+        folder.chmod(0o555)
+        yield folder / "demo.db"
+        folder.chmod(0o755)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say how many real-browser tests ran and how many skipped (and why), so that a run
+    without Chromium cannot pass for one that tested in a browser."""
+    ran, skipped, reasons = 0, 0, set()
+    for category, reports in terminalreporter.stats.items():
+        for r in reports:
+            nodeid = getattr(r, "nodeid", "")
+            if "tests/browser/" not in nodeid.replace("\\", "/"):
+                continue
+            if category == "skipped":
+                skipped += 1
+                longrepr = getattr(r, "longrepr", None)
+                if isinstance(longrepr, tuple) and len(longrepr) == 3:
+                    reasons.add(str(longrepr[2]).removeprefix("Skipped: "))
+            elif category in ("passed", "failed", "error") and getattr(r, "when", "") == "call":
+                ran += 1
+    if ran or skipped:
+        line = f"browser tests: {ran} ran, {skipped} skipped"
+        if reasons:
+            line += " (" + "; ".join(sorted(reasons))[:200] + ")"
+        terminalreporter.write_sep("-", line)

@@ -54,8 +54,8 @@ if view == ui.VIEWS[0]:
     unit = {"M": "month", "Q": "quarter", "W": "week"}[freq]
     st.info(result.summary(), icon=":material/insights:")
     for fb in result.fallbacks:
-        st.warning(f"{fb['group']}: {MODEL_LABELS.get(fb['model'], fb['model'])} not used: {fb['reason']}"
-                   + (f". Using {MODEL_LABELS.get(fb['used'], fb['used'])} instead." if fb.get("used") else "."),
+        st.warning(widgets.plain(f"{fb['group']}: {MODEL_LABELS.get(fb['model'], fb['model'])} not used: {fb['reason']}"
+                                 + (f". Using {MODEL_LABELS.get(fb['used'], fb['used'])} instead." if fb.get("used") else ".")),
                    icon=":material/warning:")
     for note in result.notes:
         st.caption(note)
@@ -134,7 +134,7 @@ if view == ui.VIEWS[0]:
         if st.form_submit_button("Save forecast", icon=":material/save:"):
             try:
                 _, version = ui.save(ctx, name, result)
-                st.success(f"Saved {name!r} (version {version}). See 'Accuracy of saved forecasts' once the actuals are in.")
+                st.success(widgets.plain_message(f"Saved {name!r} (version {version}). See 'Accuracy of saved forecasts' once the actuals are in."))
             except SalesopsError as exc:
                 widgets.show_error(exc)
 
@@ -185,7 +185,7 @@ elif view == ui.VIEWS[1]:
         if st.form_submit_button("Save landing zone", icon=":material/save:"):
             try:
                 _, version = ui.save_landing_zone(ctx, lname, res)
-                st.success(f"Saved {lname!r} (version {version}).")
+                st.success(widgets.plain_message(f"Saved {lname!r} (version {version})."))
             except SalesopsError as exc:
                 widgets.show_error(exc)
 

@@ -29,7 +29,7 @@ FIELD_OPTIONS = ["extra", *ALL_FIELDS]
 
 flash = st.session_state.pop("imp_flash", None)
 if flash:
-    st.success(flash, icon=":material/check_circle:")
+    st.success(widgets.plain_message(flash), icon=":material/check_circle:")
 
 kind_label = st.segmented_control("What are you importing?", list(KINDS), default=list(KINDS)[0], key="imp_kind")
 kind = KINDS.get(kind_label or list(KINDS)[0], "deals")
@@ -111,7 +111,7 @@ if kind != "deals":
     widgets.kpi_tile("Rows read", f"{check.rows_read:,}", container=m1)
     widgets.kpi_tile("New", f"{check.rows_new if check.already_imported else check.rows_imported:,}", container=m2)
     widgets.kpi_tile("Rejected", f"{check.rows_rejected:,}", container=m3)
-    st.caption("Columns used: " + ", ".join(f"{k} → {v}" for k, v in check.mapping.items()))
+    st.caption(widgets.plain("Columns used: " + ", ".join(f"{k} → {v}" for k, v in check.mapping.items())))
     if check.problems:
         st.dataframe(ingest.problems_frame(check.problems), hide_index=True, width="stretch")
     skip = st.checkbox("Import the valid rows and keep the rejected ones in the import record", key="imp_ref_skip",
@@ -172,8 +172,8 @@ if t.footer:
 if len(t.sheets) > 1:
     o2.selectbox("Sheet", [None, *t.sheets], key=f"imp_sheet_{sha[:12]}",
                  format_func=lambda v: f"Automatic ({t.sheet})" if v is None else v)
-st.markdown(f"**{file_name}**: {mapping.vendor_label}"
-            + (f" (match {mapping.vendor_score:.0%})" if mapping.vendor != "generic" else "") + f" · {detail}")
+st.markdown(f"**{widgets.plain(file_name)}**: {mapping.vendor_label}"
+            + (f" (match {mapping.vendor_score:.0%})" if mapping.vendor != "generic" else "") + f" · {widgets.plain(detail)}")
 if analysis.notes:  # footer and totals rows dropped, the id column chosen, open deals without a close date
     shown = analysis.notes[:12]
     more = len(analysis.notes) - len(shown)

@@ -174,6 +174,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("error: interrupted; nothing was written by the unfinished step\n")
         return 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence: a bug, reported in one line
+        from .. import store
+
+        if store.is_damage(exc):  # a damaged file met by a read no store function wrapped
+            sys.stderr.write(f"error: {store.damaged_message(db_path(args), str(exc))}\n")
+            return 2
         if os.environ.get("SALESOPS_DEBUG"):
             traceback.print_exc()
         sys.stderr.write(f"error: internal error ({type(exc).__name__}: {exc}); "

@@ -27,11 +27,17 @@ def register(sub, parent, report) -> None:
 
 
 def run_demo(args) -> Result:
+    from ..backup import backup_now
+
     path = db_path(args)
+    saved = backup_now(path, "load-demo") if path.is_file() else None  # what the demo replaces is kept
     counts = demo.load_demo(path)
     text = (f"Demo workspace written to {path}: {counts['opportunities']:,} deals, {counts['reps']} reps, "
             f"{counts['snapshots']:,} snapshot rows, {counts['targets']} targets.")
-    return Result(doc={"db": str(path), "as_of": demo.DEMO_AS_OF.isoformat(), **counts}, text=text)
+    if saved is not None:
+        text += f"\nThe previous content is in the backup {saved}."
+    return Result(doc={"db": str(path), "as_of": demo.DEMO_AS_OF.isoformat(), "backup": str(saved) if saved else None,
+                       **counts}, text=text)
 
 
 def run_definitions(args) -> Result:

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from .. import store
 from ..errors import InputError, Problem
 from . import Result, db_path, to_jsonable
 
@@ -117,6 +118,13 @@ def refusal_doc(exc: InputError, file_name: str) -> dict:
     return doc
 
 
+def _say_waiting(_fraction: float, label: str) -> None:
+    """The import's progress on the command line: only the line that says it is queued."""
+    if label == store.WAITING:
+        sys.stderr.write(f"note: {label} (queued)\n")
+        sys.stderr.flush()
+
+
 def run_import(args) -> Result:
     from ..ingest import run_import as do_import
     from ..ingest.mapping import parse_map_args
@@ -125,7 +133,8 @@ def run_import(args) -> Result:
     try:
         overrides = parse_map_args(args.map)
         result = do_import(db_path(args), data, name, as_of=args.as_of, vendor=args.vendor, overrides=overrides,
-                           skip_invalid=args.skip_invalid, dry_run=args.dry_run, sheet=args.sheet)
+                           skip_invalid=args.skip_invalid, dry_run=args.dry_run, sheet=args.sheet,
+                           progress=_say_waiting)
     except InputError as exc:
         if getattr(args, "json", False):  # the problems document on stdout, the error lines on stderr (exit 2)
             sys.stdout.write(json.dumps(to_jsonable(refusal_doc(exc, name)), ensure_ascii=False) + "\n")

@@ -53,7 +53,7 @@ TIER_MODES = ("marginal", "whole")
 PLAN_PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 DEFAULT_CANCEL_STAGES = ("Cancelled", "Canceled", "Storniert")
 #: Deal fields a SPIF filter may name (plus the roster's manager and team).
-SPIF_FIELDS = tuple(c for c in S.OPPORTUNITY_COLUMNS if c not in (S.EXTRA, S.IMPORT_ID)) + (S.MANAGER, S.TEAM)
+SPIF_FIELDS = tuple(c for c in S.OPPORTUNITY_COLUMNS if c not in S.BOOKKEEPING_COLUMNS) + (S.MANAGER, S.TEAM)
 #: Boundaries (threshold, tier starts) are compared with this tolerance on attainment.
 EPS = 1e-9
 

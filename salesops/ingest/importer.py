@@ -273,11 +273,13 @@ def run_import(db, data: bytes, file_name: str, *, as_of: str | None = None, ven
         result.notes.append("dry run: nothing was written")
         progress(1.0, "dry run")
         return result
+    store.check_intact(db)  # never write into a damaged file (damage mid-file is not met by the reads above)
     valid_rows = p.deals if p.valid.all() else p.deals.loc[p.valid].reset_index(drop=True)
     if own_analysis:
         # the raw cells are no longer needed: free them (a zero-row slice would keep pyarrow's buffers alive)
         analysis.table.frame = pd.DataFrame({i: pd.Series([], dtype=object) for i in analysis.table.frame.columns})
-    with audit.action("import", f"{analysis.file_name}") as entry, store.connect(db, write=True) as conn:
+    with audit.action("import", f"{analysis.file_name}") as entry, \
+            store.connect(db, write=True, on_wait=lambda text: progress(0.52, text)) as conn:
         if writer.find_applied(conn, analysis.sha256, kind) is not None:  # another process was faster
             raise InputError(f"{analysis.file_name}: this file was imported by someone else a moment ago; nothing "
                              "changed", [])

@@ -11,6 +11,8 @@ Rules (DESIGN.md sections 2-3, issue #3):
   day/month order, derived ids;
 * status: an explicit status column decides (Pipedrive, Dynamics, Close, canonical); otherwise
   the stage map (the user's edits win), and won/closed flags only for stages it does not know;
+  every deal records which (``status_source``: 'file' or 'stage_map'), so that a stage-map
+  change later re-derives only the statuses that came from the map;
 * closed deals take their won/lost/actual close date and actual amount where the export has one.
 """
 from __future__ import annotations
@@ -281,6 +283,7 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
     stage = out[S.STAGE]
     status = np.full(n, None, dtype=object)
     have = np.zeros(n, dtype=bool)
+    from_file = np.zeros(n, dtype=bool)  # the status came from the file (a status column or flags), not the map
     unknown_stage_mask = np.zeros(n, dtype=bool)
     stage_blank = np.ones(n, dtype=bool)
     if S.STAGE in raw:
@@ -307,6 +310,7 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
             use &= ~have
         status = np.where(use, st, status)
         have |= use
+        from_file |= use
     flags = {}
     for f in ("is_won", "is_closed", "is_lost"):
         if f in raw:
@@ -323,6 +327,7 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
         use = ~have & pd.notna(from_flags)
         status = np.where(use, from_flags, status)
         have |= use
+        from_file |= use
     if "status_check" in raw:
         # a second opinion on the status (Zoho's Forecast Type: Open / Won / Lost): decides where
         # the stage map does not know the stage, and is reported where it disagrees
@@ -330,6 +335,7 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
         ok = ~chk_blank & ~chk_bad
         disagree = have & ok & (status.astype(object) != chk.astype(object))
         status = np.where(~have & ok, chk, status)
+        from_file |= ~have & ok
         have |= ok
         col.rows_problem(disagree, fields["status_check"], f"the stage and {fields['status_check']!r} disagree about "
                          "open/won/lost; the stage decides", raw_vals["status_check"], severity="warning")
@@ -477,6 +483,7 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
         S.STATUS: status.astype(object), S.AMOUNT: amount, S.CURRENCY: out[S.CURRENCY],
         S.CREATED_DATE: _iso(created), S.CLOSE_DATE: _iso(close), S.PROBABILITY: probability,
         S.FORECAST_CATEGORY: out[S.FORECAST_CATEGORY],
+        S.STATUS_SOURCE: np.where(from_file, S.STATUS_FROM_FILE, S.STATUS_FROM_MAP).astype(object),
         **{f: out[f] for f in (S.TYPE, S.LEAD_SOURCE, S.REGION, S.SEGMENT, S.INDUSTRY, S.PRODUCT, S.PIPELINE,
                                 S.LOSS_REASON)},
     }, len(table.frame), blanks)

@@ -22,7 +22,7 @@ from .headers import SYNONYMS, header_key
 HELPER_FIELDS = ("is_won", "is_closed", "is_lost", "won_date", "lost_date", "closed_on",
                  "actual_close_date", "actual_amount", "status_check", "status_reason", S.ENTERED_AT)
 #: Every field a column may be mapped to.
-DEAL_FIELDS = tuple(c for c in S.OPPORTUNITY_COLUMNS if c not in (S.EXTRA, S.IMPORT_ID))
+DEAL_FIELDS = tuple(c for c in S.OPPORTUNITY_COLUMNS if c not in S.BOOKKEEPING_COLUMNS)
 ALL_FIELDS = DEAL_FIELDS + HELPER_FIELDS
 #: Mapping a column to this keeps it in ``extra`` only.
 IGNORE = "extra"

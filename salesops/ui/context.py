@@ -304,12 +304,17 @@ def sidebar() -> None:
     try:
         full = current_workspace()
     except SalesopsError as exc:
-        st.sidebar.error(str(exc))
+        from .widgets import plain_message
+
+        st.sidebar.error(plain_message(str(exc)))
         return
     ws = full.scoped(user_scope(full))
     cal = ws.settings.calendar
     sb = st.sidebar
     sb.text(ws.settings.workspace_name or "Workspace")
+    read_only = store.read_only_reason(ws.path)
+    if read_only:
+        sb.warning(f"Read-only: {read_only}. Pages show the data; nothing can be saved.", icon=":material/lock:")
     if ws.empty:
         sb.info("No deals yet: import a CRM export or load the demo workspace.")
         return

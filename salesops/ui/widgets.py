@@ -7,7 +7,7 @@ import re
 import pandas as pd
 import streamlit as st
 
-from .. import auth, demo, formats, metrics, reports, store
+from .. import auth, demo, formats, metrics, reports, store, workspace
 from ..errors import PermissionDenied, SalesopsError
 from .context import PageContext, freshness_text
 
@@ -19,6 +19,23 @@ def plain(text) -> str:
     Markdown and HTML character is escaped, so ``![x](http://host/x.png)`` shows as written
     and loads nothing, and ``<b>`` is not markup."""
     return _MARKDOWN.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+_MESSAGE = re.compile(r"([\\`*_\[\]()!<>|~$])")
+_LINE_START = re.compile(r"^(\s*)(?:([#>+\-=])|(\d+)([.)]))")
+
+
+def plain_message(text) -> str:
+    """A whole message that may quote a file's text (an error, a "wrote 60 rows" flash) made
+    safe inside Markdown, more lightly than :func:`plain`: every character that can make an
+    image, a link, HTML, emphasis, code, a table or math is escaped, and a leading heading,
+    quote or list marker; ordinary punctuation (. - = : # ' ,) stays as written."""
+    out = _MESSAGE.sub(r"\\\1", str(text)).replace("\n", " ")
+
+    def start(m):
+        return m.group(1) + ("\\" + m.group(2) if m.group(2) else m.group(3) + "\\" + m.group(4))
+
+    return _LINE_START.sub(start, out, count=1)
 
 
 def kpi(ctx: PageContext, name: str, current: dict, previous: dict | None = None, *, label: str | None = None,
@@ -75,14 +92,25 @@ def signed_delta(change, kind: str = "money", currency: str = "USD", suffix: str
     return f"{sign}{body}{suffix}"
 
 
-def load_demo_button(ctx_db: str, key: str = "load_demo") -> None:
-    if st.button("Load the demo workspace", type="primary", key=key, icon=":material/rocket_launch:"):
+def load_demo_button(ctx_db: str, key: str = "load_demo", *, confirm: bool = True) -> None:
+    """The "Load the demo workspace" button. It replaces everything (deals, imports with their
+    undo data, roster, targets, stage map, settings, remembered mappings), so with ``confirm``
+    it is enabled only after a "Yes, replace" checkbox; a backup is written first either way
+    (workspace.load_demo)."""
+    sure = True
+    if confirm:
+        sure = st.checkbox("Yes, replace everything with the demo", key=f"{key}_confirm",
+                           help="A backup of the current workspace is written first (Settings → Backups).")
+    if st.button("Load the demo workspace", type="primary", key=key, icon=":material/rocket_launch:", disabled=not sure):
         with st.spinner("Building the demo workspace…"):
             try:
-                demo.load_demo(ctx_db)
+                written = workspace.load_demo(ctx_db)
             except SalesopsError as exc:
-                st.error(str(exc))
+                show_error(exc)
                 return
+        if written is not None:
+            st.toast(plain(f"Demo loaded; the previous workspace is in the backup {written.name}."),
+                     icon=":material/rocket_launch:")
         st.rerun()
 
 
@@ -99,13 +127,13 @@ def empty_state(ctx: PageContext, what: str = "this page") -> bool:
     with c2:
         st.markdown("**Look around first**  \nA realistic demo company: 30 reps, three years of deals, "
                     "targets and pipeline snapshots.")
-        load_demo_button(ctx.db, key=f"load_demo_{what}")
+        load_demo_button(ctx.db, key=f"load_demo_{what}", confirm=False)  # no deals to lose; a backup is still written
     return True
 
 
 def show_error(exc: Exception) -> None:
     """Show the package's own error to the user (never a traceback)."""
-    st.error(str(exc), icon=":material/error:")
+    st.error(plain_message(str(exc)), icon=":material/error:")
 
 
 def require(action: str) -> None:
@@ -274,23 +302,41 @@ def export_frame(frame: pd.DataFrame, columns: dict) -> pd.DataFrame:
 
 
 def ensure_database(path: str) -> None:
-    """First start on a machine: no database file yet -> create it with the demo workspace."""
+    """First start on a machine: no database file yet -> create it with the demo workspace.
+    A damaged file stops the app with a clear message (checked again whenever the file changes)."""
     from pathlib import Path
 
     if not Path(path).exists():
         demo.load_demo(path)
         st.toast("Opened the demo workspace. Import your own CRM export on the Import page.", icon=":material/rocket_launch:")
-    integrity = _integrity_at_start(path)
+    try:
+        stat = Path(path).stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        stamp = None
+    integrity = _integrity(path, stamp)
     if integrity:
-        st.error(f"The database {path} is damaged ({integrity[0]}). Restore {path}.bak if it exists, "
-                 "or point SALESOPS_DB at another file.")
+        st.error(plain_message(store.damaged_message(path, integrity[0].splitlines()[-1][:120])), icon=":material/error:")
         st.stop()
 
 
-@st.cache_resource(max_entries=4)
-def _integrity_at_start(path: str) -> list[str]:
-    """``PRAGMA quick_check`` once per database per server process (it reads the whole file)."""
+@st.cache_resource(max_entries=4, show_spinner="Checking the database…")
+def _integrity(path: str, stamp) -> list[str]:
+    """``PRAGMA quick_check`` once per database file state (``stamp``: its modification time
+    and size), not once per server process: damage after start-up is found on the next page."""
     return store.integrity_problems(path)
+
+
+def stop_unless_workspace_opens() -> None:
+    """Show why the workspace cannot be opened (damaged, read-only and too old to upgrade, from
+    a newer salesops) and stop the script cleanly: no crash box beside the message."""
+    from .context import current_workspace
+
+    try:
+        current_workspace()
+    except SalesopsError as exc:
+        st.error(plain_message(str(exc)), icon=":material/error:")
+        st.stop()
 
 
 def chart_with_downloads(ctx: PageContext, chart, data: pd.DataFrame | None, stem: str, *, columns: dict | None = None,

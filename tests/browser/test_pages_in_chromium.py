@@ -59,17 +59,6 @@ def server(_demo_template, tmp_path_factory):
     proc.wait(10)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield b
-        b.close()
-
-
 def _settle(page, timeout: float = 90) -> None:
     """Wait until Streamlit has finished running the script."""
     page.wait_for_selector('[data-testid="stSidebar"]', timeout=timeout * 1000)

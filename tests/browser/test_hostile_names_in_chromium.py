@@ -1,0 +1,68 @@
+"""Issue 14 in a real browser: a workspace whose names are Markdown images, links and HTML.
+Every page (filtered to hostile reps and teams through the link) makes no request to any host
+but the app's own, loads no image from the names, and renders no link or markup from them."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from tests.app.test_hostile_names import HTML, IMAGE, hostile_workspace
+
+from .test_pages_in_chromium import CHROMIUM, PAGES, ROOT, _free_port, _settle
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is not installed (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def hostile_server(tmp_path_factory):
+    db = tmp_path_factory.mktemp("hostile") / "hostile.db"
+    hostile_workspace(db)
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+                             "--server.address", "127.0.0.1", "--server.port", str(port)],
+                            cwd=ROOT, env={**os.environ, "SALESOPS_DB": str(db)}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(60):
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("the app did not start: " + proc.stderr.read().decode()[-2000:])
+    yield url, port
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.mark.slow
+def test_hostile_names_make_no_request_and_no_markup(hostile_server, browser):
+    url, port = hostile_server
+    query = urllib.parse.urlencode([("rep", f"Ann {IMAGE}"), ("rep", f"Cy {HTML}")])
+    requests: list[str] = []
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.on("request", lambda r: requests.append(r.url))
+    try:
+        for path in PAGES:
+            page.goto(f"{url}/{path}?{query}")
+            _settle(page)
+            assert page.query_selector_all('[data-testid="stException"]') == [], path
+            assert page.query_selector_all('img[src*="127.0.0.1:9"]') == [], path
+            assert page.query_selector_all('a[href*="evil.example"]') == [], path
+            bolds = [b.inner_text() for b in page.query_selector_all("[data-testid='stMain'] b, [data-testid='stSidebar'] b")]
+            assert "bold" not in bolds, path
+    finally:
+        page.close()
+    own = {f"127.0.0.1:{port}", f"localhost:{port}"}
+    foreign = [r for r in requests if urllib.parse.urlsplit(r).scheme in ("http", "https", "ws", "wss")
+               and urllib.parse.urlsplit(r).netloc not in own]
+    assert not foreign, foreign[:10]
+    assert requests, "no request was recorded"
