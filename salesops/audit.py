@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Iterator
 
 import pandas as pd
@@ -36,7 +37,7 @@ ACTION_LABELS = {
 }
 #: Longest JSON text kept for a before or after value (larger values are summarised).
 MAX_DETAIL = 4_000
-COLUMNS = ["id", "at", "user", "role", "action", "summary", "before", "after"]
+COLUMNS = ["id", "at", "user", "role", "action", "summary", "before", "after", "backup"]
 
 
 @dataclass
@@ -120,9 +121,10 @@ def on_commit(conn) -> None:
     if entry.recorded or entry.cancelled:
         return
     user = entry.user or auth.current()
-    conn.execute("INSERT INTO audit_log (at, user, role, action, summary, before, after) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    conn.execute("INSERT INTO audit_log (at, user, role, action, summary, before, after, backup) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                  (store.now_iso(), user.email, user.role, entry.action, entry.summary, _json(entry.before),
-                  _json(entry.after)))
+                  _json(entry.after), entry.extra.get("backup")))
     entry.recorded = True
 
 
@@ -178,13 +180,40 @@ def choices(path) -> dict[str, list[str]]:
     return {"user": users, "action": actions}
 
 
+def undoable(path) -> pd.DataFrame:
+    """The changes that can be undone: entries with a backup of the state before them (load
+    demo, clear, restore, a stage-map change that moved statuses) whose file still exists."""
+    from .backup import backups_dir
+
+    trail = entries(path)
+    folder = backups_dir(path)
+    keep = trail["backup"].notna() & trail["backup"].map(lambda n: bool(n) and (folder / str(n)).is_file())
+    return trail[keep].reset_index(drop=True)
+
+
+def undo(path, entry_id: int) -> Path:
+    """Undo the change of audit entry ``entry_id``: restore the backup written just before it
+    (salesops.backup.restore: schema checked, the current state backed up first, the restore
+    itself recorded). Returns the backup of the state that was replaced."""
+    from .backup import backups_dir, restore
+
+    row = entries(path).loc[lambda t: t["id"] == int(entry_id)]
+    if row.empty or not row["backup"].iloc[0]:
+        raise InputError(f"change #{entry_id} has no backup of the state before it; it cannot be undone from here")
+    file = backups_dir(path) / str(row["backup"].iloc[0])
+    if not file.is_file():
+        raise InputError(f"the backup of change #{entry_id} ({file.name}) is no longer in {file.parent}")
+    return restore(path, file)
+
+
 def for_people(frame: pd.DataFrame) -> pd.DataFrame:
     """The trail with actions in words and before/after as short text (the Audit page, CSV)."""
-    out = frame.copy()
+    out = frame.copy().drop(columns=["backup"], errors="ignore")
     out["action"] = out["action"].map(lambda a: ACTION_LABELS.get(a, a))
     for col in ("summary", "before", "after", "role"):
         out[col] = out[col].astype(object).where(out[col].notna(), "")
     return out
 
 
-__all__ = ["action", "note", "cancel", "on_commit", "check_write", "entries", "choices", "for_people", "ACTION_LABELS"]
+__all__ = ["action", "note", "cancel", "on_commit", "check_write", "entries", "choices", "for_people", "undoable", "undo",
+           "ACTION_LABELS"]

@@ -86,6 +86,11 @@ def backup_now(db_path: Path | str, reason: str) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     dest = folder / f"{db_path.stem}-{stamp}-{_slug(reason)}.db"
     _vacuum_into(db_path, dest)
+    from . import audit
+
+    entry = audit.pending()  # inside a change: its audit entry names the backup, so the change can be undone
+    if entry is not None and "backup" not in entry.extra:
+        entry.extra["backup"] = dest.name
     return dest
 
 

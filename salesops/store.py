@@ -208,7 +208,7 @@ def _migration_users_audit(conn: sqlite3.Connection) -> None:
     conn.execute("""CREATE TABLE IF NOT EXISTS audit_log (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         at TEXT NOT NULL, user TEXT NOT NULL, role TEXT, action TEXT NOT NULL,
-        summary TEXT, before TEXT, after TEXT)""")
+        summary TEXT, before TEXT, after TEXT, backup TEXT)""")
     conn.execute("CREATE INDEX IF NOT EXISTS idx_audit_log_at ON audit_log (at)")
 
 

@@ -780,8 +780,9 @@ def load_demo(path) -> Path | None:
     from . import demo
     from .backup import backup_now
 
-    written = backup_now(path, "load-demo") if Path(path).is_file() else None
-    demo.load_demo(path)
+    with audit.action("demo"):  # demo.load_demo's own entry: it names the backup
+        written = backup_now(path, "load-demo") if Path(path).is_file() else None
+        demo.load_demo(path)
     return written
 
 

@@ -35,3 +35,22 @@ st.dataframe(trail, hide_index=True, width="stretch", column_config={
     "id": st.column_config.NumberColumn("#", width="small"), "at": "When (UTC)", "user": "User", "role": "Role",
     "action": "Action", "summary": "What changed", "before": "Before", "after": "After"})
 widgets.download_buttons(trail, "audit", key="audit_download")
+
+st.subheader("Undo a change")
+undoable = audit.undoable(ctx.db)
+if undoable.empty:
+    st.caption("Loading the demo, clearing, restoring a backup and a stage-map change that moves statuses each write a "
+               "backup first; none of those is in the trail yet with its backup still in place.")
+else:
+    labels = {int(r.id): f"#{r.id} · {r.at[:16].replace('T', ' ')} · {audit.ACTION_LABELS.get(r.action, r.action)} · "
+                         f"{r.user}" for r in undoable.itertuples(index=False)}
+    chosen = st.selectbox("Change", list(labels), format_func=lambda i: widgets.plain(labels[i]), key="audit_undo_pick")
+    sure = st.checkbox("Replace the workspace with the state just before this change (the current state is backed up "
+                       "first)", key="audit_undo_sure")
+    if st.button("Undo this change", key="audit_undo", disabled=not sure, icon=":material/undo:"):
+        try:
+            kept = audit.undo(ctx.db, chosen)
+        except SalesopsError as exc:
+            widgets.show_error(exc)
+        else:
+            st.success(widgets.plain_message(f"Change #{chosen} undone. The state it replaced is in the backup {kept.name}."))

@@ -27,11 +27,13 @@ def register(sub, parent, report) -> None:
 
 
 def run_demo(args) -> Result:
+    from .. import audit
     from ..backup import backup_now
 
     path = db_path(args)
-    saved = backup_now(path, "load-demo") if path.is_file() else None  # what the demo replaces is kept
-    counts = demo.load_demo(path)
+    with audit.action("demo"):  # one entry, naming the backup (the change can be undone from the trail)
+        saved = backup_now(path, "load-demo") if path.is_file() else None  # what the demo replaces is kept
+        counts = demo.load_demo(path)
     text = (f"Demo workspace written to {path}: {counts['opportunities']:,} deals, {counts['reps']} reps, "
             f"{counts['snapshots']:,} snapshot rows, {counts['targets']} targets.")
     if saved is not None:

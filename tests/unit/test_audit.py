@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from salesops import audit, auth, demo, goals, store, workspace
-from salesops.errors import PermissionDenied
+from salesops.errors import InputError, PermissionDenied
 from tests.fixtures import write_acme
 
 ALICE = auth.User("alice@example.com", auth.ADMIN)
@@ -112,3 +112,22 @@ def test_entries_filter_by_user_action_and_date(acme):
     assert len(audit.entries(acme, since=today, until=today)) == 2
     assert audit.entries(acme, until="2000-01-01").empty
     assert audit.choices(acme) == {"user": ["alice@example.com", "bob@example.com"], "action": ["settings"]}
+
+
+def test_a_destructive_change_can_be_undone_from_the_trail(demo_db):
+    """Clear, load the demo and restore write a backup first and the trail names it; undoing
+    the clear from its entry brings every deal back (and is itself recorded)."""
+    from salesops import backup
+
+    with store.connect(demo_db) as conn:
+        deals = conn.execute("SELECT COUNT(*) FROM opportunities").fetchone()[0]
+    workspace.clear_workspace(demo_db)
+    entry = audit.undoable(demo_db).iloc[0]
+    assert entry["action"] == "clear" and (backup.backups_dir(demo_db) / entry["backup"]).is_file()
+    audit.undo(demo_db, int(entry["id"]))
+    with store.connect(demo_db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM opportunities").fetchone()[0] == deals
+    assert audit.entries(demo_db, limit=1)["action"].iloc[0] == "restore"
+    workspace.save_settings(demo_db, workspace_name="Renamed")  # a change without a backup
+    with pytest.raises(InputError, match="no backup"):
+        audit.undo(demo_db, int(audit.entries(demo_db, action="settings")["id"].iloc[0]))
