@@ -1,6 +1,8 @@
 """Issue 14 in a real browser: a workspace whose names are Markdown images, links and HTML.
-Every page (filtered to hostile reps and teams through the link) makes no request to any host
-but the app's own, loads no image from the names, and renders no link or markup from them."""
+Every page (filtered to hostile reps and teams through the link) renders with its title and
+without an error, makes no request to any host but the app's own, loads no image from the
+names, and renders no link or markup from them. (This is also the every-page walk in
+Chromium; AppTest walks every page on the demo, Acme and Maven: tests/app/test_every_page.py.)"""
 from __future__ import annotations
 
 import os
@@ -54,6 +56,9 @@ def test_hostile_names_make_no_request_and_no_markup(hostile_server, browser):
         for path in PAGES:
             page.goto(f"{url}/{path}?{query}")
             _settle(page)
+            text = page.inner_text('[data-testid="stMain"]')
+            assert "This app has encountered an error" not in text and "Traceback" not in text, path
+            assert page.query_selector("h1") is not None, path  # every page has its title
             assert page.query_selector_all('[data-testid="stException"]') == [], path
             assert page.query_selector_all('img[src*="127.0.0.1:9"]') == [], path
             assert page.query_selector_all('a[href*="evil.example"]') == [], path
