@@ -55,11 +55,11 @@ def oidc():
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, oidc):
-    """(app url, database, workspace, rep name): a quarter-size demo (30 reps, fewer deals: small
+    """(app url, database, workspace, rep name): an eighth-size demo (30 reps, fewer deals: small
     data keeps the test fast) with three users, served with sign-in."""
     tmp = tmp_path_factory.mktemp("signin")
     db = tmp / "app.db"
-    demo.load_demo(db, scale=0.25)
+    demo.load_demo(db, scale=0.12)
     ws = workspace.load(db)
     rep = str(ws.reps.loc[ws.reps[S.TEAM] == TEAM, S.NAME].iloc[0])
     auth.sign_in(db, ADMIN)
@@ -209,7 +209,7 @@ def test_permission_matrix(world, sessions):
     rp.get_by_text("only admins or managers may save a compensation plan").first.wait_for(timeout=30_000)
 
 
-def _big_export(path: Path, n: int = 20_000) -> Path:
+def _big_export(path: Path, n: int = 5_000) -> Path:
     rng = np.random.default_rng(14)
     pd.DataFrame({"Opportunity ID": [f"B{i:06d}" for i in range(n)], "Opportunity Name": [f"Deal {i}" for i in range(n)],
                   "Account Name": [f"Account {i % 400}" for i in range(n)],
