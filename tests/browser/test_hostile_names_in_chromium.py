@@ -6,17 +6,14 @@ Chromium; AppTest walks every page on the demo, Acme and Maven: tests/app/test_e
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 import urllib.parse
-import urllib.request
 
 import pytest
 
 from tests.app.test_hostile_names import HTML, IMAGE, hostile_workspace
 
-from .test_pages_in_chromium import CHROMIUM, PAGES, ROOT, _free_port, _settle
+from .conftest import CHROMIUM, app_server, free_port, settle
+from .test_pages_in_chromium import PAGES
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is not installed (apt-get install chromium)")
 
@@ -25,24 +22,9 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium i
 def hostile_server(tmp_path_factory):
     db = tmp_path_factory.mktemp("hostile") / "hostile.db"
     hostile_workspace(db)
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-                             "--server.address", "127.0.0.1", "--server.port", str(port)],
-                            cwd=ROOT, env={**os.environ, "SALESOPS_DB": str(db)}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(60):
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("the app did not start: " + proc.stderr.read().decode()[-2000:])
-    yield url, port
-    proc.terminate()
-    proc.wait(10)
+    port = free_port()
+    with app_server(db, port=port) as url:
+        yield url, port
 
 
 @pytest.mark.slow
@@ -55,7 +37,7 @@ def test_hostile_names_make_no_request_and_no_markup(hostile_server, browser):
     try:
         for path in PAGES:
             page.goto(f"{url}/{path}?{query}")
-            _settle(page)
+            settle(page)
             text = page.inner_text('[data-testid="stMain"]')
             assert "This app has encountered an error" not in text and "Traceback" not in text, path
             assert page.query_selector("h1") is not None, path  # every page has its title

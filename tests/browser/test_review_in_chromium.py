@@ -7,20 +7,14 @@ show as text: no dialog, no request.
 Skips (with the reason) where Chromium is not installed: `apt-get install chromium`."""
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from .conftest import CHROMIUM, app_server, settle
+
 XSS = "<img src=x onerror=alert(1)>"
 MD = "![x](http://127.0.0.1:9/x.png)"
 
@@ -49,50 +43,12 @@ def _hostile_copy(template: Path, folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def server(_demo_template, tmp_path_factory):
     db = _hostile_copy(_demo_template, tmp_path_factory.mktemp("review-browser"))
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-                             "--server.address", "127.0.0.1", "--server.port", str(port)],
-                            cwd=ROOT, env={**os.environ, "SALESOPS_DB": str(db)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(90):
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("the app did not start: " + proc.stderr.read().decode()[-2000:])
-    yield url
-    proc.terminate()
-    proc.wait(10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield b
-        b.close()
+    with app_server(db) as url:
+        yield url
 
 
 def _settle(page, timeout: float = 120) -> None:
-    """Wait until Streamlit has finished running the script."""
-    page.wait_for_selector('[data-testid="stMain"]', timeout=timeout * 1000)
-    deadline = time.time() + timeout
-    time.sleep(1.5)
-    while time.time() < deadline:
-        if page.query_selector('[data-testid="stStatusWidget"]') is None:
-            time.sleep(1.0)
-            if page.query_selector('[data-testid="stStatusWidget"]') is None:
-                return
-        time.sleep(0.5)
+    settle(page, '[data-testid="stMain"]', timeout)
 
 
 def _watch(page) -> tuple[list, list]:

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,7 @@ from salesops import auth, demo, formats, metrics, workspace
 from salesops import schema as S
 from salesops.filters import Filters
 
-from .test_pages_in_chromium import CHROMIUM, ROOT, _free_port
+from .conftest import CHROMIUM, ROOT, app_server, free_port
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (apt-get install chromium)")
 
@@ -67,7 +66,7 @@ def world(tmp_path_factory, oidc):
         auth.save_users(db, pd.DataFrame([{"email": ADMIN, "role": "admin"},
                                           {"email": MANAGER, "role": "manager", "teams": TEAM},
                                           {"email": REP, "role": "rep", "person": rep}]))
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     secrets_file = tmp / "secrets.toml"
     secrets_file.write_text(
@@ -77,37 +76,8 @@ def world(tmp_path_factory, oidc):
         'client_id = "salesops-test"\n'
         'client_secret = "test-only"\n'
         f'server_metadata_url = "{oidc}/.well-known/openid-configuration"\n')
-    env = {**os.environ, "SALESOPS_DB": str(db), "AUTHLIB_INSECURE_TRANSPORT": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-                             "--server.address", "127.0.0.1", "--server.port", str(port),
-                             "--secrets.files", str(secrets_file)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    for _ in range(60):
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("the app did not start: " + proc.stderr.read().decode()[-2000:])
-    yield url, db, ws, rep
-    proc.terminate()
-    proc.wait(10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync",
-            # eight pages at once: none of them is the focused tab, and Chromium must not slow the others down
-            "--disable-renderer-backgrounding", "--disable-background-timer-throttling",
-            "--disable-backgrounding-occluded-windows"])
-        yield b
-        b.close()
+    with app_server(db, port=port, args=("--secrets.files", str(secrets_file)), env={"AUTHLIB_INSECURE_TRANSPORT": "1"}):
+        yield url, db, ws, rep
 
 
 def _done(page) -> bool:
