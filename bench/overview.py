@@ -43,17 +43,20 @@ def timed(fn) -> float:
     return time.perf_counter() - t
 
 
+def read_whole_table(path: str) -> None:
+    """The baseline: a plain pandas read of the opportunities table."""
+    from salesops import store
+
+    with store.connect(path) as conn:
+        store.load_deals(conn)
+
+
 def child(path: str, what: str) -> None:
     """Run in a fresh process: print one JSON line of timings and the peak memory."""
     import resource
 
     if what == "baseline":
-        from salesops import store
-
-        def read():
-            with store.connect(path) as conn:
-                store.load_deals(conn)
-        out = {"baseline": timed(read)}
+        out = {"baseline": timed(lambda: read_whole_table(path))}
     else:
         from streamlit.testing.v1 import AppTest
 
@@ -74,8 +77,9 @@ def child(path: str, what: str) -> None:
     print("RESULT " + json.dumps(out), flush=True)
 
 
-def run_child(path: Path, what: str) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", what, str(path)], capture_output=True, text=True)
+def run_child(path: Path, what: str, script: str = __file__) -> dict:
+    """Run ``script --child WHAT PATH`` in a fresh process and read its RESULT line."""
+    proc = subprocess.run([sys.executable, script, "--child", what, str(path)], capture_output=True, text=True)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if line is None:
         raise SystemExit(f"the {what} run failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")

@@ -16,29 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def build(path: Path, deals: int) -> int:
-    from salesops import demo
-
-    t = time.perf_counter()
-    counts = demo.load_demo(path, scale=deals / 10_500, with_snapshots=deals <= 20_000)
-    print(f"  built {counts['opportunities']:,} deals in {time.perf_counter() - t:.1f} s", flush=True)
-    return counts["opportunities"]
-
-
-def timed(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
+from bench import overview  # noqa: E402
+from bench.overview import build, read_whole_table, timed  # noqa: E402
 
 
 def child(path: str, what: str) -> None:
@@ -46,12 +32,7 @@ def child(path: str, what: str) -> None:
     import resource
 
     if what == "baseline":
-        from salesops import store
-
-        def read():
-            with store.connect(path) as conn:
-                store.load_deals(conn)
-        out = {"baseline": timed(read)}
+        out = {"baseline": timed(lambda: read_whole_table(path))}
     elif what == "direct":
         from salesops import leaderboard, trends, workspace
         from salesops.filters import Filters
@@ -93,11 +74,7 @@ def child(path: str, what: str) -> None:
 
 
 def run_child(path: Path, what: str) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", what, str(path)], capture_output=True, text=True)
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
-    if line is None:
-        raise SystemExit(f"the {what} run failed:\n{proc.stderr[-3000:]}")
-    return json.loads(line[len("RESULT "):])
+    return overview.run_child(path, what, script=__file__)
 
 
 def measure(path: Path, label: str) -> None:
