@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 sys.path.insert(0, str(ROOT))
 
+from salesops.ingest.validate import column_letter  # noqa: E402
+
 HEADER = ["Opportunity ID", "Opportunity Name", "Account Name", "Opportunity Owner", "Stage", "Amount",
           "Probability (%)", "Close Date", "Created Date", "Lead Source", "Type", "Region", "Product",
           "Forecast Category", "Fiscal Period"]
@@ -73,15 +75,6 @@ _STYLES = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<styleSheet
            '</cellXfs></styleSheet>')
 
 
-def _col(i: int) -> str:
-    s = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        s = chr(65 + r) + s
-    return s
-
-
 def generate(path: Path, rows: int, seed: int = 3) -> None:
     """Write the workbook's XML directly (openpyxl would take minutes for 15M cells)."""
     rng = np.random.default_rng(seed)
@@ -93,7 +86,7 @@ def generate(path: Path, rows: int, seed: int = 3) -> None:
             out[k] = strings.setdefault(v, len(strings))
         return out
 
-    letters = [_col(i) for i in range(len(HEADER))]
+    letters = [column_letter(i) for i in range(len(HEADER))]
     head_idx = sst(HEADER)
     pools = {3: OWNERS, 4: STAGES, 9: SOURCES, 10: TYPES, 11: REGIONS, 12: PRODUCTS, 13: CATEGORIES}
     pool_idx = {j: sst(v) for j, v in pools.items()}

@@ -122,6 +122,10 @@ class RawTable:
     def rows_read(self) -> int:
         return len(self.frame)
 
+    def column(self, header: str) -> pd.Series:
+        """The cells under ``header`` (a header of this table)."""
+        return self.frame[self.header.index(header)]
+
     @property
     def source(self) -> str:
         """The file (and, for a workbook, the sheet) as problems name it."""

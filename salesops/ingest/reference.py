@@ -73,20 +73,16 @@ def _map(header: list[str], synonyms: dict[str, tuple[str, ...]]) -> dict[str, s
     return out
 
 
-def _col(table: RawTable, header: str) -> pd.Series:
-    return table.frame[table.header.index(header)]
-
-
 def _text(table, fields, f) -> np.ndarray:
     if f not in fields:
         return np.full(len(table.frame), None, dtype=object)
-    return N.clean_text(_col(table, fields[f])).values.to_numpy(dtype=object)
+    return N.clean_text(table.column(fields[f])).values.to_numpy(dtype=object)
 
 
 def _numbers(table, fields, f, col: _Collector, hint) -> np.ndarray:
     if f not in fields:
         return np.full(len(table.frame), np.nan)
-    s = _col(table, fields[f])
+    s = table.column(fields[f])
     res = N.parse_numbers(s, hint)
     col.rows_problem(res.bad, fields[f], "not a number", s.to_numpy(dtype=object))
     return res.values
@@ -95,7 +91,7 @@ def _numbers(table, fields, f, col: _Collector, hint) -> np.ndarray:
 def _dates(table, fields, f, col: _Collector) -> np.ndarray:
     if f not in fields:
         return np.full(len(table.frame), None, dtype=object)
-    s = _col(table, fields[f])
+    s = table.column(fields[f])
     res = N.parse_dates(s, "DMY" if decimal_hint(table) == "," else None)
     col.rows_problem(res.bad, fields[f], "not a date", s.to_numpy(dtype=object))
     if res.order and not res.order_decided:
@@ -128,8 +124,8 @@ def build_roster(table: RawTable, col: _Collector) -> tuple[pd.DataFrame, dict]:
         col.file_problem("no team column: each rep's team is named after their manager", column="team",
                          severity="warning")
     if S.ACTIVE in fields:
-        v, bad = N.parse_bools(_col(table, fields[S.ACTIVE]))
-        col.rows_problem(bad, fields[S.ACTIVE], "not TRUE/FALSE", _col(table, fields[S.ACTIVE]).to_numpy(dtype=object))
+        v, bad = N.parse_bools(table.column(fields[S.ACTIVE]))
+        col.rows_problem(bad, fields[S.ACTIVE], "not TRUE/FALSE", table.column(fields[S.ACTIVE]).to_numpy(dtype=object))
         frame[S.ACTIVE] = v
     else:
         frame[S.ACTIVE] = np.where(pd.isna(frame[S.END_DATE]), 1.0, 0.0)
@@ -177,7 +173,7 @@ def build_targets(table: RawTable, col: _Collector, calendar: FiscalCalendar) ->
     starts = np.full(n, None, dtype=object)
     ends = np.full(n, None, dtype=object)
     if "period" in fields:
-        raw = _col(table, fields["period"]).to_numpy(dtype=object)
+        raw = table.column(fields["period"]).to_numpy(dtype=object)
         cache: dict[str, tuple | Exception] = {}
         for i, text in enumerate(raw):
             t = str(text).strip()

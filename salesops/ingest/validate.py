@@ -135,7 +135,7 @@ def check_headers(table: RawTable) -> list[Problem]:
     problems = []
     seen: dict[str, int] = {}
     for i, h in enumerate(table.header):
-        letter = _col_letter(i)
+        letter = column_letter(i)
         if not h:
             table.header[i] = f"(column {letter})"
             problems.append(Problem(f"column {letter} has no header; its values are kept in extra as "
@@ -144,7 +144,7 @@ def check_headers(table: RawTable) -> list[Problem]:
             continue
         key = h.casefold().strip()
         if key in seen:
-            problems.append(Problem(f"the header {h!r} appears twice (columns {_col_letter(seen[key])} and {letter}); "
+            problems.append(Problem(f"the header {h!r} appears twice (columns {column_letter(seen[key])} and {letter}); "
                                     "rename one so it is clear which to use", row=table.header_row, column=h,
                                     file=table.source))
         else:
@@ -155,17 +155,14 @@ def check_headers(table: RawTable) -> list[Problem]:
     return problems
 
 
-def _col_letter(i: int) -> str:
+def column_letter(i: int) -> str:
+    """The spreadsheet letters of the ``i``-th column (0 -> A, 26 -> AA), without a column limit."""
     s = ""
     i += 1
     while i:
         i, r = divmod(i - 1, 26)
         s = chr(65 + r) + s
     return s
-
-
-def _column(table: RawTable, header: str) -> pd.Series:
-    return table.frame[table.header.index(header)]
 
 
 def required_problems(mapping: Mapping, file_name: str) -> list[Problem]:
@@ -208,7 +205,7 @@ def build(table: RawTable, mapping: Mapping, *, rules: dict[str, S.StageRule] | 
     col.problems.extend(required_problems(mapping, table.source))
     fields = mapping.fields()
     hint = decimal_hint(table)
-    raw = {f: _column(table, src) for f, src in fields.items()}
+    raw = {f: table.column(src) for f, src in fields.items()}
     raw_vals = raw  # Series with a 0..n-1 index: problems look values up by position
 
     out: dict[str, object] = {}
@@ -546,7 +543,7 @@ def _close_cents(table: RawTable, mapping: Mapping, amount: np.ndarray, col: _Co
     keys = {header_key(h): h for h in table.header}
     if "valueformatted" not in keys:
         return amount
-    fmt = N.parse_numbers(_column(table, keys["valueformatted"])).values
+    fmt = N.parse_numbers(table.column(keys["valueformatted"])).values
     both = ~np.isnan(fmt) & ~np.isnan(amount) & (amount != 0)
     if both.any() and np.allclose(amount[both] / 100.0, fmt[both], rtol=1e-6, atol=0.011):
         col.file_problem("'value' is in cents (value_formatted shows a hundredth of it); divided by 100",
@@ -583,7 +580,7 @@ def extra_json(table: RawTable, mapping: Mapping, blanks: dict | None = None) ->
     for src, fld in mapping.columns.items():
         if fld != IGNORE:
             continue
-        s = _column(table, src)
+        s = table.column(src)
         codes, uniq = N.factorize(s)
         u = uniq.astype(str).str.strip()
         blank_u = (u == "").to_numpy()
@@ -682,7 +679,7 @@ def drop_totals_rows(table: RawTable, mapping: Mapping) -> list[str]:
     amount_src = fields.get(S.AMOUNT) or fields.get("actual_amount")
     amounts = None
     if amount_src is not None:
-        amounts = N.parse_numbers(_column(table, amount_src), decimal_hint(table)).values
+        amounts = N.parse_numbers(table.column(amount_src), decimal_hint(table)).values
         amount_pos = table.header.index(amount_src)
     drop = np.zeros(len(table.frame), dtype=bool)
     notes = []
