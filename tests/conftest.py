@@ -1,6 +1,7 @@
 """Shared fixtures: databases (empty, demo) and the real datasets folder."""
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -13,6 +14,31 @@ from salesops import demo, store
 PROJECT = Path(__file__).resolve().parent.parent
 
 DATASETS = PROJECT.parent / "shared" / "datasets"
+
+
+def _scan_installed_components_once() -> None:
+    """Every new AppTest scans the metadata of every installed package for Streamlit
+    components on its first run (about a second each, a tenth of an AppTest's time); the
+    installed packages do not change during a test run, so scan once per process."""
+    from streamlit.components.v2 import manifest_scanner
+
+    scan = manifest_scanner.scan_component_manifests
+    if not hasattr(scan, "cache_info"):
+        manifest_scanner.scan_component_manifests = functools.lru_cache(maxsize=None)(scan)
+
+
+_scan_installed_components_once()
+
+#: The order files are handed to the workers (pytest-xdist, --dist loadfile): the longest first,
+#: so that both workers finish together instead of one starting a browser test at the end.
+_HEAVY_FIRST = ("tests/browser/", "tests/app/")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    def weight(item):
+        path = item.nodeid.replace("\\", "/")
+        return next((i for i, prefix in enumerate(_HEAVY_FIRST) if path.startswith(prefix)), len(_HEAVY_FIRST))
+    items.sort(key=weight)  # stable: the order inside each file (and of files in a group) is kept
 
 
 @pytest.fixture(scope="session")
