@@ -51,6 +51,7 @@ import pandas as pd
 from .. import schema as S
 from ..errors import InputError
 from ..periods import FiscalCalendar, Period
+from .series import as_dates
 
 SNAPSHOT_MAX_AGE_DAYS = 45
 REF_PERIODS = 8
@@ -80,7 +81,7 @@ _FAR = np.iinfo(np.int64).max // 4
 
 def _days(values) -> np.ndarray:
     """Dates as int64 day numbers; NaT -> a far-future sentinel."""
-    v = pd.to_datetime(pd.Series(values)).dt.normalize().to_numpy().astype("datetime64[D]")
+    v = as_dates(pd.Series(values)).to_numpy().astype("datetime64[D]")
     out = v.astype(np.int64)
     out[np.isnat(v)] = _FAR
     return out
@@ -210,19 +211,15 @@ class Book:
                 snap_date = before[-1]
         if snap_date is not None:
             sn = self._snapshot_open(snap_date)
-            codes = sn[S.OPPORTUNITY_ID].astype(str).map(self.index_of)
-            known = codes.notna().to_numpy()
-            c = codes.fillna(0).astype(np.int64).to_numpy()
-            closed_since = known & ~self.is_open[c] & (self.close[c] <= td)
-            sn, c, known = sn[~closed_since], c[~closed_since], known[~closed_since]
-            stage = _stage_keys(sn[S.STAGE])
+            c, known = sn["code"], sn["known"]
+            keep = ~(known & ~self.is_open[c] & (self.close[c] <= td))  # less those closed since
+            c, known = c[keep], known[keep]
             # the stage history may know a later stage than the snapshot (events hold both)
             fresher = self.stage_codes_at(c, np.full(len(c), td))
-            stage = np.where(known & (fresher != None), fresher, stage)  # noqa: E711 - elementwise
-            from_snap = pd.DataFrame({
-                "id": sn[S.OPPORTUNITY_ID].astype(str).to_numpy(), S.OWNER: sn[S.OWNER].to_numpy(),
-                "amount": sn[S.AMOUNT].astype(float).to_numpy(), "created": pd.to_datetime(sn[S.CREATED_DATE]).dt.normalize().to_numpy(),
-                "stage_key": stage, "expected_close": pd.to_datetime(sn[S.CLOSE_DATE]).to_numpy()})
+            stage = np.where(known & (fresher != None), fresher, sn["stage_key"][keep])  # noqa: E711 - elementwise
+            from_snap = pd.DataFrame({"id": sn["id"][keep], S.OWNER: sn[S.OWNER][keep], "amount": sn["amount"][keep],
+                                      "created": sn["created"][keep], "stage_key": stage,
+                                      "expected_close": sn["expected_close"][keep]})
             in_snap = np.zeros(len(self.ids), dtype=bool)
             in_snap[c[known]] = True
             new = self.open_mask(t) & (self.created > _day(snap_date)) & ~in_snap
@@ -234,16 +231,32 @@ class Book:
             out = self._rebuilt(np.flatnonzero(self.open_mask(t)), t)
             rule = "open deals rebuilt from the current data (created by then and not closed by then)"
         out["stage"] = pd.Series(out["stage_key"], dtype=object).map(self.stage_label).to_numpy(dtype=object)
-        out["age_days"] = (t - pd.to_datetime(out["created"])).dt.days
+        out["age_days"] = (t - as_dates(out["created"])).dt.days
         med = float(np.nanmedian(out["age_days"])) if out["age_days"].notna().any() else 30.0
         out["age_days"] = out["age_days"].fillna(med).clip(lower=0)
         return out.reset_index(drop=True), rule
 
-    def _snapshot_open(self, snap_date) -> pd.DataFrame:
+    def _snapshot_open(self, snap_date) -> dict:
+        """The deals open in the snapshot of ``snap_date`` as arrays (id, owner, amount,
+        created, expected close, stage key; ``code``: the deal's row in the current table where
+        ``known``), prepared once per snapshot: calibration asks for the same few dozens of times."""
         cache = self.__dict__.setdefault("_snap_cache", {})
         if snap_date not in cache:
-            sn = self.snapshots
-            cache[snap_date] = sn[(sn[S.AS_OF] == snap_date) & (sn[S.STATUS] == S.OPEN)]
+            if "_open_snaps" not in self.__dict__:  # the open rows of every snapshot, by date
+                op = self.snapshots[self.snapshots[S.STATUS] == S.OPEN]
+                self._open_snaps = op.iloc[np.argsort(op[S.AS_OF].to_numpy(), kind="stable")]
+            sn = self._open_snaps
+            at = sn[S.AS_OF].to_numpy()
+            lo, hi = np.searchsorted(at, pd.Timestamp(snap_date).to_datetime64(), side="left"), \
+                np.searchsorted(at, pd.Timestamp(snap_date).to_datetime64(), side="right")
+            sn = sn.iloc[lo:hi]
+            ids = sn[S.OPPORTUNITY_ID].astype(str)
+            codes = ids.map(self.index_of)
+            cache[snap_date] = {
+                "id": ids.to_numpy(), S.OWNER: sn[S.OWNER].to_numpy(), "amount": sn[S.AMOUNT].astype(float).to_numpy(),
+                "created": as_dates(sn[S.CREATED_DATE]).to_numpy(),
+                "expected_close": pd.to_datetime(sn[S.CLOSE_DATE]).to_numpy(), "stage_key": _stage_keys(sn[S.STAGE]),
+                "known": codes.notna().to_numpy(), "code": codes.fillna(0).astype(np.int64).to_numpy()}
         return cache[snap_date]
 
     def monthly_won(self, t) -> pd.Series:
@@ -318,23 +331,29 @@ def learned_rates(obs: pd.DataFrame, t: pd.Timestamp, d2: int, since: pd.Timesta
     """Shrunk win-in-window rates from the observations whose window was over by ``t`` (and
     whose reference date is after ``since``): keys "all", ("band", b) and (stage_key, b);
     plus "n" (observations used)."""
-    use = obs[obs["ref"] <= _ts(t) - pd.Timedelta(days=d2)]
+    ref = obs["ref"].to_numpy(dtype="datetime64[ns]")
+    m = ref <= (_ts(t) - pd.Timedelta(days=d2)).to_datetime64()
     if since is not None:
-        use = use[use["ref"] > since]
-    if use.empty:
+        m &= ref > pd.Timestamp(since).to_datetime64()
+    if not m.any():
         return {"all": np.nan, "n": 0}
-    y = use["y"].astype(float)
+    y = obs["y"].to_numpy(dtype=float)[m]
+    band = obs["band"].to_numpy(dtype=np.int64)[m]
     p0 = float(y.mean())
-    out = {"all": p0, "n": int(len(use))}
-    band = use.groupby("band")["y"].agg(["sum", "count"])
-    for b, r in band.iterrows():
-        out[("band", int(b))] = (r["sum"] + SHRINK * p0) / (r["count"] + SHRINK)
-    staged = use.dropna(subset=["stage_key"])
-    if not staged.empty:
-        cell = staged.groupby(["stage_key", "band"])["y"].agg(["sum", "count"])
-        for (s, b), r in cell.iterrows():
-            pb = out.get(("band", int(b)), p0)
-            out[(s, int(b))] = (r["sum"] + SHRINK * pb) / (r["count"] + SHRINK)
+    out = {"all": p0, "n": int(m.sum())}
+    won, seen = np.bincount(band, weights=y), np.bincount(band)
+    for b in np.flatnonzero(seen):
+        out[("band", int(b))] = (won[b] + SHRINK * p0) / (seen[b] + SHRINK)
+    codes, stages = pd.factorize(obs["stage_key"].to_numpy(dtype=object)[m])  # a missing stage is -1
+    staged = codes >= 0
+    if staged.any():
+        width = int(band.max()) + 1
+        cell = codes[staged] * width + band[staged]
+        won, seen = np.bincount(cell, weights=y[staged]), np.bincount(cell)
+        for k in np.flatnonzero(seen):
+            b = int(k % width)
+            pb = out.get(("band", b), p0)
+            out[(stages[k // width], b)] = (won[k] + SHRINK * pb) / (seen[k] + SHRINK)
     return out
 
 

@@ -159,10 +159,19 @@ def to_date(x) -> date | None:
 SHARE_LAGS = {"M": (3, 6, 9, 12), "Q": (1, 2, 3, 4), "W": tuple(range(1, 9))}
 
 
+def as_dates(col: pd.Series) -> pd.Series:
+    """A column as dates (midnight), parsed only when it is not a date column already:
+    ``pd.to_datetime`` samples every Series it is given for its cache, which costs more than
+    the rest of a landing zone's date arithmetic."""
+    if not pd.api.types.is_datetime64_any_dtype(col):
+        col = pd.to_datetime(col)
+    return col.dt.normalize()
+
+
 def _won(deals: pd.DataFrame, measure: str) -> tuple[pd.Series, pd.Series]:
     won = deals[(deals[S.STATUS] == S.WON) & deals[S.CLOSE_DATE].notna()]
     value = won[S.AMOUNT].fillna(0.0).astype(float) if measure == "won_amount" else pd.Series(1.0, index=won.index)
-    return pd.to_datetime(won[S.CLOSE_DATE]).dt.normalize(), value
+    return as_dates(won[S.CLOSE_DATE]), value
 
 
 def booked_between(deals: pd.DataFrame, start, end, *, measure: str = "won_amount", by: str | None = None) -> pd.Series:
@@ -186,6 +195,7 @@ def share_booked(deals: pd.DataFrame, calendar: FiscalCalendar, freq: str, perio
     offset = (as_of - pd.Timestamp(running.start)).days
     elapsed = min(max((offset + 1) / running.days, 0.0), 1.0)
     close, value = _won(deals[deals[S.CLOSE_DATE] <= as_of], measure)
+    close, value = close.to_numpy(dtype="datetime64[ns]"), value.to_numpy(dtype=float)
     by_day, total, used = 0.0, 0.0, 0
     for lag in SHARE_LAGS.get(freq, (1, 2, 3, 4)):
         p = calendar.shift(running, -lag)
@@ -193,11 +203,11 @@ def share_booked(deals: pd.DataFrame, calendar: FiscalCalendar, freq: str, perio
         if end > as_of:
             continue
         cut = min(start + pd.Timedelta(days=offset), end)
-        inside = (close >= start) & (close <= end)
+        inside = (close >= start.to_datetime64()) & (close <= end.to_datetime64())
         t = float(value[inside].sum())
         if t <= 0:
             continue
-        by_day += float(value[inside & (close <= cut)].sum())
+        by_day += float(value[inside & (close <= cut.to_datetime64())].sum())
         total += t
         used += 1
     if total > 0:
