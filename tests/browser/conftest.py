@@ -52,18 +52,28 @@ def app_server(db: Path, *, port: int | None = None, args: tuple[str, ...] = (),
         proc.wait(10)
 
 
+#: Streamlit's own run state on the app root ("initial", "running", "rerunRequested",
+#: "notRunning"...): what Streamlit's end-to-end tests wait on.
+_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def _idle(page) -> bool:
+    return page.query_selector(_IDLE) is not None and page.query_selector('[data-testid="stStatusWidget"]') is None
+
+
 def settle(page, ready: str = '[data-testid="stSidebar"]', timeout: float = 90) -> None:
-    """Wait until ``ready`` is on the page and Streamlit has finished running the script (its
-    running-status widget gone twice in a row)."""
+    """Wait until ``ready`` is on the page and Streamlit has finished running the script: the
+    app root says "notRunning" and no running-status widget shows, twice 0.3 s apart (a click's
+    rerun request may take a moment to reach the app's state)."""
     page.wait_for_selector(ready, timeout=timeout * 1000)
     deadline = time.time() + timeout
-    time.sleep(1.5)
+    time.sleep(0.3)
     while time.time() < deadline:
-        if page.query_selector('[data-testid="stStatusWidget"]') is None:
-            time.sleep(1.0)
-            if page.query_selector('[data-testid="stStatusWidget"]') is None:
+        if _idle(page):
+            time.sleep(0.3)
+            if _idle(page):
                 return
-        time.sleep(0.5)
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from salesops import auth, demo, formats, metrics, workspace
 from salesops import schema as S
 from salesops.filters import Filters
 
-from .conftest import CHROMIUM, ROOT, app_server, free_port
+from .conftest import CHROMIUM, ROOT, _idle, app_server, free_port, settle
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (apt-get install chromium)")
 
@@ -81,21 +81,12 @@ def world(tmp_path_factory, oidc):
 
 
 def _done(page) -> bool:
-    """Streamlit finished the run: the page has its title and no running-status widget."""
-    return page.query_selector('[data-testid="stMain"] h1') is not None and \
-        page.query_selector('[data-testid="stStatusWidget"]') is None
+    """Streamlit finished the run: the page has its title and the app is idle."""
+    return page.query_selector('[data-testid="stMain"] h1') is not None and _idle(page)
 
 
 def _settle(page, timeout: float = 90) -> None:
-    deadline = time.time() + timeout
-    page.wait_for_selector('[data-testid="stMain"] h1', timeout=timeout * 1000)
-    time.sleep(0.5)
-    while time.time() < deadline:
-        if _done(page):
-            time.sleep(0.5)
-            if _done(page):
-                return
-        time.sleep(0.3)
+    settle(page, '[data-testid="stMain"] h1', timeout)
 
 
 def _main(page) -> str:
