@@ -10,13 +10,12 @@ APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
 def run_page(page: str, db: Path, monkeypatch, timeout: float = 120) -> AppTest:
-    """A run AppTest of app.py on ``db`` switched to ``page`` (e.g. "views/team.py")."""
+    """A run AppTest of app.py on ``db`` that opens on ``page`` (e.g. "views/team.py"), as a
+    bookmarked link does: no Overview run first (the pages are registered by file name)."""
     monkeypatch.setenv("SALESOPS_DB", str(db))
     at = AppTest.from_file(APP, default_timeout=timeout)
+    at.switch_page(page)
     at.run()
-    if page != "views/overview.py":
-        at.switch_page(page)
-        at.run()
     return at
 
 

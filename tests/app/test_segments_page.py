@@ -22,10 +22,8 @@ PAGE = "views/segments.py"
 def run(db, monkeypatch, page=PAGE, params=None):
     monkeypatch.setenv("SALESOPS_DB", str(db))
     at = AppTest.from_file(APP, default_timeout=180)
-    at.run()
-    if params:
-        for k, v in params.items():
-            at.query_params[k] = v
+    for k, v in (params or {}).items():
+        at.query_params[k] = v
     at.switch_page(page).run()
     no_exceptions(at)
     return at

@@ -24,9 +24,9 @@ def signed_in(db, monkeypatch, email: str | None, page: str = "views/overview.py
     at = AppTest.from_file(APP, default_timeout=120)
     at.secrets["auth"] = AUTH
     at.user = {"is_logged_in": False} if email is None else {"is_logged_in": True, "email": email, "name": email}
+    if email is not None:
+        at.switch_page(page)
     at.run()
-    if page != "views/overview.py" and email is not None:
-        at.switch_page(page).run()
     return at
 
 

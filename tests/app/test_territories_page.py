@@ -20,7 +20,6 @@ PAGE = "views/territories.py"
 def run(db, monkeypatch):
     monkeypatch.setenv("SALESOPS_DB", str(db))
     at = AppTest.from_file(APP, default_timeout=180)
-    at.run()
     at.switch_page(PAGE).run()
     no_exceptions(at)
     return at
