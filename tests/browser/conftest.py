@@ -16,6 +16,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+#: Every page's path ("" is the Overview).
+PAGES = ["", "team", "reps", "pipeline", "review", "forecast", "goals", "compensation", "segments", "territories", "import",
+         "settings", "users", "audit"]
 
 
 def free_port() -> int:

@@ -12,8 +12,7 @@ import pytest
 
 from tests.app.test_hostile_names import HTML, IMAGE, hostile_workspace
 
-from .conftest import CHROMIUM, app_server, free_port, settle
-from .test_pages_in_chromium import PAGES
+from .conftest import CHROMIUM, PAGES, app_server, free_port, settle
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is not installed (apt-get install chromium)")
 

@@ -1,8 +1,10 @@
-"""Shareable views and the Review page in a real browser (Chromium via Playwright): a shared
-link with a period and filters shows the same tiles as the page set by hand, the URL follows
-the sidebar and the back button works; the presentation walks with next/previous; and names
-from a file (a rep called <img src=x onerror=alert(1)>, a region called a Markdown image)
-show as text: no dialog, no request.
+"""The app in a real browser (Streamlit served on 127.0.0.1, Chromium driven by Playwright), on
+one server for the whole module: a deep link as the first request gets the whole app; a
+sidebar filter changes the Overview; a shared link with a period and filters shows the same
+tiles as the page set by hand, the URL follows the sidebar and the back button works; the
+Review's presentation walks with next/previous; and names from a file (a rep called
+<img src=x onerror=alert(1)>, a region called a Markdown image) show as text: no dialog, no
+request. (The every-page walk is tests/browser/test_hostile_names_in_chromium.py.)
 
 Skips (with the reason) where Chromium is not installed: `apt-get install chromium`."""
 from __future__ import annotations
@@ -45,6 +47,56 @@ def server(_demo_template, tmp_path_factory):
     db = _hostile_copy(_demo_template, tmp_path_factory.mktemp("review-browser"))
     with app_server(db) as url:
         yield url
+
+
+def test_a_deep_link_as_the_first_request_gets_the_whole_app(server, browser):
+    """A bookmarked page opened right after the server starts (this module's first test, so
+    its first request): the app's own navigation (sections, page titles) and the shared
+    sidebar, not a bare page with a file-name menu."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{server}/reps")
+        settle(page)
+        sidebar = page.inner_text('[data-testid="stSidebar"]')
+        for text in ("Performance", "Planning", "Overview", "Compensation", "As of", "Period"):
+            assert text in sidebar, text
+        assert "compensation" not in sidebar.split()  # no lower-case file names
+        assert page.inner_text("h1").startswith("Reps")
+    finally:
+        page.close()
+
+
+def test_sidebar_filter_changes_the_overview(server, browser):
+    """Picking a region in the sidebar reruns the Overview on it, and says so once."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(server)
+        settle(page)
+        before = page.inner_text('[data-testid="stMetric"]')
+        page.get_by_text("Filters").click()
+        region = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first
+        region.wait_for(state="visible")
+        option = page.get_by_role("option", name="EMEA")
+        timeout_error = pytest.importorskip("playwright.sync_api").TimeoutError
+        for _ in range(5):  # the expander animates open; a click during it may not open the list
+            region.locator("input").click()
+            try:
+                option.wait_for(state="visible", timeout=3000)
+                break
+            except timeout_error:
+                page.keyboard.press("Escape")
+        option.click()
+        page.keyboard.press("Escape")
+        # wait for the rerun's result itself: the caption names the filter, the first tile changes
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=\"stMain\"]').innerText.includes('Region: EMEA')", timeout=90_000)
+        page.wait_for_function(
+            "(before) => { const m = document.querySelector('[data-testid=\"stMetric\"]'); return m && m.innerText !== before; }",
+            arg=before, timeout=90_000)
+        settle(page)
+        assert page.inner_text('[data-testid="stMain"]').count("Region: EMEA") == 1
+    finally:
+        page.close()
 
 
 def _settle(page, timeout: float = 120) -> None:
