@@ -174,13 +174,13 @@ class Filters:
     def target(self, ws, period: Period | None = None, book: TargetBook | None = None) -> TargetView:
         """The slice's target for ``period`` (default the filters' period) by the one rule."""
         p = period or self.period
-        book = book or TargetBook(ws.targets, p.start, p.end)
+        book = book or ws.target_book(p.start, p.end)
         return resolve_target(book, ws.reps, self.cuts())
 
     def group_targets(self, ws, by: str, groups, period: Period | None = None) -> dict[str, TargetView]:
         """The target of each group of ``by`` inside the slice (``kpis --by``)."""
         p = period or self.period
-        book = TargetBook(ws.targets, p.start, p.end)
+        book = ws.target_book(p.start, p.end)
         return {str(g): resolve_target(book, ws.reps, self.with_group(by, g).cuts()) for g in groups}
 
     # -- words and choices --------------------------------------------------------------------------

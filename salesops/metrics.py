@@ -374,9 +374,9 @@ def sums(frame: pd.DataFrame, periods, as_of=None, by: str | None = None) -> pd.
         "pipeline_created_count": bucket(p_created, g_created, created_ok),
     }
     idx = pd.MultiIndex.from_product([range(n_p), names], names=["period", GROUP])
-    res = pd.DataFrame(out, index=idx)
     for col in _COUNTS:
-        res[col] = res[col].round().astype(np.int64)
+        out[col] = out[col].round().astype(np.int64)
+    res = pd.DataFrame(out, index=idx)
     if by is not None:  # a group that never appears in these rows (an unused category) is dropped
         seen = np.bincount(codes, minlength=n_g) > 0
         res = res[np.tile(seen, n_p)]
@@ -400,32 +400,34 @@ def finish(sums_frame: pd.DataFrame, targets=None, interval_level: float = 0.8) 
     """The KPIs from :func:`sums` rows. ``targets``: a dict from each row's group to a
     :class:`~salesops.targets.TargetView` (or a number), or a list aligned with the rows;
     missing -> no target."""
-    g = sums_frame.copy()
-    won, lost, won_amount = g["won_count"].to_numpy(float), g["lost_count"].to_numpy(float), g["won_amount"].to_numpy(float)
+    g = {c: sums_frame[c].to_numpy() for c in sums_frame.columns}  # one frame built at the end, not column by column
+    won, lost, won_amount = g["won_count"].astype(float), g["lost_count"].astype(float), g["won_amount"].astype(float)
     closed = won + lost
     with np.errstate(divide="ignore", invalid="ignore"):
         win_rate = np.where(closed > 0, won / closed, np.nan)
         deal = np.where(won > 0, won_amount / won, np.nan)
-        cycle = np.where(g["cycle_n"].to_numpy() > 0, g["cycle_sum"].to_numpy(float) / g["cycle_n"].to_numpy(float), np.nan)
+        cycle = np.where(g["cycle_n"] > 0, g["cycle_sum"].astype(float) / g["cycle_n"].astype(float), np.nan)
     g["win_rate"] = win_rate
-    g["win_rate_low"], g["win_rate_high"] = win_rate_interval(won, lost, interval_level) if len(g) else (np.array([]), np.array([]))
+    g["win_rate_low"], g["win_rate_high"] = win_rate_interval(won, lost, interval_level) if len(won) else (np.array([]), np.array([]))
     g["avg_deal_size"], g["avg_cycle_days"] = deal, cycle
     if isinstance(targets, (list, tuple)):
         parts = [_target_parts(v) for v in targets]
     else:
         views = {str(k): v for k, v in (targets.items() if targets is not None else [])}
-        groups = g.index.get_level_values(GROUP) if isinstance(g.index, pd.MultiIndex) else g.index
+        index = sums_frame.index
+        groups = index.get_level_values(GROUP) if isinstance(index, pd.MultiIndex) else index
         parts = [_target_parts(views.get(str(name))) for name in groups]
     amount, source, label, rep_sum, own = (list(x) for x in zip(*parts)) if parts else ([], [], [], [], [])
     target = np.array(amount, dtype=float)
-    g["target"], g["target_source"], g["target_label"] = target, source, label
+    g["target"], g["target_source"], g["target_label"] = target, np.array(source, dtype=object), np.array(label, dtype=object)
     g["rep_target_sum"], g["own_target"] = np.array(rep_sum, dtype=float), np.array(own, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         g["attainment"] = np.where(target > 0, won_amount / target, np.nan)
         remaining = target - won_amount
-        g["coverage"] = np.where(remaining > 0, g["coverage_pipeline"].to_numpy(float) / remaining, np.nan)
+        g["coverage"] = np.where(remaining > 0, g["coverage_pipeline"].astype(float) / remaining, np.nan)
         g["required_coverage"] = np.where(win_rate > 0, 1 / win_rate, np.nan)
-        g["velocity"] = np.where(cycle > 0, g["open_count"].to_numpy(float) * win_rate * deal / cycle, np.nan)
+        g["velocity"] = np.where(cycle > 0, g["open_count"].astype(float) * win_rate * deal / cycle, np.nan)
+    g = pd.DataFrame(g, index=sums_frame.index)
     return g
 
 
@@ -448,9 +450,8 @@ def _active(g: pd.DataFrame) -> pd.Series:
 def _target_groups(ws, f, by: str, period) -> list[str]:
     """Groups of ``by`` that hold a target inside the slice though they may have no deal."""
     from .filters import reps_inside, roster_rows
-    from .targets import TargetBook
 
-    book = TargetBook(ws.targets, period.start, period.end)
+    book = ws.target_book(period.start, period.end)
     cuts = f.cuts()
     if by == S.OWNER:
         inside = reps_inside(ws.reps, cuts)
@@ -507,8 +508,6 @@ def series(ws, f, freq: str, start, end, *, by: str | None = None, as_of=None) -
     as known on the as-of date; every period x group appears (zeros where nothing happened).
     Each row equals :func:`kpis` for that period. Columns: ``period_start``, ``period_end``,
     ``period`` (label), ``in_progress`` and :data:`KPI_COLUMNS`."""
-    from .targets import TargetBook
-
     cal = ws.settings.calendar
     periods = cal.periods_between(pd.Timestamp(start).date(), pd.Timestamp(end).date(), freq)
     cols = ["period_start", "period_end", "period", "in_progress", *KPI_COLUMNS]
@@ -520,7 +519,7 @@ def series(ws, f, freq: str, start, end, *, by: str | None = None, as_of=None) -
     for i, p in enumerate(periods):  # one small step per period for the (pro-rated) targets
         groups = list(_period_rows(s, i).index)
         if by is None:
-            views.append(f.target(ws, p, TargetBook(ws.targets, p.start, p.end)))
+            views.append(f.target(ws, p))
         else:
             vt = f.group_targets(ws, by, groups, p)
             views.extend(vt[str(g)] for g in groups)

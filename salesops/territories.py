@@ -630,9 +630,7 @@ def compare(before: Balance, after: Balance, quota_total: float | None = None) -
 def quota_total(ws, f, reps: list[str]) -> float | None:
     """The sum of the rep targets of ``reps`` for the filters' period (what quotas by potential
     would split), or None when they have none."""
-    from .targets import TargetBook
-
-    book = TargetBook(ws.targets, f.period.start, f.period.end)
+    book = ws.target_book(f.period.start, f.period.end)
     own = book.scope("owner")
     if own is None or len(own) == 0:
         return None

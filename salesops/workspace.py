@@ -202,7 +202,15 @@ class Workspace:
         """Per account the deals name: deal count, their most common own industry and region."""
         return self._extra.get("deal_accounts")
 
-    def _memo(self, name: str, make):
+    def target_book(self, start, end):
+        """The targets pro-rated to [start, end] (:class:`~salesops.targets.TargetBook`), made
+        once per workspace and period: a page asks for the same period's targets many times."""
+        from .targets import TargetBook
+
+        return self._memo(("target_book", pd.Timestamp(start), pd.Timestamp(end)),
+                          lambda: TargetBook(self.targets, start, end))
+
+    def _memo(self, name, make):
         if name not in self._extra:
             value = make()
             with self._lock:
