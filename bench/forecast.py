@@ -21,7 +21,12 @@ range) was made on these only.
 Landing (``landing``): the landing zone at mid-quarter (day 45) of past quarters, each made
 with only that day's data: on the demo (its last 8 complete quarters) and on the Maven CRM
 dataset (2017Q2-Q4): share of actuals inside P10-P90, mean width (P90 - P10) / P50, mean
-|P50 / actual - 1|.
+|P50 / actual - 1|. With ``--tuning``: the same on the sets the landing zone's choices were
+tuned on instead (the demo and Maven at days 20 and 70, the Salesforce Wave sample of
+../shared/datasets/public_exports at days 20, 45 and 70 of 2016Q2-2017Q1).
+
+Speed (``speed``): wall and CPU seconds (this process and its workers) with the load average
+before and after, since the machine is shared.
 """
 from __future__ import annotations
 
@@ -107,6 +112,20 @@ def maven_deals(path: Path = MAVEN) -> pd.DataFrame:
                          S.STATUS: status, S.AMOUNT: pipe["close_value"].where(status != S.OPEN).astype(float),
                          S.CREATED_DATE: pd.to_datetime(pipe["engage_date"]), S.CLOSE_DATE: pd.to_datetime(pipe["close_date"]),
                          S.PROBABILITY: np.nan})
+
+
+WAVE = DATASETS / "public_exports" / "salesforce_wave_oktana-wave-tooling.csv"
+
+
+def wave_deals(path: Path = WAVE) -> pd.DataFrame:
+    """The Salesforce Analytics (Wave) sample's opportunities (2015-2017, 5,197 deals, lost
+    deals keep their amount, no stage history): a landing-zone tuning set only."""
+    d = pd.read_csv(path)
+    status = d["StageName"].map(lambda s: S.WON if s == "Closed Won" else (S.LOST if s == "Closed Lost" else S.OPEN))
+    return pd.DataFrame({S.OPPORTUNITY_ID: d["External_Id__c"].astype(str), S.OWNER: d["Owner.External_Id__c"],
+                         S.STAGE: d["StageName"], S.STATUS: status, S.AMOUNT: d["Amount"].astype(float),
+                         S.CREATED_DATE: pd.to_datetime(d["DateTimeCreated__c"]).dt.normalize(),
+                         S.CLOSE_DATE: pd.to_datetime(d["CloseDate"]), S.PROBABILITY: np.nan})
 
 
 def bench_horizon(n: int, freq: str) -> int:
@@ -288,18 +307,43 @@ def report_landing(bt: pd.DataFrame, title: str) -> None:
           f"mean |P50 error| {bt['error'].abs().mean():.1%} (target under 5%)")
 
 
+DEMO_QUARTERS = ["2024Q4", "2025Q1", "2025Q2", "2025Q3", "2025Q4", "2026Q1", "2026Q2", "2026Q3"]
+MAVEN_QUARTERS = ["2017Q2", "2017Q3", "2017Q4"]
+WAVE_QUARTERS = ["2016Q2", "2016Q3", "2016Q4", "2017Q1"]  # 2017Q2: the extract holds no deal created after 1 Jun 2017
+
+
 def landing(deals, snaps, hist, quick: bool) -> None:
-    quarters = ["2024Q4", "2025Q1", "2025Q2", "2025Q3", "2025Q4", "2026Q1", "2026Q2", "2026Q3"]
-    if quick:
-        quarters = quarters[-4:]
-    report_landing(landing_rows(deals, snaps, hist, quarters, 45), "Landing zone on the demo at day 45 of each quarter "
-                   "(only that day's data)")
+    """The scored landing-zone figures: day 45 (mid-quarter) on the demo and Maven."""
+    quarters = DEMO_QUARTERS[-4:] if quick else DEMO_QUARTERS
+    bt = landing_rows(deals, snaps, hist, quarters, 45)
+    report_landing(bt, "Landing zone on the demo at day 45 of each quarter (only that day's data)")
     if not quick:
+        last = bt.tail(4)
+        print(f"  last 4 quarters: inside {int(last['inside'].sum())} of 4, mean width {last['width'].mean():.0%}, "
+              f"mean |P50 error| {last['error'].abs().mean():.1%}")
         report_landing(landing_rows(deals, snaps, hist, quarters, 0), "Landing zone on the demo at the start of each quarter")
     if MAVEN.exists():
-        mv = maven_deals()
-        report_landing(landing_rows(mv, None, None, ["2017Q2", "2017Q3", "2017Q4"], 45),
+        report_landing(landing_rows(maven_deals(), None, None, MAVEN_QUARTERS, 45),
                        "Landing zone on the Maven CRM quarters at day 45 (no snapshots: rebuilt from the table)")
+
+
+def landing_tuning(deals, snaps, hist) -> None:
+    """The landing zone where its choices were tuned, apart from the scored figures: the demo
+    and Maven at days 20 and 70 of the same quarters, and the Wave sample at days 20, 45, 70."""
+    sets = [("demo", deals, snaps, hist, DEMO_QUARTERS, (20, 70))]
+    if MAVEN.exists():
+        sets.append(("Maven", maven_deals(), None, None, MAVEN_QUARTERS, (20, 70)))
+    if WAVE.exists():
+        sets.append(("Wave", wave_deals(), None, None, WAVE_QUARTERS, (20, 45, 70)))
+    allrows = []
+    for name, d, s, h, quarters, offsets in sets:
+        for off in offsets:
+            bt = landing_rows(d, s, h, quarters, off)
+            report_landing(bt, f"Tuning: landing zone on {name} at day {off}")
+            allrows.append(bt)
+    tot = pd.concat(allrows, ignore_index=True)
+    print(f"\nTuning sets together ({len(tot)} landing zones): inside {int(tot['inside'].sum())} of {len(tot)} "
+          f"({tot['inside'].mean():.0%}), mean width {tot['width'].mean():.0%}, mean |P50 error| {tot['error'].abs().mean():.1%}")
 
 
 def main() -> None:
@@ -307,7 +351,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer quarters in the landing section")
     ap.add_argument("--only", choices=("speed", "accuracy", "landing"), help="run one section")
-    ap.add_argument("--tuning", action="store_true", help="the accuracy table on the tuning windows instead")
+    ap.add_argument("--tuning", action="store_true", help="the accuracy table on the tuning windows instead (with "
+                    "--only landing: the landing zone's tuning sets)")
     ap.add_argument("--no-prophet", dest="no_prophet", action="store_true", help="auto without Prophet (faster)")
     args = ap.parse_args()
     print(f"CPUs: {os.cpu_count()}; {load()}")
@@ -324,7 +369,10 @@ def main() -> None:
             report_accuracy(ev, f"Benchmark: {ev['series'].nunique()} series, 3 windows each")
             print(f"({t:.0f} s for the accuracy benchmark)")
     if args.only in (None, "landing"):
-        landing(deals, snaps, hist, args.quick)
+        if args.tuning:
+            landing_tuning(deals, snaps, hist)
+        else:
+            landing(deals, snaps, hist, args.quick)
 
 
 if __name__ == "__main__":

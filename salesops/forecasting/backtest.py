@@ -262,7 +262,8 @@ def _fit_group(y, ds, tasks, params_dict, freq, level, fiscal_start, want_compon
 
     Returns {origin: {model: Prediction | reason}}."""
     out = {o: {} for o, _ in tasks}
-    batch = M.statsforecast_batch({o: y[:o] for o, _ in tasks}, h, m, level)
+    # the model's own interval is used only for the final fit (a backtest's ranges are conformal)
+    batch = M.statsforecast_batch({o: y[:o] for o, _ in tasks}, h, m, level, intervals={len(y)})
     for o, res in batch.items():
         for name, v in res.items():
             out[o][name] = str(v) if isinstance(v, M.ModelSkipped) else v
