@@ -5,6 +5,7 @@ import functools
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -41,14 +42,36 @@ def pytest_collection_modifyitems(session, config, items):
     items.sort(key=weight)  # stable: the order inside each file (and of files in a group) is kept
 
 
-@pytest.fixture(scope="session")
-def _demo_template(tmp_path_factory) -> Path:
-    """The demo workspace built once per test session."""
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
+def _build_demo(path: Path) -> Path:
     demo.load_demo(path)
     with store.connect(path) as conn:  # fold the WAL into the main file so a plain copy is complete
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return path
+
+
+@pytest.fixture(scope="session")
+def _demo_template(tmp_path_factory, worker_id) -> Path:
+    """The demo workspace built once per test run and shared by every worker (read it, copy
+    it, never write to it): the first worker to need it builds it under a lock file while the
+    others wait for it, instead of each building its own."""
+    if worker_id == "master":  # one process (-n 0)
+        return _build_demo(tmp_path_factory.mktemp("demo") / "demo.db")
+    shared = tmp_path_factory.getbasetemp().parent  # the run's folder, common to the workers
+    final = shared / "demo-template.db"
+    try:
+        os.close(os.open(shared / "demo-template.lock", os.O_CREAT | os.O_EXCL))
+    except FileExistsError:  # another worker builds it
+        deadline = time.monotonic() + 300
+        while not final.exists():
+            if time.monotonic() > deadline:  # it never came: build this worker's own
+                return _build_demo(tmp_path_factory.mktemp("demo") / "demo.db")
+            time.sleep(0.2)
+        return final
+    building = _build_demo(shared / f"demo-template.{os.getpid()}.db")
+    for extra in ("-wal", "-shm"):
+        Path(f"{building}{extra}").unlink(missing_ok=True)
+    os.replace(building, final)
+    return final
 
 
 @pytest.fixture

@@ -66,17 +66,16 @@ def _idle(page) -> bool:
 
 def settle(page, ready: str = '[data-testid="stSidebar"]', timeout: float = 90) -> None:
     """Wait until ``ready`` is on the page and Streamlit has finished running the script: the
-    app root says "notRunning" and no running-status widget shows, twice 0.3 s apart (a click's
-    rerun request may take a moment to reach the app's state)."""
+    app root says "notRunning" and no running-status widget shows, three times 0.4 s apart (a
+    click's rerun request, or a new session's first run, may take a moment to show in the
+    app's state; a loaded machine makes that moment longer)."""
     page.wait_for_selector(ready, timeout=timeout * 1000)
     deadline = time.time() + timeout
-    time.sleep(0.3)
-    while time.time() < deadline:
-        if _idle(page):
-            time.sleep(0.3)
-            if _idle(page):
-                return
-        time.sleep(0.2)
+    time.sleep(0.4)
+    calm = 0
+    while time.time() < deadline and calm < 3:
+        calm = calm + 1 if _idle(page) else 0
+        time.sleep(0.4)
 
 
 @pytest.fixture(scope="module")

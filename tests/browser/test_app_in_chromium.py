@@ -100,7 +100,8 @@ def test_sidebar_filter_changes_the_overview(server, browser):
 
 
 def _settle(page, timeout: float = 120) -> None:
-    settle(page, '[data-testid="stMain"]', timeout)
+    """Settled once the script has drawn a heading (a page title or a slide's) and is idle."""
+    settle(page, '[data-testid="stMain"] h1, [data-testid="stMain"] h2', timeout)
 
 
 def _watch(page) -> tuple[list, list]:
