@@ -11,6 +11,8 @@ Every expected number in the tests is computed by hand from the rows below (see 
 """
 from __future__ import annotations
 
+import sqlite3
+
 import pandas as pd
 
 from salesops import schema as S
@@ -74,6 +76,16 @@ def write_acme(path, *, targets: pd.DataFrame | None = None) -> str:
         store.insert_frame(conn, "targets", TARGETS if targets is None else targets)
         store.set_settings(conn, **SETTINGS)
     return str(path)
+
+
+def write_acme_without_audit(path) -> str:
+    """Acme with an empty audit trail (writing the fixture is itself recorded as a change)."""
+    path = write_acme(path)
+    con = sqlite3.connect(path)
+    with con:
+        con.execute("DELETE FROM audit_log")
+    con.close()
+    return path
 
 
 def target_variant(kind: str) -> pd.DataFrame:

@@ -2,14 +2,13 @@
 changed; writes without a declared action are refused for non-admins."""
 import json
 
-import sqlite3
 
 import pandas as pd
 import pytest
 
 from salesops import audit, auth, demo, goals, store, workspace
 from salesops.errors import InputError, PermissionDenied
-from tests.fixtures import write_acme
+from tests.fixtures import write_acme_without_audit
 
 ALICE = auth.User("alice@example.com", auth.ADMIN)
 MIA = auth.User("mia@example.com", auth.MANAGER, person="Mia Ross")
@@ -18,13 +17,7 @@ ANN = auth.User("ann@example.com", auth.REP, person="Ann Lee")
 
 @pytest.fixture
 def acme(tmp_path):
-    """Acme with an empty audit trail (writing the fixture is itself recorded as a change)."""
-    path = write_acme(tmp_path / "acme.db")
-    con = sqlite3.connect(path)
-    with con:
-        con.execute("DELETE FROM audit_log")
-    con.close()
-    return path
+    return write_acme_without_audit(tmp_path / "acme.db")
 
 
 def test_settings_change_records_the_acting_user_and_before_after(acme):

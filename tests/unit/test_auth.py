@@ -1,23 +1,16 @@
 """salesops.auth: roles, the first signed-in user becomes admin, the users table."""
-import sqlite3
 
 import pandas as pd
 import pytest
 
 from salesops import audit, auth
 from salesops.errors import InputError, PermissionDenied
-from tests.fixtures import REPS, write_acme
+from tests.fixtures import REPS, write_acme_without_audit
 
 
 @pytest.fixture
 def acme(tmp_path):
-    """Acme with an empty audit trail (writing the fixture is itself recorded as a change)."""
-    path = write_acme(tmp_path / "acme.db")
-    con = sqlite3.connect(path)
-    with con:
-        con.execute("DELETE FROM audit_log")
-    con.close()
-    return path
+    return write_acme_without_audit(tmp_path / "acme.db")
 
 
 def test_first_signed_in_user_becomes_admin_and_strangers_get_nothing(acme):
