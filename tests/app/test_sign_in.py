@@ -62,22 +62,21 @@ def test_first_user_is_admin_and_a_settings_save_records_them(demo_db, monkeypat
 
 
 def _roles(db):
+    """An admin, a manager of EMEA Enterprise and a rep of that team (its first rep) on ``db``;
+    returns (the workspace, the rep's name)."""
+    ws = workspace.load(db)
+    rep = str(ws.reps.loc[ws.reps[S.TEAM] == "EMEA Enterprise", S.NAME].iloc[0])
     auth.sign_in(db, "alice@example.com")
     with auth.acting(auth.find(db, "alice@example.com")):
         auth.save_users(db, pd.DataFrame([
             {"email": "alice@example.com", "role": "admin"},
             {"email": "mgr@example.com", "role": "manager", "teams": "EMEA Enterprise"},
-            {"email": "rep@example.com", "role": "rep", "person": REP}]))
-
-
-REP = None
+            {"email": "rep@example.com", "role": "rep", "person": rep}]))
+    return ws, rep
 
 
 def test_manager_sees_only_their_team_and_is_refused_settings(demo_db, monkeypatch):
-    global REP
-    ws = workspace.load(demo_db)
-    REP = str(ws.reps.loc[ws.reps[S.TEAM] == "EMEA Enterprise", S.NAME].iloc[0])
-    _roles(demo_db)
+    ws, _ = _roles(demo_db)
     at = signed_in(demo_db, monkeypatch, "mgr@example.com", "views/reps.py")
     no_exceptions(at)
     shown = texts(at) + " ".join(" ".join(map(str, df.value.astype(str).to_numpy().ravel())) for df in at.dataframe)
@@ -96,16 +95,13 @@ def test_manager_sees_only_their_team_and_is_refused_settings(demo_db, monkeypat
 
 
 def test_rep_is_refused_a_plan_save_with_the_domains_message(demo_db, monkeypatch):
-    global REP
-    ws = workspace.load(demo_db)
-    REP = str(ws.reps.loc[ws.reps[S.TEAM] == "EMEA Enterprise", S.NAME].iloc[0])
-    _roles(demo_db)
+    ws, rep = _roles(demo_db)
     at = signed_in(demo_db, monkeypatch, "rep@example.com", "views/import.py")
     assert "only admins may import a file" in texts(at)
     at.switch_page("views/overview.py").run()
     no_exceptions(at)
     assert "Your team · EMEA Enterprise" in texts(at)
-    own = metrics.team(ws, Filters.make(ws, rep=[REP]))["won_amount"]
+    own = metrics.team(ws, Filters.make(ws, rep=[rep]))["won_amount"]
     team = metrics.team(ws, Filters.make(ws, team=["EMEA Enterprise"]))["won_amount"]
     tiles = {m.label: m.value for m in at.metric}
     assert tiles["Team bookings"] == formats.money(team) and tiles["Bookings"] == formats.money(own)
