@@ -257,10 +257,8 @@ class Book:
                 op = self.snapshots[self.snapshots[S.STATUS] == S.OPEN]
                 self._open_snaps = op.iloc[np.argsort(op[S.AS_OF].to_numpy(), kind="stable")]
             sn = self._open_snaps
-            at = sn[S.AS_OF].to_numpy()
-            lo, hi = np.searchsorted(at, pd.Timestamp(snap_date).to_datetime64(), side="left"), \
-                np.searchsorted(at, pd.Timestamp(snap_date).to_datetime64(), side="right")
-            sn = sn.iloc[lo:hi]
+            at, day = sn[S.AS_OF].to_numpy(), pd.Timestamp(snap_date).to_datetime64()
+            sn = sn.iloc[np.searchsorted(at, day, side="left"):np.searchsorted(at, day, side="right")]
             ids = sn[S.OPPORTUNITY_ID].astype(str)
             codes = ids.map(self.index_of)
             cache[snap_date] = {
