@@ -190,6 +190,7 @@ def _restore(db_path: Path, backup_file: Path | str) -> Path:
             conn.execute("PRAGMA journal_mode = DELETE")
             restored = int(conn.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()[0])
             conn.execute("UPDATE meta SET value = ? WHERE key = 'data_version'", (str(max(current, restored) + 1),))
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'facts_token'", (store.new_facts_token(),))
             if page_size and conn.execute("PRAGMA page_size").fetchone()[0] != page_size:
                 conn.execute(f"PRAGMA page_size = {page_size}")  # the backup API needs equal pages into a WAL database
                 conn.execute("VACUUM")

@@ -11,6 +11,7 @@ import numpy as np
 
 from .errors import InputError
 from .filters import Filters
+from .memo import Kept
 
 #: Above this many deals the Overview asks before estimating the landing zone (it reads every
 #: deal row, its snapshots and its stage history; the KPI tiles do not).
@@ -30,15 +31,26 @@ def landing_zone(ws, f: Filters, n_samples: int = 4000, seed: int = 0) -> dict:
     if f.period.end < f.as_of:
         raise InputError(f"{f.period.label} ended before the as-of date {f.as_of:%d %b %Y}: its bookings are known, "
                          "there is nothing left to forecast")
-    deals = f.deals(ws)
-    snapshots, history = f.restrict(ws, ws.snapshots()), f.restrict(ws, ws.stage_history())
-    res = landing(deals, snapshots, f.period, f.as_of, targets=ws.targets, calendar=ws.settings.calendar,
-                  n_samples=n_samples, seed=seed, stage_history=history)
+
+    def make() -> dict:
+        snapshots, history = f.restrict(ws, ws.snapshots()), f.restrict(ws, ws.stage_history())
+        return landing(f.deals(ws), snapshots, f.period, f.as_of, calendar=ws.settings.calendar,
+                       n_samples=n_samples, seed=seed, stage_history=history)
+
+    # the landing zone reads the deal facts only (not the targets): kept by the facts token, it
+    # survives a saved target, plan or forecast, and the CLI and the page in one process share it
+    key = None if ws.facts_token is None else (ws.facts_token, getattr(ws, "scope", None), f, n_samples, seed)
+    kept = _LANDINGS.get(key, make)
+    res = {**kept, "notes": list(kept["notes"]), "samples": np.array(kept["samples"], dtype=float),
+           "open_deals": kept["open_deals"].copy()}
     view = f.target(ws)
     res["target"] = view.amount
     res["target_view"] = view.as_dict()
-    res["samples"] = np.asarray(res["samples"], dtype=float)
     return res
+
+
+#: Landing zones kept in the process by (facts token, scope, filters, draws, seed).
+_LANDINGS = Kept(32)
 
 
 def summary(res: dict) -> dict:

@@ -11,7 +11,10 @@ Use::
     with store.connect(path, write=True) as conn:  # one transaction, BEGIN IMMEDIATE
         store.set_settings(conn, currency="EUR")
 
-Every committed write bumps ``data_version``; caches key on it.
+Every committed write bumps ``data_version``; caches key on it. A write that changes the deal
+facts (anything but targets, comp plans, saved forecasts, users and the audit trail) also
+draws a new ``facts_token``: results computed from the facts alone (the landing zone) are kept
+by that token, so they survive a saved scenario or target, and two copies of one file share it.
 """
 from __future__ import annotations
 
@@ -196,6 +199,18 @@ def _maps_status(mapping_json: str | None) -> bool:
     return isinstance(mapping, dict) and S.STATUS in mapping.values()
 
 
+def _migration_facts_token(conn: sqlite3.Connection) -> None:
+    """The facts token (issue #10): a random text redrawn by every write that changes the deal
+    facts (:data:`FACT_NEUTRAL_TABLES` aside); results of the facts alone are kept by it."""
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('facts_token', ?)", (new_facts_token(),))
+
+
+def new_facts_token() -> str:
+    import uuid
+
+    return uuid.uuid4().hex
+
+
 def _migration_users_audit(conn: sqlite3.Connection) -> None:
     """Users and roles, and the audit trail (issue #14). Idempotent (IF NOT EXISTS): it is
     migration 5, after the status provenance of migration 4 (databases made on the branch that had it
@@ -215,7 +230,7 @@ def _migration_users_audit(conn: sqlite3.Connection) -> None:
 #: Numbered migrations: MIGRATIONS[i] takes the schema from version i to i + 1. Append only.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_import_undo,
                                                            _migration_snapshot_versions, _migration_status_source,
-                                                           _migration_users_audit]
+                                                           _migration_users_audit, _migration_facts_token]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 #: The tables that hold a workspace's data (as opposed to settings and saved work): what
@@ -223,6 +238,38 @@ SCHEMA_VERSION = len(MIGRATIONS)
 WORKSPACE_DATA_TABLES = ("opportunities", "snapshot_versions", "snapshot_slots", "stage_history", "imports", "reps",
                          "accounts", "targets", "import_prior_opportunities", "import_prior_versions",
                          "import_prior_rows")
+
+
+#: Tables whose writes leave the deal facts as they were (so the facts token stays): what a
+#: result of the facts alone (deals, snapshots, stage history, roster, accounts, settings, the
+#: active territory plan) never reads. Goal scenarios share their table with territory plans,
+#: so a saved scenario counts as a change of the facts (the safe side).
+FACT_NEUTRAL_TABLES = frozenset({"targets", "comp_plans", "forecast_runs", "users", "audit_log", "meta",
+                                 "sqlite_sequence", "sqlite_stat1"})
+#: sqlite3 authorizer actions that change a table's rows or shape (the table name is the first
+#: argument, except ALTER TABLE's, which gives it second).
+_CHANGES = {sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE, sqlite3.SQLITE_DROP_TABLE,
+            sqlite3.SQLITE_CREATE_TABLE, sqlite3.SQLITE_CREATE_VIEW, sqlite3.SQLITE_DROP_VIEW}
+
+
+class _WrittenTables:
+    """An authorizer that notes every table a write transaction's statements change (it is
+    asked once per statement as SQLite compiles it, not per row; it never refuses)."""
+
+    def __init__(self):
+        self.tables: set[str] = set()
+
+    def __call__(self, action, arg1, arg2, db_name, _trigger):
+        if db_name != "temp":
+            if action in _CHANGES and arg1:
+                self.tables.add(arg1.lower())
+            elif action == sqlite3.SQLITE_ALTER_TABLE and arg2:
+                self.tables.add(arg2.lower())
+        return sqlite3.SQLITE_OK
+
+    @property
+    def facts_changed(self) -> bool:
+        return bool(self.tables - FACT_NEUTRAL_TABLES)
 
 
 # --- connections -----------------------------------------------------------------------------
@@ -439,10 +486,15 @@ def connect(path: Path | str | None = None, *, write: bool = False,
 
         audit.check_write()  # a write the acting user may not do is refused before it starts
         begin_write(conn, path, on_wait)
+        written = _WrittenTables()
+        conn.set_authorizer(written)
         try:
             yield conn
+            conn.set_authorizer(None)
             audit.on_commit(conn)  # who and what, in the same transaction as the change
             conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'data_version'")
+            if written.facts_changed:
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'facts_token'", (new_facts_token(),))
             conn.execute("COMMIT")
         except BaseException as exc:
             if conn.in_transaction:
@@ -452,6 +504,11 @@ def connect(path: Path | str | None = None, *, write: bool = False,
             raise
     finally:
         conn.close()
+
+
+def facts_token(conn: sqlite3.Connection) -> str:
+    """The facts token of the open database (see the module's docstring)."""
+    return str(conn.execute("SELECT value FROM meta WHERE key = 'facts_token'").fetchone()[0])
 
 
 def data_version(path: Path | str | None = None) -> int:

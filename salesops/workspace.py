@@ -129,6 +129,9 @@ class Workspace:
     summary: dict
     as_of: date                     # the as-of date of the data (store.data_as_of)
     first_close: date | None = None
+    #: store.facts_token at this version: results of the deal facts alone are kept by it (None
+    #: for a workspace made from frames, which is not kept).
+    facts_token: str | None = None
     #: Company-size bands (accounts.SizeBands, from the settings) and the active territory
     #: plan (its saved reference {"name", "version"} and its plan document), if any.
     size_bands: SizeBands = field(default_factory=SizeBands)
@@ -344,7 +347,8 @@ def _scoped(base: Workspace, scope) -> "ScopedWorkspace":
     summary = {**base.summary, **_deal_stats(facts), "reps": int(len(reps))}
     ws = ScopedWorkspace(path=base.path, version=base.version, settings=base.settings, facts=facts, reps=reps,
                          targets=targets, accounts=accounts, snapshot_dates=base.snapshot_dates, summary=summary,
-                         as_of=base.as_of, first_close=base.first_close, size_bands=base.size_bands,
+                         as_of=base.as_of, first_close=base.first_close, facts_token=base.facts_token,
+                         size_bands=base.size_bands,
                          active_plan_ref=base.active_plan_ref, active_plan_doc=base.active_plan_doc,
                          account_fields=fields, base=base, scope=scope)
     deal_acc = base._extra.get("deal_accounts")
@@ -484,6 +488,7 @@ def load(path: str | Path | None = None) -> Workspace:
             conn.execute("BEGIN")
             try:
                 again = int(conn.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()[0])
+                token = store.facts_token(conn)
                 raw_settings = store.get_settings(conn)
                 settings = Settings.from_dict(raw_settings)
                 plan_ref, plan_doc = _active_plan(conn, raw_settings)
@@ -506,7 +511,7 @@ def load(path: str | Path | None = None) -> Workspace:
     ws = Workspace(path=path, version=version, settings=settings, facts=facts, reps=reps, targets=targets,
                    accounts=accounts, snapshot_dates=snaps, summary=summary,
                    as_of=date.fromisoformat(as_of_text) if as_of_text else date.today(),
-                   first_close=first.date() if pd.notna(first) else None,
+                   first_close=first.date() if pd.notna(first) else None, facts_token=token,
                    size_bands=bands, active_plan_ref=plan_ref, active_plan_doc=plan_doc, account_fields=fields)
     ws._extra["deal_accounts"] = deal_acc
     return ws

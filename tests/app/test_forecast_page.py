@@ -17,13 +17,17 @@ PAGE = "views/forecast.py"
 
 @pytest.fixture(autouse=True)
 def fresh_time_series_fits():
-    """The landing zone keeps its time-series fits across calls (by the deals' content): tests
-    that swap Prophet for a stand-in must neither see nor leave fits of the other kind."""
+    """The landing zone keeps its time-series fits (by the deals' content) and whole landing
+    zones (by the facts token) across calls: tests that swap Prophet for a stand-in must
+    neither see nor leave results of the other kind."""
+    from salesops import outlook
     from salesops.forecasting import landing_zone as L
 
     L._TS_CACHE.clear()
+    outlook._LANDINGS.clear()
     yield
     L._TS_CACHE.clear()
+    outlook._LANDINGS.clear()
 
 
 @pytest.fixture

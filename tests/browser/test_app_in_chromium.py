@@ -10,10 +10,11 @@ Skips (with the reason) where Chromium is not installed: `apt-get install chromi
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
+
+from salesops import store
 
 from .conftest import CHROMIUM, app_server, settle
 
@@ -29,7 +30,7 @@ def _hostile_copy(template: Path, folder: Path) -> Path:
     Markdown image (in deals, snapshots, roster and targets alike: the numbers do not move)."""
     db = folder / "hostile.db"
     shutil.copyfile(template, db)
-    with sqlite3.connect(db) as conn:
+    with store.connect(db, write=True) as conn:  # a new data version and facts token
         for table, col in (("opportunities", "owner"), ("snapshot_versions", "owner"), ("reps", "name")):
             conn.execute(f"UPDATE {table} SET {col} = ? WHERE {col} = 'Bruno Berg'", (XSS,))
         conn.execute("UPDATE targets SET scope_name = ? WHERE scope = 'owner' AND scope_name = 'Bruno Berg'", (XSS,))
@@ -38,7 +39,6 @@ def _hostile_copy(template: Path, folder: Path) -> Path:
             if "region" in cols:
                 conn.execute(f"UPDATE {table} SET region = ? WHERE region = 'APAC'", (MD,))
         conn.execute("UPDATE targets SET scope_name = ? WHERE scope = 'region' AND scope_name = 'APAC'", (MD,))
-        conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'data_version'")
     return db
 
 

@@ -3,6 +3,7 @@ workspace door, the filters, the one target rule, the as-of cut, the Overview's 
 the kpis command, which must all say the same."""
 import json
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -230,3 +231,32 @@ def test_the_landing_zone_takes_the_target_of_the_rule(ws):
     assert res["p10"] <= res["p50"] <= res["p90"]
     with pytest.raises(InputError, match="ended before"):
         outlook.landing_zone(ws, Filters.make(ws, "2027Q2"))
+
+
+def test_the_landing_zone_is_kept_by_the_facts_and_takes_todays_target(tmp_path, monkeypatch):
+    """A landing zone is computed once per (facts, filters): a copy of the file, or the same
+    file after a target change, reuses it, with the target of the moment; a deal change
+    computes it again."""
+    from salesops import forecasting, store
+
+    calls = []
+    real = forecasting.landing
+    monkeypatch.setattr(forecasting, "landing", lambda *a, **k: calls.append(1) or real(*a, **k))
+    db = acme.write_acme(tmp_path / "a.db")
+    f = lambda w: Filters.make(w, "2027Q3", region=["East"], as_of=MID)  # noqa: E731
+    first = outlook.landing_zone(workspace.load(db), f(workspace.load(db)), n_samples=200, seed=7)
+    first["samples"][:] = 0  # what a caller does to its copy does not reach the kept one
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(Path(db).read_bytes())
+    again = outlook.landing_zone(workspace.load(copy), f(workspace.load(copy)), n_samples=200, seed=7)
+    assert len(calls) == 1 and again["p50"] == first["p50"] and again["samples"].max() > 0
+    with store.connect(db, write=True) as conn:
+        conn.execute("UPDATE targets SET amount = 250000 WHERE scope = 'region' AND scope_name = 'East'")
+    ws = workspace.load(db)
+    moved = outlook.landing_zone(ws, f(ws), n_samples=200, seed=7)
+    assert len(calls) == 1 and moved["target"] == 250_000 and moved["p50"] == first["p50"]
+    with store.connect(db, write=True) as conn:
+        conn.execute("UPDATE opportunities SET amount = 2 * amount WHERE status = 'won'")
+    ws = workspace.load(db)
+    changed = outlook.landing_zone(ws, f(ws), n_samples=200, seed=7)
+    assert len(calls) == 2 and changed["closed_won"] == 2 * first["closed_won"] == 100_000

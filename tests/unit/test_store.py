@@ -162,3 +162,55 @@ def test_data_as_of_is_the_snapshot_or_the_last_activity_whichever_is_earlier(tm
         assert store.data_as_of(conn) == "2017-12-10"
     with store.connect(tmp_path / "empty.db") as conn:
         assert store.data_as_of(conn) is None
+
+
+def _token(path) -> str:
+    with store.connect(path) as conn:
+        return store.facts_token(conn)
+
+
+def test_the_facts_token_changes_with_the_facts_only(tmp_path):
+    """Every write moves data_version; only a write that touches the deal facts (deals,
+    roster, settings, saved scenarios...) draws a new facts token. Targets, comp plans, saved
+    forecasts and users leave it: what is kept by it (the landing zone) stays valid."""
+    from tests import fixtures
+
+    path = fixtures.write_acme(tmp_path / "a.db")
+    token, version = _token(path), store.data_version(path)
+    with store.connect(path, write=True) as conn:
+        conn.execute("UPDATE targets SET amount = amount + 1")
+    with store.connect(path, write=True) as conn:
+        store.save_document(conn, "comp_plans", "Plan", {"quota": 1})
+        store.save_document(conn, "forecast_runs", "Run", {"p50": 1}, kind="forecast")
+    assert _token(path) == token and store.data_version(path) == version + 2
+    changes = [lambda c: c.execute("UPDATE opportunities SET amount = amount + 1 WHERE opportunity_id = '1'"),
+               lambda c: store.set_settings(c, currency="EUR"),
+               lambda c: c.execute("UPDATE reps SET team = 'West Commercial' WHERE rowid = 1"),
+               lambda c: store.save_document(c, "scenarios", "Plan B", {"plan": {}}, kind="territories"),
+               lambda c: c.execute("DELETE FROM stage_history")]
+    seen = {token}
+    for change in changes:
+        with store.connect(path, write=True) as conn:
+            change(conn)
+        assert _token(path) not in seen
+        seen.add(_token(path))
+    with pytest.raises(ZeroDivisionError):  # a rolled-back write changes nothing
+        with store.connect(path, write=True) as conn:
+            conn.execute("DELETE FROM opportunities")
+            1 / 0
+    assert _token(path) in seen and len(seen) == len(changes) + 1
+
+
+def test_a_copy_of_the_file_shares_the_token_and_a_restore_draws_a_new_one(tmp_path):
+    import shutil
+
+    from salesops import backup
+    from tests import fixtures
+
+    path = fixtures.write_acme(tmp_path / "a.db")
+    shutil.copy(path, tmp_path / "copy.db")
+    assert _token(tmp_path / "copy.db") == _token(path)
+    saved = backup.backup_now(path, "test")
+    before = _token(path)
+    backup.restore(path, saved)
+    assert _token(path) != before
