@@ -42,3 +42,19 @@ def titled(chart: alt.Chart, title: str, subtitle: str | None = None) -> alt.Cha
     return chart.properties(title=alt.TitleParams(**params)).configure_axis(
         labelFontSize=12, titleFontSize=12, grid=True, gridOpacity=0.4
     ).configure_view(strokeWidth=0)
+
+
+def layer(*charts: alt.Chart) -> alt.LayerChart:
+    """``alt.layer(*charts)``, with the data the layers share given once, at the top. (Given
+    in each layer, altair lifts it itself, but first writes the whole frame out as text once
+    per layer to name the view, a tenth of a second for a few hundred rows.) The spec is the
+    same."""
+    data = charts[0].data if charts else alt.Undefined
+    if data is alt.Undefined or any(c.data is not data for c in charts):
+        return alt.layer(*charts)
+    bare = []
+    for c in charts:
+        c = c.copy(deep=False)
+        c.data = alt.Undefined
+        bare.append(c)
+    return alt.layer(*bare, data=data)

@@ -6,7 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .base import ACCENT, CATEGORY_SCHEME, HEIGHT, SECONDARY, STATUS_COLORS, TARGET_COLOR, money_axis, money_tooltip, titled
+from .base import ACCENT, CATEGORY_SCHEME, HEIGHT, SECONDARY, STATUS_COLORS, TARGET_COLOR, layer, money_axis, money_tooltip, titled
 
 FREQ_FORMAT = {"W": "%d %b %Y", "M": "%b %Y", "Q": "%b %Y"}
 
@@ -63,7 +63,7 @@ def forecast_chart(frame: pd.DataFrame, *, currency: str, money: bool, freq: str
                  _tip("value:Q", measure_label, money, currency), _tip("lower:Q", f"Low ({level:.0%} range)", money, currency),
                  _tip("upper:Q", f"High ({level:.0%} range)", money, currency)],
     )
-    return titled(alt.layer(band, lines, booked).properties(height=HEIGHT), title, subtitle)
+    return titled(layer(band, lines, booked).properties(height=HEIGHT), title, subtitle)
 
 
 def backtest_error_chart(by_cutoff: pd.DataFrame, labels: dict, recommended: str | None, horizon_words: str) -> alt.Chart:
@@ -140,7 +140,7 @@ def landing_chart(samples: np.ndarray, p10: float, p50: float, p90: float, targe
         strokeDash=alt.StrokeDash("label:N", legend=None, scale=alt.Scale(domain=["P10", "P50 (likely)", "P90", "Target"],
                                                                             range=[[5, 3], [1, 0], [5, 3], [2, 2]])),
         tooltip=[alt.Tooltip("label:N", title="Mark"), money_tooltip("value:Q", "Bookings", currency)])
-    return titled(alt.layer(bars, rules).properties(height=260), f"Landing zone for {period_label}",
+    return titled(layer(bars, rules).properties(height=260), f"Landing zone for {period_label}",
                   "Simulated outcomes of open deals, new business and model error; 80% of them fall between P10 and P90.")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from .base import ACCENT, HEIGHT, STATUS_COLORS, TARGET_COLOR, money_axis, money_tooltip, titled
+from .base import ACCENT, HEIGHT, STATUS_COLORS, TARGET_COLOR, layer, money_axis, money_tooltip, titled
 
 
 def bookings_vs_target(trend: pd.DataFrame, currency: str, freq_word: str = "quarter") -> alt.Chart:
@@ -23,7 +23,7 @@ def bookings_vs_target(trend: pd.DataFrame, currency: str, freq_word: str = "qua
                  alt.Tooltip("won_count:Q", title="Deals won"), money_tooltip("target:Q", "Target", currency)],
     )
     target = base.mark_tick(color=TARGET_COLOR, thickness=3, size=44).encode(y="target:Q")
-    return titled(alt.layer(bars, target).properties(height=HEIGHT),
+    return titled(layer(bars, target).properties(height=HEIGHT),
                   f"Bookings by {freq_word} vs target", "Bars: won amount. Grey ticks: the target.")
 
 

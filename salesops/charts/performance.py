@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .. import metrics
-from .base import ACCENT, CATEGORY_SCHEME, HEIGHT, SECONDARY, STATUS_COLORS, TARGET_COLOR, money_axis, money_tooltip, titled
+from .base import ACCENT, CATEGORY_SCHEME, HEIGHT, SECONDARY, STATUS_COLORS, TARGET_COLOR, layer, money_axis, money_tooltip, titled
 
 #: Trend KPIs whose per-group values add up (stacked bars); the others are grouped bars.
 ADDITIVE = {"won_amount", "won_count", "open_pipeline", "pipeline_created_amount", "lost_count", "open_count"}
@@ -144,7 +144,7 @@ def attainment_bars(lb: pd.DataFrame, currency: str, period_label: str) -> alt.C
     layers = [bars]
     if has_target:
         layers.append(alt.Chart(pd.DataFrame({"x": [1.0]})).mark_rule(color=TARGET_COLOR, strokeDash=[5, 3]).encode(x="x:Q"))
-    return titled(alt.layer(*layers).properties(height=alt.Step(ROW)),
+    return titled(layer(*layers).properties(height=alt.Step(ROW)),
                   f"{'Attainment' if has_target else 'Bookings'} by rep, {period_label}",
                   "Dashed line: 100% of each rep's own target." if has_target else "No rep has a target: bookings.")
 
@@ -171,7 +171,7 @@ def win_rate_intervals(lb: pd.DataFrame, team_rate: float | None, period_label: 
     if team_rate is not None and np.isfinite(team_rate):
         layers.append(alt.Chart(pd.DataFrame({"x": [float(team_rate)]})).mark_rule(color=TARGET_COLOR, strokeDash=[5, 3])
                       .encode(x="x:Q"))
-    return titled(alt.layer(*layers).properties(height=alt.Step(ROW)),
+    return titled(layer(*layers).properties(height=alt.Step(ROW)),
                   f"Win rate by rep with its uncertainty, {period_label}",
                   "Lines: 80% interval (Beta); dashed: the team's rate.")
 
@@ -200,7 +200,7 @@ def quadrant_scatter(quad, currency: str, period_label: str) -> alt.Chart:
         layers.append(alt.Chart(pd.DataFrame({"y": [mw]})).mark_rule(color=TARGET_COLOR, strokeDash=[4, 4]).encode(y="y:Q"))
     if np.isfinite(ms):
         layers.append(alt.Chart(pd.DataFrame({"x": [ms]})).mark_rule(color=TARGET_COLOR, strokeDash=[4, 4]).encode(x="x:Q"))
-    return titled(alt.layer(*layers).properties(height=HEIGHT + 80), f"Win rate vs deal size, {period_label}",
+    return titled(layer(*layers).properties(height=HEIGHT + 80), f"Win rate vs deal size, {period_label}",
                   "Dashed lines: the medians; bubble size: closed deals; names on the five largest and smallest books.")
 
 
@@ -260,7 +260,7 @@ def cohort_chart(cohort: pd.DataFrame, currency: str) -> alt.Chart:
     if len(med):
         layers.append(alt.Chart(pd.DataFrame({"y": [float(med.iloc[0])]})).mark_rule(color=TARGET_COLOR, strokeDash=[5, 3],
                                                                                     strokeWidth=2).encode(y="y:Q"))
-    return titled(alt.layer(*layers).properties(height=HEIGHT - 40), "New-hire bookings by month since hire",
+    return titled(layer(*layers).properties(height=HEIGHT - 40), "New-hire bookings by month since hire",
                   "Dashed: the tenured reps' median month.")
 
 
@@ -290,6 +290,6 @@ def hierarchy_bars(h: pd.DataFrame, currency: str, level: str, period_label: str
     has_target = bool(data["target"].notna().any())
     if has_target:
         layers.append(base.mark_tick(color=TARGET_COLOR, thickness=3).encode(x="target:Q"))
-    return titled(alt.layer(*layers).properties(height=alt.Step(26)),
+    return titled(layer(*layers).properties(height=alt.Step(26)),
                   f"Bookings by {word.lower()}, {period_label}",
                   "Grey ticks: target." if has_target else "No target is set at this level.")

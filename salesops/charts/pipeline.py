@@ -7,7 +7,7 @@ import pandas as pd
 
 from .. import formats
 from ..pipeline import STEP_LABELS, STEP_SIGN, STEPS
-from .base import ACCENT, HEIGHT, STATUS_COLORS, TARGET_COLOR, money_axis, money_tooltip, titled
+from .base import ACCENT, HEIGHT, STATUS_COLORS, TARGET_COLOR, layer, money_axis, money_tooltip, titled
 
 KIND_COLORS = {"Total": ACCENT, "Adds": STATUS_COLORS["won"], "Takes away": STATUS_COLORS["lost"]}
 
@@ -51,7 +51,7 @@ def waterfall_chart(waterfall: pd.DataFrame, currency: str, title: str, subtitle
                  alt.Tooltip("count:Q", title="Deals")],
     )
     text = base.mark_text(dy=-8, fontSize=11, color="#333").encode(y="top:Q", text="text:N")
-    return titled(alt.layer(rect, text).properties(height=HEIGHT + 40), title, subtitle)
+    return titled(layer(rect, text).properties(height=HEIGHT + 40), title, subtitle)
 
 
 def funnel_chart(funnel: pd.DataFrame, title: str = "Stage funnel: deals reaching each stage") -> alt.Chart:
@@ -72,7 +72,7 @@ def funnel_chart(funnel: pd.DataFrame, title: str = "Stage funnel: deals reachin
     )
     label = base.mark_text(align="left", dx=4, fontSize=11, color="#333").encode(
         x="reached:Q", text=alt.Text("conv_text:N"))
-    return titled(alt.layer(bars, label).properties(height=max(180, 44 * len(f))), title,
+    return titled(layer(bars, label).properties(height=max(180, 44 * len(f))), title,
                   "Bar: deals at or beyond the stage. Label: share of decided deals that moved on.")
 
 

@@ -8,7 +8,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .base import ACCENT, HEIGHT, SECONDARY, STATUS_COLORS, TARGET_COLOR, money_axis, money_tooltip, titled
+from .base import ACCENT, HEIGHT, SECONDARY, STATUS_COLORS, TARGET_COLOR, layer, money_axis, money_tooltip, titled
 
 FLAG_COLORS = {"ok": STATUS_COLORS["won"], "stretch": SECONDARY, "above plausible": STATUS_COLORS["lost"],
                "no quota": "#9e9e9e"}
@@ -29,7 +29,7 @@ def target_comparison(frame: pd.DataFrame, currency: str) -> alt.Chart:
                  money_tooltip("low:Q", "P10", currency), money_tooltip("high:Q", "P90", currency)])
     band = base.transform_filter("isValid(datum.low)").mark_rule(color="black", strokeWidth=2).encode(
         x="low:Q", x2="high:Q", y=alt.Y("label:N", sort=None))
-    return titled(alt.layer(bars, band).properties(height=max(120, 45 * len(data))),
+    return titled(layer(bars, band).properties(height=max(120, 45 * len(data))),
                   "Team target options", "Bars: amount; black line: the landing zone's 80% range (P10-P90)")
 
 
@@ -52,7 +52,7 @@ def quota_realism(table: pd.DataFrame, currency: str) -> alt.Chart:
         tooltip=tips)
     rng = alt.Chart(data).mark_rule(color="black").encode(x="p10:Q", x2="p90:Q", y=y, tooltip=tips)
     mid = alt.Chart(data).mark_point(color="black", filled=True, size=30).encode(x="p50:Q", y=y, tooltip=tips)
-    return titled(alt.layer(bars, rng, mid).properties(height=max(HEIGHT, ROW * len(data))),
+    return titled(layer(bars, rng, mid).properties(height=max(HEIGHT, ROW * len(data))),
                   "Quotas against what each rep is likely to book",
                   "Bar: quota; line: simulated bookings P10-P90; dot: median")
 
@@ -68,7 +68,7 @@ def attainment_probabilities(table: pd.DataFrame) -> alt.Chart:
                         legend=alt.Legend(orient="top")),
         tooltip=[alt.Tooltip("rep:N", title="Rep"), alt.Tooltip("p_attain:Q", title="Chance of reaching quota", format=".1%")])
     half = alt.Chart(pd.DataFrame({"y": [0.5]})).mark_rule(color=TARGET_COLOR, strokeDash=[4, 4]).encode(y="y:Q")
-    return titled(alt.layer(bars, half).properties(height=HEIGHT), "Probability of attainment by rep",
+    return titled(layer(bars, half).properties(height=HEIGHT), "Probability of attainment by rep",
                   "Dashed line: a coin flip; most teams see 50-70% of reps reach quota")
 
 
@@ -92,7 +92,7 @@ def payout_curve(curve: pd.DataFrame, cliffs: pd.DataFrame, currency: str, plan_
             x="attainment:Q", y="after_payout:Q")
         layers += [rules, dots]
     title = f"Payout curve{': ' + plan_name if plan_name else ''}"
-    return titled(alt.layer(*layers).properties(height=HEIGHT), title,
+    return titled(layer(*layers).properties(height=HEIGHT), title,
                   "Commission at each attainment (SPIFs excluded); red: cliffs where pay jumps; dashed: quota")
 
 
@@ -125,7 +125,7 @@ def cost_distribution(totals: np.ndarray, currency: str, p90: float | None = Non
         rule = alt.Chart(pd.DataFrame({"x": [p90], "label": ["P90"]})).mark_rule(color=STATUS_COLORS["lost"], strokeWidth=2).encode(
             x="x:Q", tooltip=[money_tooltip("x:Q", "P90 cost", currency)])
         layers.append(rule)
-    return titled(alt.layer(*layers).properties(height=HEIGHT), "Simulated plan cost",
+    return titled(layer(*layers).properties(height=HEIGHT), "Simulated plan cost",
                   "Red line: P90, the cost exceeded in one period out of ten")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from .base import ACCENT, HEIGHT, STATUS_COLORS, TARGET_COLOR, money_axis, money_tooltip, titled
+from .base import ACCENT, HEIGHT, STATUS_COLORS, TARGET_COLOR, layer, money_axis, money_tooltip, titled
 
 
 def for_screen(chart):
@@ -27,7 +27,7 @@ def group_bookings(frame: pd.DataFrame, currency: str, group_label: str, title: 
         tooltip=[alt.Tooltip("group:N", title=group_label), money_tooltip("won_amount:Q", "Bookings", currency),
                  money_tooltip("target:Q", "Target", currency), alt.Tooltip("attainment:Q", title="Attainment", format=".1%")])
     ticks = base.mark_tick(color=TARGET_COLOR, thickness=3, size=26).encode(x="target:Q")
-    return titled(alt.layer(bars, ticks).properties(height=height), title, subtitle)
+    return titled(layer(bars, ticks).properties(height=height), title, subtitle)
 
 
 def wins_and_losses(trend: pd.DataFrame, freq_word: str = "quarter") -> alt.Chart:
@@ -49,7 +49,7 @@ def wins_and_losses(trend: pd.DataFrame, freq_word: str = "quarter") -> alt.Char
     line = alt.Chart(data).mark_line(color=ACCENT, point=True, strokeWidth=2.5).encode(
         x=x, y=alt.Y("win_rate:Q", title="Win rate", axis=alt.Axis(format="%", orient="right")),
         tooltip=[alt.Tooltip("period:N", title="Period"), alt.Tooltip("win_rate:Q", title="Win rate", format=".1%")])
-    return titled(alt.layer(bars, line).resolve_scale(y="independent").properties(height=HEIGHT),
+    return titled(layer(bars, line).resolve_scale(y="independent").properties(height=HEIGHT),
                   f"Deals won and lost by {freq_word}", "Bars: deals closed. Blue line: win rate (right axis).")
 
 
@@ -89,7 +89,7 @@ def calls_vs_actual(calls: pd.DataFrame, currency: str, title: str, subtitle: st
     if not landed.empty:
         layers.append(alt.Chart(landed).mark_rule(color=STATUS_COLORS["won"], strokeWidth=3).encode(
             x="actual:Q", tooltip=[money_tooltip("actual:Q", "Landed", currency)]))
-    return titled(alt.layer(*layers).properties(height=max(180, 70 * len(data))), title, subtitle)
+    return titled(layer(*layers).properties(height=max(180, 70 * len(data))), title, subtitle)
 
 
 def landing_vs_target(zone: pd.DataFrame, currency: str, title: str, subtitle: str | None = None) -> alt.Chart:
@@ -118,4 +118,4 @@ def landing_vs_target(zone: pd.DataFrame, currency: str, title: str, subtitle: s
     if one["target"].notna().all():
         layers.append(alt.Chart(one).mark_tick(color=TARGET_COLOR, thickness=4, size=70).encode(
             y="row:N", x="target:Q", tooltip=[money_tooltip("target:Q", "Target", currency)]))
-    return titled(alt.layer(*layers).properties(height=150), title, subtitle)
+    return titled(layer(*layers).properties(height=150), title, subtitle)

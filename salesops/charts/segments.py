@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 
 from .. import formats
-from .base import ACCENT, SECONDARY, TARGET_COLOR, money_axis, money_label_expr, money_tooltip, titled
+from .base import ACCENT, SECONDARY, TARGET_COLOR, layer, money_axis, money_label_expr, money_tooltip, titled
 
 ROW_HEIGHT = 22
 
@@ -69,7 +69,7 @@ def profile_heatmap(cells: pd.DataFrame, dims: tuple[str, str], labels: tuple[st
     text = base.mark_text(fontSize=11).encode(
         text="text:N", tooltip=tooltip,
         color=alt.condition((alt.datum.value > dark) & (alt.datum.trusted == "enough deals"), alt.value("white"), alt.value("#333333")))
-    return titled(alt.layer(few, trusted, text).properties(height=alt.Step(34)),
+    return titled(layer(few, trusted, text).properties(height=alt.Step(34)),
                   f"Ideal customer profile: {labels[0].lower()} x {labels[1].lower()}",
                   "Colour: expected value per deal-day (shrunk). Number: closed deals. Grey: too few deals to trust.")
 
@@ -85,7 +85,7 @@ def books_per_rep(reps: pd.DataFrame, metric: str, metric_label: str, currency: 
         tooltip=[alt.Tooltip("rep:N", title="Rep"), alt.Tooltip("territories:N", title="Territories"),
                  money_tooltip("value:Q", metric_label, currency) if money else alt.Tooltip("value:Q", title=metric_label, format=",.1f")])
     rule = alt.Chart(mean).mark_rule(color=TARGET_COLOR, strokeDash=[6, 4], size=2).encode(x="mean:Q")
-    return titled(alt.layer(bars, rule).properties(height=alt.Step(ROW_HEIGHT)),
+    return titled(layer(bars, rule).properties(height=alt.Step(ROW_HEIGHT)),
                   f"{metric_label} per rep", "Dashed line: the average book.")
 
 
