@@ -9,8 +9,11 @@ the stage history records later than the snapshot (but by the as-of date) wins. 
 snapshot they are rebuilt from the current table: a deal created on or before the as-of date was
 open then unless it closed (won or lost) on or before it; its stage then comes from the stage
 history (or a snapshot) where one records it, and is unknown otherwise (today's stage is used
-only when the as-of date is the data's own latest date); its amount is today's. Closed-won to
-date = deals won with a close date from the period start to the as-of date.
+only when the as-of date is the data's own latest date); its amount is today's, except that a
+deal lost after the as-of date with a zero or blank amount counts as one of unknown amount (a
+lost deal's 0 is what it closed at, not what it was worth while open: Maven's lost deals all carry
+0, and reading it as the value then let the past "know" which deals were going to lose).
+Closed-won to date = deals won with a close date from the period start to the as-of date.
 
 **Win probabilities** are learned from the workspace's own history, not the CRM's probability
 field: at the same point of each of the eight earlier periods (and a week either side), every
@@ -291,9 +294,20 @@ class Book:
         d = self.deals
         expected = d["_close"].to_numpy()[rows].copy()
         expected[~self.is_open[rows]] = np.datetime64("NaT")  # a later actual close is not as-of knowledge
-        return pd.DataFrame({"id": self.ids[rows], S.OWNER: self.owner[rows], "amount": self.amount[rows],
+        return pd.DataFrame({"id": self.ids[rows], S.OWNER: self.owner[rows], "amount": self.amount_at(rows, _day(t)),
                              "created": d["_created"].to_numpy()[rows], "stage_key": stage,
                              "expected_close": expected})
+
+    def amount_at(self, rows: np.ndarray, days) -> np.ndarray:
+        """Each deal's amount (by row number) as it was known on its day (``days``: one day
+        number or one per row), rebuilt from the current table: today's amount, except that a
+        deal lost after that day with a zero or blank amount is of unknown amount then (NaN):
+        the 0 is what it closed at (Maven's lost deals carry 0), not what it was worth while it
+        was open, and counting it as 0 would tell the past which deals were going to lose."""
+        a = self.amount[rows].copy()
+        lost_later = ~self.is_open[rows] & ~self.is_won[rows] & (self.close[rows] > days)
+        a[lost_later & ~(a > 0)] = np.nan
+        return a
 
     def won_between(self, start, end) -> float:
         """Won amount with close date in [start, end] (inclusive)."""
@@ -303,8 +317,8 @@ class Book:
     # --- learned win probabilities -----------------------------------------------------------
     def observations(self, refs: list, d1: int, d2: int) -> pd.DataFrame:
         """Pseudo-observations for the window (ref + d1, ref + d2]: one row per deal open at a
-        reference date, with its stage key, age band, amount (today's, NaN when unknown) and
-        whether it was won inside the window. A reference date whose window ends before any
+        reference date, with its stage key, age band, amount (as known then: :meth:`amount_at`,
+        NaN when unknown) and whether it was won inside the window. A reference date whose window ends before any
         deal of the data had closed is left out: the history of outcomes had not begun, so
         its "none won" says nothing about win rates."""
         closed = self.close[~self.is_open & (self.close > -_FAR) & (self.close < _FAR)]
@@ -335,7 +349,7 @@ class Book:
         end = np.concatenate([p[4] for p in parts])
         return pd.DataFrame({"ref": ref.astype("datetime64[D]").astype("datetime64[ns]"),
                              "stage_key": self.stage_codes_at(rows, ref), "band": age_band(age), "y": y,
-                             "amount": self.amount[rows], "end": end.astype("datetime64[D]").astype("datetime64[ns]")})
+                             "amount": self.amount_at(rows, ref), "end": end.astype("datetime64[D]").astype("datetime64[ns]")})
 
 
 def reference_dates(cal: FiscalCalendar, period: Period, t: pd.Timestamp, k: int = REF_PERIODS) -> list:

@@ -1,0 +1,44 @@
+"""The landing zone's past rebuilt from a table without snapshots, on small fixed frames (no
+model fits): what a deal was worth on a past date, and which history the rates and the amount
+of an unknown deal are read from."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from salesops.forecasting import landing_zone as L
+
+
+def deal(i, created, close, status, amount=100.0):
+    return {"opportunity_id": f"D{i}", "owner": "Ann", "status": status, "amount": amount,
+            "created_date": pd.Timestamp(created), "close_date": pd.Timestamp(close) if close else pd.NaT,
+            "stage": {"won": "Closed Won", "lost": "Closed Lost", "open": "Proposal"}[status], "probability": None}
+
+
+def test_a_deal_lost_later_with_no_amount_was_of_unknown_amount_then():
+    """A lost deal's 0 (Maven's lost deals all carry 0) is what it closed at, not what it was
+    worth while open: on a date before it was lost it counts as a deal of unknown amount, like
+    an open deal without one; a positive amount, a won deal's amount and a deal lost by then
+    are read as they are."""
+    deals = pd.DataFrame([
+        deal(1, "2024-01-01", "2024-04-10", "lost", 0.0),     # lost after t at 0: unknown at t
+        deal(2, "2024-01-01", "2024-04-10", "lost", np.nan),  # lost after t, blank: unknown at t
+        deal(3, "2024-01-01", "2024-04-10", "lost", 80.0),    # lost after t with an amount: 80
+        deal(4, "2024-01-01", "2024-04-20", "won", 300.0),    # won after t: 300
+        deal(5, "2024-01-01", None, "open", np.nan),          # still open, no amount: unknown
+        deal(6, "2024-01-01", "2024-02-01", "lost", 0.0),     # lost before t: not open at t
+    ])
+    book = L.Book.build(deals)
+    frame, _ = book.open_at("2024-03-01")
+    got = frame.set_index("id")["amount"]
+    assert sorted(got.index) == ["D1", "D2", "D3", "D4", "D5"]
+    assert np.isnan(got["D1"]) and np.isnan(got["D2"]) and np.isnan(got["D5"])
+    assert got["D3"] == 80.0 and got["D4"] == 300.0
+    # on a day after the loss the 0 is what the deal closed at
+    rows = np.array([book.index_of["D1"], book.index_of["D6"]])
+    assert book.amount_at(rows, L._day("2024-04-30")).tolist() == [0.0, 0.0]
+    # the observations of a reference date read the amounts as known on that date
+    # (one row per deal open then, in the table's order: D1 to D5)
+    obs = book.observations([(pd.Timestamp("2024-03-01"), 0, 60)], 0, 0)
+    np.testing.assert_array_equal(obs["amount"].to_numpy(), [np.nan, np.nan, 80.0, 300.0, np.nan])
+    assert obs["y"].tolist() == [False, False, False, True, False]
