@@ -25,7 +25,11 @@ fully elapsed by the as-of date are used, so a deal still open at the end of its
 genuine "not yet", and deals still open today are never counted as losses; windows that ended
 before any deal of the data had closed are not read. The rates are by value (the share of the
 open amount won in the window); the rate per (stage, age band) is shrunk toward the age band's
-rate, and that toward the overall rate (10 pseudo-deals of the mean amount each).
+rate, and that toward the overall rate (10 pseudo-deals of the mean amount each). Inside a band,
+age cells (about a week to a month, half-months to six months, then quarters to a year) carry
+their own rate, shrunk toward the band's: a deal takes its cell's rate, or with a known stage the
+stage's rate times its cell's over its band's (a band as wide as 3-6 months mixes deals inside
+their sales cycle with deals past it).
 
 **Not-yet-created pipeline**: the amount won, in each of the last four comparable periods, from
 deals created after the same point of that period (the run rate of new business).
@@ -65,6 +69,11 @@ REF_PERIODS = 8
 SHRINK = 10.0
 AGE_BANDS = (0, 14, 30, 60, 90, 180, 365, 100_000)
 AGE_LABELS = ("<2 weeks", "2-4 weeks", "1-2 months", "2-3 months", "3-6 months", "6-12 months", "over a year")
+#: Age cells inside the bands (every band edge is a cell edge): about a week to a month, half-months
+#: to six months, then quarters to a year. A band as wide as 3-6 months mixed deals still inside
+#: their sales cycle with deals past it (Maven has won no deal older than 138 days), and the mix
+#: differs from one date to the next.
+AGE_CELLS = (0, 7, 14, 22, 30, 45, 60, 75, 90, 105, 120, 135, 150, 165, 180, 270, 365, 100_000)
 DEFAULT_KAPPA = 0.25
 #: Pseudo-points of DEFAULT_KAPPA (and of no bias) that the calibration is shrunk toward.
 PRIOR_POINTS = 2
@@ -88,6 +97,11 @@ def _ts(x) -> pd.Timestamp:
 def age_band(age_days: np.ndarray) -> np.ndarray:
     """Index into :data:`AGE_LABELS` for each age in days."""
     return np.clip(np.searchsorted(np.asarray(AGE_BANDS[1:]), np.asarray(age_days, dtype=float), side="right"), 0, len(AGE_LABELS) - 1)
+
+
+def age_cell(age_days: np.ndarray) -> np.ndarray:
+    """Index into :data:`AGE_CELLS` (the finer age grid inside the bands) for each age in days."""
+    return np.clip(np.searchsorted(np.asarray(AGE_CELLS[1:]), np.asarray(age_days, dtype=float), side="right"), 0, len(AGE_CELLS) - 2)
 
 
 _FAR = np.iinfo(np.int64).max // 4
@@ -340,7 +354,7 @@ class Book:
             y = self.is_won[rows] & (c > rd + r_d1) & (c <= rd + r_d2)
             parts.append((np.full(len(rows), rd), rows, rd - self.created[rows], y, np.full(len(rows), rd + r_d2)))
         if not parts:
-            return pd.DataFrame({"ref": pd.Series(dtype="datetime64[ns]"), "stage_key": [], "band": [], "y": [], "amount": [],
+            return pd.DataFrame({"ref": pd.Series(dtype="datetime64[ns]"), "stage_key": [], "band": [], "cell": [], "y": [], "amount": [],
                                  "end": pd.Series(dtype="datetime64[ns]")})
         ref = np.concatenate([p[0] for p in parts])
         rows = np.concatenate([p[1] for p in parts])
@@ -348,7 +362,7 @@ class Book:
         y = np.concatenate([p[3] for p in parts])
         end = np.concatenate([p[4] for p in parts])
         return pd.DataFrame({"ref": ref.astype("datetime64[D]").astype("datetime64[ns]"),
-                             "stage_key": self.stage_codes_at(rows, ref), "band": age_band(age), "y": y,
+                             "stage_key": self.stage_codes_at(rows, ref), "band": age_band(age), "cell": age_cell(age), "y": y,
                              "amount": self.amount_at(rows, ref), "end": end.astype("datetime64[D]").astype("datetime64[ns]")})
 
 
@@ -383,15 +397,16 @@ def reference_windows(cal: FiscalCalendar, period: Period, t: pd.Timestamp, k: i
 def learned_rates(obs: pd.DataFrame, t: pd.Timestamp, d2: int, since: pd.Timestamp | None = None,
                   fill: float | None = None) -> dict:
     """Shrunk win-in-window rates from the observations whose window was over by ``t`` (and
-    whose reference date is after ``since``): keys "all", ("band", b) and (stage_key, b);
-    plus "n" (observations used).
+    whose reference date is after ``since``): keys "all", ("band", b), ("age cell", c) (with a
+    ``cell`` column: :data:`AGE_CELLS`) and (stage_key, b); plus "n" (observations used).
 
     The rates are **by value**: the share of the open amount that was won inside the window
     (each observation weighs its amount; an unknown amount weighs ``fill``, the amount the
     open deals without one are counted at; without an ``amount`` column or ``fill`` every deal
     weighs the same). What the landing zone forecasts is amount, and a rate by count
     misstates it when big and small deals win at different rates. Each cell is shrunk toward
-    its parent with SHRINK pseudo-deals of the mean weight."""
+    its parent with SHRINK pseudo-deals of the mean weight: a stage's rate in a band toward the
+    band's, an age cell's toward the band it lies in, a band's toward the overall rate."""
     if "end" in obs.columns:  # each observation's own window end
         m = obs["end"].to_numpy(dtype="datetime64[ns]") <= _ts(t).to_datetime64()
     else:
@@ -415,6 +430,12 @@ def learned_rates(obs: pd.DataFrame, t: pd.Timestamp, d2: int, since: pd.Timesta
     won, seen = np.bincount(band, weights=wy), np.bincount(band, weights=w)
     for b in np.flatnonzero(np.bincount(band)):
         out[("band", int(b))] = (won[b] + SHRINK * wbar * p0) / (seen[b] + SHRINK * wbar)
+    if "cell" in obs.columns:
+        cells = obs["cell"].to_numpy(dtype=np.int64)[m]
+        won, seen = np.bincount(cells, weights=wy), np.bincount(cells, weights=w)
+        for c in np.flatnonzero(np.bincount(cells)):
+            pb = out.get(("band", int(age_band(AGE_CELLS[c]))), p0)  # the band the cell lies in
+            out[("age cell", int(c))] = (won[c] + SHRINK * wbar * pb) / (seen[c] + SHRINK * wbar)
     codes, stages = pd.factorize(obs["stage_key"].to_numpy(dtype=object)[m])  # a missing stage is -1
     staged = codes >= 0
     if staged.any():
@@ -429,16 +450,24 @@ def learned_rates(obs: pd.DataFrame, t: pd.Timestamp, d2: int, since: pd.Timesta
 
 
 def apply_rates(rates: dict, open_deals: pd.DataFrame) -> np.ndarray:
-    """Each open deal's probability of being won inside the window."""
+    """Each open deal's probability of being won inside the window: its age cell's rate (or its
+    band's, or the overall rate, where the history has none); with a known stage, the stage's
+    rate in the band, times the age cell's rate over the band's (the age effect inside the
+    band, taken as the same for every stage)."""
     if not np.isfinite(rates.get("all", np.nan)):
         return np.zeros(len(open_deals))
-    bands = age_band(open_deals["age_days"].to_numpy())
+    age = open_deals["age_days"].to_numpy()
+    bands, cells = age_band(age), age_cell(age)
     out = np.empty(len(open_deals))
-    for i, (s, b) in enumerate(zip(open_deals["stage_key"].to_numpy(dtype=object), bands)):
+    for i, (s, b, c) in enumerate(zip(open_deals["stage_key"].to_numpy(dtype=object), bands, cells)):
         b = int(b)
+        pb = rates.get(("band", b))
+        pc = rates.get(("age cell", int(c)))
         p = rates.get((s, b)) if s is not None else None
         if p is None:
-            p = rates.get(("band", b), rates["all"])
+            p = pc if pc is not None else (pb if pb is not None else rates["all"])
+        elif pc is not None and pb:
+            p = p * pc / pb
         out[i] = p
     return np.clip(out, 0.0, 1.0)
 
