@@ -597,10 +597,9 @@ def components(book: Book, cal: FiscalCalendar, period: Period, t, obs: pd.DataF
     if obs is None:
         obs = book.observations(reference_windows(cal, period, t), d1, d2)
     amounts = open_deals["amount"].to_numpy(dtype=float)
-    ok = book.is_won & (book.close <= _day(t)) & np.isfinite(book.amount)
-    recent = book.amount[ok][np.argsort(book.close[ok], kind="stable")][-500:]
-    fill = float(np.median(recent)) if len(recent) else 0.0
-    rates = learned_rates(obs, t, d2, since=t - pd.Timedelta(days=period.days * (REF_PERIODS + 1)), fill=fill)
+    since = t - pd.Timedelta(days=period.days * (REF_PERIODS + 1))
+    fill = fill_amount(book, t, since)
+    rates = learned_rates(obs, t, d2, since=since, fill=fill)
     p = apply_rates(rates, open_deals)
     missing = int(np.isnan(amounts).sum())
     amounts = np.where(np.isnan(amounts), fill, amounts)
@@ -613,6 +612,18 @@ def components(book: Book, cal: FiscalCalendar, period: Period, t, obs: pd.DataF
     return {"t": t, "closed_won": closed, "p": p, "amounts": amounts, "open_deals": open_deals, "rule": rule,
             "rates_n": rates.get("n", 0), "new_mean": new_mean, "new_spread": new_spread, "new_values": new_vals,
             "ts_remaining": ts_rem, "ts_total": ts_total, "w": w, "missing_amounts": missing, "fill_amount": fill}
+
+
+def fill_amount(book: Book, t, since) -> float:
+    """What an open deal without an amount counts at (and weighs in the rates): the median won
+    deal among those closed after ``since`` and by ``t``, the history the win rates are learned
+    from (all deals won by ``t`` when none closed in it; 0 when none has been won). The median of
+    the last 500 won deals, used before, jumped between price points where a few products make
+    most deals (Maven: 1,125, then 2,732 three months later, then 1,124)."""
+    ok = book.is_won & (book.close <= _day(t)) & np.isfinite(book.amount)
+    pool = ok & (book.close > _day(since))
+    pool = pool if pool.any() else ok
+    return float(np.median(book.amount[pool])) if pool.any() else 0.0
 
 
 def _pipeline_draws(comp: dict, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -42,3 +42,24 @@ def test_a_deal_lost_later_with_no_amount_was_of_unknown_amount_then():
     obs = book.observations([(pd.Timestamp("2024-03-01"), 0, 60)], 0, 0)
     np.testing.assert_array_equal(obs["amount"].to_numpy(), [np.nan, np.nan, 80.0, 300.0, np.nan])
     assert obs["y"].tolist() == [False, False, False, True, False]
+
+
+def test_an_unknown_amount_counts_at_the_median_won_deal_of_the_rates_history():
+    """The fill is the median of the deals won after ``since`` (where the win rates are learned)
+    and by the as-of date: not a deal won before that history, nor one won after the as-of date;
+    all deals won by then when none closed in it."""
+    deals = pd.DataFrame([
+        deal(1, "2023-01-01", "2023-03-01", "won", 10_000.0),   # before the history: not read
+        deal(2, "2024-01-01", "2024-02-01", "won", 100.0),
+        deal(3, "2024-01-01", "2024-02-05", "won", 300.0),
+        deal(4, "2024-01-01", "2024-02-10", "won", 200.0),
+        deal(5, "2024-01-01", "2024-02-12", "lost", 5.0),       # lost: not a won deal's amount
+        deal(6, "2024-01-01", "2024-02-15", "won", np.nan),     # no amount: not read
+        deal(7, "2024-01-01", "2024-04-01", "won", 9_000.0),    # after the as-of date: not read
+    ])
+    book = L.Book.build(deals)
+    t = pd.Timestamp("2024-03-01")
+    assert L.fill_amount(book, t, pd.Timestamp("2023-06-01")) == 200.0
+    assert L.fill_amount(book, t, pd.Timestamp("2022-01-01")) == 250.0          # the 10,000 inside it
+    assert L.fill_amount(book, pd.Timestamp("2023-12-31"), pd.Timestamp("2023-06-01")) == 10_000.0  # none in it
+    assert L.fill_amount(book, pd.Timestamp("2023-01-31"), pd.Timestamp("2022-06-01")) == 0.0      # none won yet
