@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from salesops.forecasting import landing_zone as L
 
@@ -63,3 +64,28 @@ def test_an_unknown_amount_counts_at_the_median_won_deal_of_the_rates_history():
     assert L.fill_amount(book, t, pd.Timestamp("2022-01-01")) == 250.0          # the 10,000 inside it
     assert L.fill_amount(book, pd.Timestamp("2023-12-31"), pd.Timestamp("2023-06-01")) == 10_000.0  # none in it
     assert L.fill_amount(book, pd.Timestamp("2023-01-31"), pd.Timestamp("2022-06-01")) == 0.0      # none won yet
+
+
+def test_reference_dates_before_the_first_close_are_read_only_when_nothing_later_is():
+    """Before the data's first close the table holds no deal that closed then: the pipeline
+    rebuilt at such a date is missing every deal that closed between it and the first close,
+    and none of its open deals had been cleared out (Maven). Its observations are used only
+    while no reference date on or after the first close has a window that is over."""
+    deals = pd.DataFrame([deal(1, "2024-01-01", "2024-03-10", "won"), deal(2, "2024-01-01", "2024-05-10", "won"),
+                          deal(3, "2024-01-01", "2024-06-01", "lost")])
+    book = L.Book.build(deals)
+    assert book.first_close == L._day("2024-03-10")
+    feb, mar, apr = pd.Timestamp("2024-02-01"), pd.Timestamp("2024-03-10"), pd.Timestamp("2024-04-01")
+    obs = pd.DataFrame({"ref": [feb, feb, mar, apr, apr], "end": [pd.Timestamp("2024-03-31")] * 3 + [pd.Timestamp("2024-04-30")] * 2,
+                        "stage_key": None, "band": 0, "y": [True, True, True, True, False], "amount": 100.0})
+    since = pd.Timestamp("2023-01-01")
+    # every window over: the dates from the first close on (10 March, 1 April): 2 of 3 won
+    assert L.history_rates(book, obs, pd.Timestamp("2024-06-01"), 30, since, 100.0)["all"] == pytest.approx(2 / 3)
+    assert L.learned_rates(obs, pd.Timestamp("2024-06-01"), 30, since=since, fill=100.0)["all"] == pytest.approx(4 / 5)
+    # on 5 April only the March windows are over, the one from 10 March among them
+    assert L.history_rates(book, obs, pd.Timestamp("2024-04-05"), 30, since, 100.0)["all"] == pytest.approx(1.0)
+    assert L.history_rates(book, obs, pd.Timestamp("2024-04-05"), 30, since, 100.0)["n"] == 1
+    # without the 10 March date nothing on or after the first close is over by then: all of them
+    early = obs[obs["ref"] != mar]
+    got = L.history_rates(book, early, pd.Timestamp("2024-04-05"), 30, since, 100.0)
+    assert got["n"] == 2 and got["all"] == pytest.approx(1.0)
