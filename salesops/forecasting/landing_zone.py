@@ -638,7 +638,7 @@ def fill_amount(book: Book, t, since) -> float:
     deal among those closed after ``since`` and by ``t``, the history the win rates are learned
     from (all deals won by ``t`` when none closed in it; 0 when none has been won). The median of
     the last 500 won deals, used before, jumped between price points where a few products make
-    most deals (Maven: 1,125, then 2,732 three months later, then 1,124)."""
+    most deals (Maven: 1,223 on 21 October 2017, 2,732 on 15 November, 1,124 on 10 December)."""
     ok = book.is_won & (book.close <= _day(t)) & np.isfinite(book.amount)
     pool = ok & (book.close > _day(since))
     pool = pool if pool.any() else ok
