@@ -99,3 +99,28 @@ def test_a_persistent_miss_is_corrected_and_no_longer_widens_the_range():
     z = np.random.default_rng(0).standard_normal(2000)
     med = float(np.median(100.0 * L._shock(L._fit_kappa(pts, bias), z, bias)))
     assert abs(np.log(100 * np.exp(0.2) / med)) < 0.05 < abs(np.log(100 * np.exp(0.2) / 100.0))
+
+
+def test_age_cells_tell_deals_inside_their_cycle_from_deals_past_it():
+    """Inside a band as wide as 3-6 months, deals aged 95 days won and deals aged 170 days did
+    not: each age cell's rate is shrunk toward its band's, and a deal takes its cell's rate (a
+    stage's rate in the band times the cell's rate over the band's); an age the history never
+    saw falls back to the band or the overall rate."""
+    assert set(L.AGE_BANDS) <= set(L.AGE_CELLS)     # each cell lies inside one band
+    ages = [95] * 10 + [170] * 10
+    obs = pd.DataFrame({"ref": pd.Timestamp("2024-01-01"), "end": pd.Timestamp("2024-02-01"), "stage_key": "a",
+                        "band": L.age_band(np.array(ages)), "cell": L.age_cell(np.array(ages)),
+                        "y": [True] * 6 + [False] * 14, "amount": 100.0})
+    assert set(obs["band"]) == {4} and set(obs["cell"]) == {8, 13}   # 3-6 months; 90-105 and 165-180 days
+    r = L.learned_rates(obs, pd.Timestamp("2024-06-01"), d2=30, fill=100.0)
+    assert r["all"] == pytest.approx(0.3) and r[("band", 4)] == pytest.approx(0.3)
+    # 10 pseudo-deals of 100 at the band's 0.3
+    assert r[("age cell", 8)] == pytest.approx((600 + 300) / (1000 + 1000))    # 0.45
+    assert r[("age cell", 13)] == pytest.approx((0 + 300) / (1000 + 1000))     # 0.15
+    assert r[("a", 4)] == pytest.approx((600 + 300) / (2000 + 1000))            # 0.3
+    open_deals = pd.DataFrame({"stage_key": [None, None, "a", "a", "zzz", None], "age_days": [100, 175, 100, 175, 170, 400]})
+    p = L.apply_rates(r, open_deals)
+    assert p.tolist() == pytest.approx([0.45, 0.15, 0.3 * 0.45 / 0.3, 0.3 * 0.15 / 0.3, 0.15, 0.3])
+    # without cells (observations of an older build) a band's deals all take the band's rate
+    coarse = L.learned_rates(obs.drop(columns="cell"), pd.Timestamp("2024-06-01"), d2=30, fill=100.0)
+    assert L.apply_rates(coarse, open_deals[:2]).tolist() == pytest.approx([0.3, 0.3])
