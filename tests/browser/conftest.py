@@ -58,24 +58,41 @@ def app_server(db: Path, *, port: int | None = None, args: tuple[str, ...] = (),
 #: Streamlit's own run state on the app root ("initial", "running", "rerunRequested",
 #: "notRunning"...): what Streamlit's end-to-end tests wait on.
 _IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+_RUNNING = '[data-testid="stStatusWidget"]'
+#: True once the app has been idle (the root says "notRunning", no running-status widget) and
+#: the page has stayed as it is (the same number of elements, no new file fetched) for ``ms``
+#: milliseconds, polled every 50 ms without a gap. A finished run's elements are still being
+#: drawn for a second or so after the script ends: the browser fetches and runs the code of
+#: each kind of element on first use (KPI tiles, Vega charts), and while it is busy the poll
+#: itself is late, which starts the count again.
+_CALM = """([idle, running, ms]) => {
+  const now = performance.now();
+  const n = document.getElementsByTagName("*").length;
+  const files = performance.getEntriesByType("resource").length;
+  const ok = document.querySelector(idle) !== null && document.querySelector(running) === null;
+  const c = window.__salesopsCalm;
+  if (!ok || !c || c.n !== n || c.files !== files || now - c.t > 200) {
+    window.__salesopsCalm = {n: n, files: files, t: now, since: now};
+    return false;
+  }
+  c.t = now;
+  return now - c.since >= ms;
+}"""
 
 
 def _idle(page) -> bool:
-    return page.query_selector(_IDLE) is not None and page.query_selector('[data-testid="stStatusWidget"]') is None
+    return page.query_selector(_IDLE) is not None and page.query_selector(_RUNNING) is None
 
 
-def settle(page, ready: str = '[data-testid="stSidebar"]', timeout: float = 90) -> None:
-    """Wait until ``ready`` is on the page and Streamlit has finished running the script: the
-    app root says "notRunning" and no running-status widget shows, three times 0.4 s apart (a
-    click's rerun request, or a new session's first run, may take a moment to show in the
-    app's state; a loaded machine makes that moment longer)."""
+def settle(page, ready: str = '[data-testid="stSidebar"]', timeout: float = 90, calm_ms: int = 600) -> None:
+    """Wait until ``ready`` is on the page and Streamlit has finished running the script and
+    the browser drawing its result: see :data:`_CALM` (a new page's root says "initial" until
+    its first run has started; a click's rerun request takes a moment to show, hence the
+    short wait first)."""
     page.wait_for_selector(ready, timeout=timeout * 1000)
-    deadline = time.time() + timeout
-    time.sleep(0.4)
-    calm = 0
-    while time.time() < deadline and calm < 3:
-        calm = calm + 1 if _idle(page) else 0
-        time.sleep(0.4)
+    time.sleep(0.2)
+    page.evaluate("() => { window.__salesopsCalm = null; }")
+    page.wait_for_function(_CALM, arg=[_IDLE, _RUNNING, calm_ms], polling=50, timeout=timeout * 1000)
 
 
 @pytest.fixture(scope="module")

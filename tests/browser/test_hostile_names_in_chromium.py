@@ -1,8 +1,9 @@
 """Issue 14 in a real browser: a workspace whose names are Markdown images, links and HTML.
-Every page (filtered to hostile reps and teams through the link) renders with its title and
-without an error, makes no request to any host but the app's own, loads no image from the
-names, and renders no link or markup from them. (This is also the every-page walk in
-Chromium; AppTest walks every page on the demo, Acme and Maven: tests/app/test_every_page.py.)"""
+Every page (filtered to hostile reps through a link, then walked with the app's own
+navigation, the filter staying in the address) renders with its title and without an error,
+makes no request to any host but the app's own, loads no image from the names, and renders no
+link or markup from them. (This is also the every-page walk in Chromium; AppTest walks every
+page on the demo, Acme and Maven: tests/app/test_every_page.py.)"""
 from __future__ import annotations
 
 import os
@@ -35,11 +36,21 @@ def test_hostile_names_make_no_request_and_no_markup(hostile_server, browser):
     page.on("request", lambda r: requests.append(r.url))
     try:
         for path in PAGES:
-            page.goto(f"{url}/{path}?{query}")
+            if not path:  # the link opens the Overview; the app's own navigation walks the rest
+                page.goto(f"{url}/?{query}")
+            else:
+                nav = page.locator('[data-testid="stSidebarNav"]')
+                link = nav.get_by_text(path.capitalize(), exact=True)
+                if not link.is_visible() and nav.get_by_test_id("stSidebarNavViewButton").is_visible():
+                    nav.get_by_test_id("stSidebarNavViewButton").click()  # "View more": the list is cut at ten
+                link.click()
+                page.wait_for_url(f"**/{path}?**", timeout=60_000)
             settle(page)
+            assert "rep=Ann" in page.url, path  # the hostile filter stays on every page
             text = page.inner_text('[data-testid="stMain"]')
             assert "This app has encountered an error" not in text and "Traceback" not in text, path
-            assert page.query_selector("h1") is not None, path  # every page has its title
+            title = (path or "overview").capitalize()
+            assert page.locator("h1").first.inner_text().startswith(title), path  # every page has its own title
             assert page.query_selector_all('[data-testid="stException"]') == [], path
             assert page.query_selector_all('img[src*="127.0.0.1:9"]') == [], path
             assert page.query_selector_all('a[href*="evil.example"]') == [], path
