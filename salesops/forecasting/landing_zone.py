@@ -54,8 +54,6 @@ sample: each earlier period's range rebuilt from the other periods only.
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 
@@ -64,6 +62,7 @@ import pandas as pd
 
 from .. import schema as S
 from ..errors import InputError
+from ..memo import Kept
 from ..periods import FiscalCalendar, Period
 from .series import as_dates
 
@@ -536,9 +535,7 @@ _TS_FREQ = {"quarter": "Q", "month": "M", "week": "W"}
 #: Time-series fits kept across calls, keyed by the won deals' content: a fit depends only on
 #: them, the frequency, the training end and the calendar (calibration refits every earlier
 #: quarter, and the page, the goals and a backtest of landing zones ask for the same ones).
-_TS_CACHE: "OrderedDict[tuple, object]" = OrderedDict()
-_TS_CACHE_SIZE = 64
-_TS_LOCK = threading.Lock()
+_TS_CACHE = Kept(64)
 
 
 def _ts_forecast(book: Book, cal: FiscalCalendar, freq: str, t: pd.Timestamp):
@@ -551,19 +548,14 @@ def _ts_forecast(book: Book, cal: FiscalCalendar, freq: str, t: pd.Timestamp):
     won = book.won_deals[book.won_deals[S.CLOSE_DATE] <= last_end]
     digest = hashlib.sha1(pd.util.hash_pandas_object(won[[S.CLOSE_DATE, S.AMOUNT]], index=False).to_numpy().tobytes()).hexdigest()
     key = (digest, freq, last_end, cal.start_month)
-    with _TS_LOCK:
-        if key in _TS_CACHE:
-            _TS_CACHE.move_to_end(key)
-            return _TS_CACHE[key]
-    try:
-        res = run_forecast(won, freq=freq, horizon=TS_HORIZON, train_until=last_end, calendar=cal, n_jobs=1)
-    except InputError:
-        res = None
-    with _TS_LOCK:
-        _TS_CACHE[key] = res
-        while len(_TS_CACHE) > _TS_CACHE_SIZE:
-            _TS_CACHE.popitem(last=False)
-    return res
+
+    def fit():
+        try:
+            return run_forecast(won, freq=freq, horizon=TS_HORIZON, train_until=last_end, calendar=cal, n_jobs=1)
+        except InputError:
+            return None
+
+    return _TS_CACHE.get(key, fit)
 
 
 def time_series_view(book: Book, cal: FiscalCalendar, period: Period, t: pd.Timestamp) -> float | None:
