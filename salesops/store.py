@@ -14,7 +14,8 @@ Use::
 Every committed write bumps ``data_version``; caches key on it. A write that changes the deal
 facts (anything but targets, comp plans, saved forecasts, users and the audit trail) also
 draws a new ``facts_token``: results computed from the facts alone (the landing zone) are kept
-by that token, so they survive a saved scenario or target, and two copies of one file share it.
+by that token, so they survive a saved target, comp plan or forecast, and two copies of one
+file share it.
 """
 from __future__ import annotations
 

@@ -99,12 +99,17 @@ def _ts(x) -> pd.Timestamp:
 
 def age_band(age_days: np.ndarray) -> np.ndarray:
     """Index into :data:`AGE_LABELS` for each age in days."""
-    return np.clip(np.searchsorted(np.asarray(AGE_BANDS[1:]), np.asarray(age_days, dtype=float), side="right"), 0, len(AGE_LABELS) - 1)
+    return _grid_index(AGE_BANDS, age_days)
 
 
 def age_cell(age_days: np.ndarray) -> np.ndarray:
     """Index into :data:`AGE_CELLS` (the finer age grid inside the bands) for each age in days."""
-    return np.clip(np.searchsorted(np.asarray(AGE_CELLS[1:]), np.asarray(age_days, dtype=float), side="right"), 0, len(AGE_CELLS) - 2)
+    return _grid_index(AGE_CELLS, age_days)
+
+
+def _grid_index(edges: tuple, age_days) -> np.ndarray:
+    """For each age in days, the index of the interval [edges[i], edges[i + 1]) it falls in."""
+    return np.clip(np.searchsorted(np.asarray(edges[1:]), np.asarray(age_days, dtype=float), side="right"), 0, len(edges) - 2)
 
 
 _FAR = np.iinfo(np.int64).max // 4
