@@ -30,6 +30,29 @@ def _scan_installed_components_once() -> None:
 
 _scan_installed_components_once()
 
+
+def _wait_for_app_test_runs_without_polling() -> None:
+    """AppTest waits for each script run by waking every millisecond to scan its event list
+    (``local_script_runner.require_widgets_deltas``); the script thread itself then gives up the
+    interpreter a thousand times a second. The run has ended when that thread has (it emits its
+    SHUTDOWN event last): join it instead, with the same timeout and the same error."""
+    from streamlit.testing.v1 import local_script_runner
+
+    def require_widgets_deltas(runner, timeout: float = 3) -> None:
+        thread = runner._script_thread
+        if thread is not None:
+            thread.join(timeout)
+        if runner.script_stopped():
+            return
+        runner.request_stop()
+        runner.join()
+        raise RuntimeError(f"AppTest script run timed out after {timeout}(s)")
+
+    local_script_runner.require_widgets_deltas = require_widgets_deltas
+
+
+_wait_for_app_test_runs_without_polling()
+
 #: The order files are handed to the workers (pytest-xdist, --dist loadfile): the longest first,
 #: so that both workers finish together instead of one starting a browser test at the end.
 _HEAVY_FIRST = ("tests/browser/", "tests/app/")
