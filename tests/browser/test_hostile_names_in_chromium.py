@@ -13,7 +13,7 @@ import pytest
 
 from tests.app.test_hostile_names import HTML, IMAGE, hostile_workspace
 
-from .conftest import CHROMIUM, PAGES, app_server, free_port, settle
+from .conftest import CHROMIUM, PAGES, app_server, free_port, navigate, new_page, settle
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is not installed (apt-get install chromium)")
 
@@ -32,20 +32,15 @@ def test_hostile_names_make_no_request_and_no_markup(hostile_server, browser):
     url, port = hostile_server
     query = urllib.parse.urlencode([("rep", f"Ann {IMAGE}"), ("rep", f"Cy {HTML}")])
     requests: list[str] = []
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = new_page(browser, viewport={"width": 1400, "height": 1000})
     page.on("request", lambda r: requests.append(r.url))
     try:
         for path in PAGES:
             if not path:  # the link opens the Overview; the app's own navigation walks the rest
                 page.goto(f"{url}/?{query}")
+                settle(page)
             else:
-                nav = page.locator('[data-testid="stSidebarNav"]')
-                link = nav.get_by_text(path.capitalize(), exact=True)
-                if not link.is_visible() and nav.get_by_test_id("stSidebarNavViewButton").is_visible():
-                    nav.get_by_test_id("stSidebarNavViewButton").click()  # "View more": the list is cut at ten
-                link.click()
-                page.wait_for_url(f"**/{path}?**", timeout=60_000)
-            settle(page)
+                navigate(page, path)
             assert "rep=Ann" in page.url, path  # the hostile filter stays on every page
             text = page.inner_text('[data-testid="stMain"]')
             assert "This app has encountered an error" not in text and "Traceback" not in text, path

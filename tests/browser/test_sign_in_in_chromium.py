@@ -28,7 +28,7 @@ from salesops import auth, demo, formats, metrics, workspace
 from salesops import schema as S
 from salesops.filters import Filters
 
-from .conftest import CHROMIUM, ROOT, _idle, app_server, free_port, settle
+from .conftest import CHROMIUM, ROOT, _idle, app_server, free_port, navigate, new_context, settle
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (apt-get install chromium)")
 
@@ -95,7 +95,7 @@ def _main(page) -> str:
 
 def _sign_in(browser, url: str, email: str):
     """A browser context signed in as ``email`` through the provider's form."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = new_context(browser, viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.goto(url)
     page.get_by_role("button", name="Sign in").click()
@@ -109,8 +109,8 @@ def _sign_in(browser, url: str, email: str):
 
 
 def _open(page, url: str, path: str) -> str:
-    page.goto(f"{url}/{path}")
-    _settle(page)
+    """The text of the page at ``path``, reached through the app's navigation in this session."""
+    navigate(page, path, '[data-testid="stMain"] h1')
     text = _main(page)
     assert "Traceback" not in text and page.query_selector_all('[data-testid="stException"]') == []
     return text
@@ -187,7 +187,7 @@ def test_eight_sessions_at_once_with_an_import_running(world, sessions, browser,
     states = {email: ctx.storage_state() for email, (ctx, _) in sessions.items()}
     plan = [(ADMIN, ""), (ADMIN, "reps?region=EMEA"), (ADMIN, "team?period_kind=Year"), (MANAGER, ""),
             (MANAGER, "team"), (MANAGER, "reps"), (REP, ""), (REP, "pipeline")]
-    contexts = [browser.new_context(storage_state=states[email], viewport={"width": 1300, "height": 900}) for email, _ in plan]
+    contexts = [new_context(browser, storage_state=states[email], viewport={"width": 1300, "height": 900}) for email, _ in plan]
     pages = [c.new_page() for c in contexts]
     export = _big_export(tmp_path / "big.csv")
     importing = subprocess.Popen([sys.executable, "-m", "salesops", "--db", str(db), "import", str(export)],
