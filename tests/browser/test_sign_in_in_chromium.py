@@ -80,13 +80,17 @@ def world(tmp_path_factory, oidc):
         yield url, db, ws, rep
 
 
+#: A page's title: it is drawn once the script has run.
+_TITLE = '[data-testid="stMain"] h1'
+
+
 def _done(page) -> bool:
     """Streamlit finished the run: the page has its title and the app is idle."""
-    return page.query_selector('[data-testid="stMain"] h1') is not None and _idle(page)
+    return page.query_selector(_TITLE) is not None and _idle(page)
 
 
 def _settle(page, timeout: float = 90) -> None:
-    settle(page, '[data-testid="stMain"] h1', timeout)
+    settle(page, _TITLE, timeout)
 
 
 def _main(page) -> str:
@@ -108,9 +112,9 @@ def _sign_in(browser, url: str, email: str):
     return context, page
 
 
-def _open(page, url: str, path: str) -> str:
+def _open(page, path: str) -> str:
     """The text of the page at ``path``, reached through the app's navigation in this session."""
-    navigate(page, path, '[data-testid="stMain"] h1')
+    navigate(page, path, _TITLE)
     text = _main(page)
     assert "Traceback" not in text and page.query_selector_all('[data-testid="stException"]') == []
     return text
@@ -147,25 +151,25 @@ def test_permission_matrix(world, sessions):
 
     _, admin = sessions[ADMIN]  # each session is on the Overview after signing in
     assert _bookings(admin) == formats.money(everyone)
-    assert "only admins" not in _open(admin, url, "settings")
+    assert "only admins" not in _open(admin, "settings")
     assert admin.get_by_role("button", name="Save stage map").count() == 1
 
     _, mgr = sessions[MANAGER]
     assert _bookings(mgr) == formats.money(team)
-    reps_page = _open(mgr, url, "reps")
+    reps_page = _open(mgr, "reps")
     assert [n for n in others if n in reps_page] == [] and any(n in reps_page for n in mates)
     assert [n for n in others if n in mgr.content()] == []  # not in the page at all, not merely hidden
-    assert "only admins may import a file" in _open(mgr, url, "import")
-    assert "only admins may change the settings" in _open(mgr, url, "settings")
+    assert "only admins may import a file" in _open(mgr, "import")
+    assert "only admins may change the settings" in _open(mgr, "settings")
 
     _, rp = sessions[REP]
     assert _bookings(rp) == formats.money(own)
     assert f"Your team · {TEAM}" in _main(rp)
     assert _tile(rp, "Team bookings") == formats.money(team)
-    _open(rp, url, "reps")
+    _open(rp, "reps")
     assert [n for n in others + mates if n in rp.content()] == []
-    assert "only admins may change the settings" in _open(rp, url, "settings")
-    _open(rp, url, "compensation")
+    assert "only admins may change the settings" in _open(rp, "settings")
+    _open(rp, "compensation")
     rp.get_by_role("button", name="Save").first.click()
     rp.get_by_text("only admins or managers may save a compensation plan").first.wait_for(timeout=30_000)
 
