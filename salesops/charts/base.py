@@ -5,6 +5,9 @@ from __future__ import annotations
 import altair as alt
 
 from ..formats import currency_symbol
+from . import validation
+
+validation.install()  # each distinct spec checked against the Vega-Lite schema once per process
 
 #: Consistent colours: won is always green, lost red, open pipeline blue, target grey.
 STATUS_COLORS = {"won": "#2E7D32", "lost": "#C62828", "open": "#1565C0"}
@@ -13,6 +16,9 @@ ACCENT = "#1565C0"
 SECONDARY = "#F9A825"
 CATEGORY_SCHEME = "tableau10"
 HEIGHT = 320
+#: The house style of every chart's axes and view (:func:`titled`).
+AXIS_STYLE = {"labelFontSize": 12, "titleFontSize": 12, "grid": True, "gridOpacity": 0.4}
+VIEW_STYLE = {"strokeWidth": 0}
 
 
 def money_label_expr(currency: str) -> str:
@@ -39,9 +45,12 @@ def titled(chart: alt.Chart, title: str, subtitle: str | None = None) -> alt.Cha
     params = {"text": title, "anchor": "start", "fontSize": 15}
     if subtitle:
         params["subtitle"] = subtitle
-    return chart.properties(title=alt.TitleParams(**params)).configure_axis(
-        labelFontSize=12, titleFontSize=12, grid=True, gridOpacity=0.4
-    ).configure_view(strokeWidth=0)
+    if chart.config is not alt.Undefined:  # a chart configured already: merge into its config
+        return chart.properties(title=alt.TitleParams(**params)).configure_axis(**AXIS_STYLE).configure_view(**VIEW_STYLE)
+    # the same spec as .properties(title=...).configure_axis(...).configure_view(...), in one
+    # copy of the chart instead of three (each copy of a layered chart deep-copies its layers)
+    return chart.properties(title=alt.TitleParams(**params),
+                            config=alt.Config(axis=alt.AxisConfig(**AXIS_STYLE), view=alt.ViewConfig(**VIEW_STYLE)))
 
 
 def layer(*charts: alt.Chart) -> alt.LayerChart:

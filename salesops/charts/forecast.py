@@ -48,7 +48,7 @@ def forecast_chart(frame: pd.DataFrame, *, currency: str, money: bool, freq: str
     fmt = FREQ_FORMAT.get(freq, "%b %Y")
     x = alt.X("period_start:T", title="Period", axis=alt.Axis(format=fmt))
     band = alt.Chart(frame[frame["series"] == "Forecast"]).mark_area(opacity=0.18, color=SECONDARY).encode(
-        x=x, y=alt.Y("lower:Q", axis=_value_axis(money, currency, measure_label)), y2="upper:Q")
+        x=x, y=alt.Y("lower:Q", axis=_value_axis(money, currency, measure_label)), y2=alt.Y2("upper:Q"))
     booked = alt.Chart(frame[frame["series"] == "Booked so far"]).mark_point(shape="diamond", size=90, filled=True,
                                                                           color=ACCENT).encode(
         x=x, y=alt.Y("value:Q", axis=_value_axis(money, currency, measure_label)),
@@ -126,14 +126,14 @@ def landing_chart(samples: np.ndarray, p10: float, p50: float, p90: float, targe
     hist = landing_frame(samples)
     bars = alt.Chart(hist).mark_bar(color=STATUS_COLORS["open"], opacity=0.55).encode(
         x=alt.X("start:Q", axis=money_axis(currency, f"Bookings in {period_label} ({currency})"), bin="binned"),
-        x2="end:Q", y=alt.Y("share:Q", title="Share of simulated outcomes", axis=alt.Axis(format="%")),
+        x2=alt.X2("end:Q"), y=alt.Y("share:Q", title="Share of simulated outcomes", axis=alt.Axis(format="%")),
         tooltip=[money_tooltip("start:Q", "From", currency), money_tooltip("end:Q", "To", currency),
                  alt.Tooltip("share:Q", title="Share", format=".1%")])
     marks = [{"value": p10, "label": "P10"}, {"value": p50, "label": "P50 (likely)"}, {"value": p90, "label": "P90"}]
     if target:
         marks.append({"value": float(target), "label": "Target"})
     rules = alt.Chart(pd.DataFrame(marks)).mark_rule(strokeWidth=2.5).encode(
-        x="value:Q",
+        x=alt.X("value:Q"),
         color=alt.Color("label:N", title=None, legend=alt.Legend(orient="top"),
                         scale=alt.Scale(domain=["P10", "P50 (likely)", "P90", "Target"],
                                         range=[SECONDARY, STATUS_COLORS["won"], SECONDARY, TARGET_COLOR])),

@@ -22,7 +22,7 @@ def bookings_vs_target(trend: pd.DataFrame, currency: str, freq_word: str = "qua
         tooltip=[alt.Tooltip("period:N", title="Period"), money_tooltip("won_amount:Q", "Bookings", currency),
                  alt.Tooltip("won_count:Q", title="Deals won"), money_tooltip("target:Q", "Target", currency)],
     )
-    target = base.mark_tick(color=TARGET_COLOR, thickness=3, size=44).encode(y="target:Q")
+    target = base.mark_tick(color=TARGET_COLOR, thickness=3, size=44).encode(y=alt.Y("target:Q"))
     return titled(layer(bars, target).properties(height=HEIGHT),
                   f"Bookings by {freq_word} vs target", "Bars: won amount. Grey ticks: the target.")
 

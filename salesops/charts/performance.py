@@ -86,12 +86,12 @@ def kpi_trend(trend, currency: str, split_label: str | None = None, selectable: 
         if trend.kpi not in ADDITIVE:
             enc["xOffset"] = alt.XOffset(f"{metrics.GROUP}:N")
     else:
-        enc["color"] = alt.value(STATUS_COLORS["won"] if trend.kpi == "won_amount" else ACCENT)
+        enc["color"] = alt.ColorValue(STATUS_COLORS["won"] if trend.kpi == "won_amount" else ACCENT)
     chart = alt.Chart(data).mark_bar(cornerRadiusTopLeft=2, cornerRadiusTopRight=2).encode(**enc)
-    chart = chart.encode(fillOpacity=alt.condition(alt.datum.kind == "not started", alt.value(0.35), alt.value(1.0)))
+    chart = chart.encode(fillOpacity=alt.FillOpacityValue(**alt.condition(alt.datum.kind == "not started", alt.value(0.35), alt.value(1.0))))
     if selectable:
         sel = alt.selection_point(name=BAR_SELECTION, fields=["period", metrics.GROUP], on="click", clear="dblclick")
-        chart = chart.add_params(sel).encode(opacity=alt.condition(sel, alt.value(1.0), alt.value(0.4)))
+        chart = chart.add_params(sel).encode(opacity=alt.OpacityValue(**alt.condition(sel, alt.value(1.0), alt.value(0.4))))
     by = f" by {split_label.lower()}" if split and split_label else ""
     return titled(chart.properties(height=HEIGHT), f"{k.label} by {x_title.lower()}{by}",
                   "Click a bar to list the deals behind it; double-click to clear. Pale: not started yet.")
@@ -136,14 +136,14 @@ def attainment_bars(lb: pd.DataFrame, currency: str, period_label: str) -> alt.C
     bars = alt.Chart(data).mark_bar().encode(
         y=alt.Y("owner:N", axis=_rep_axis(), sort=alt.SortField("bar", order="descending")),
         x=alt.X("bar:Q", axis=axis),
-        color=alt.condition(alt.datum.attainment >= 1, alt.value(STATUS_COLORS["won"]), alt.value(ACCENT)) if has_target
-        else alt.value(ACCENT),
+        color=alt.ColorValue(**alt.condition(alt.datum.attainment >= 1, alt.value(STATUS_COLORS["won"]), alt.value(ACCENT)))
+        if has_target else alt.ColorValue(ACCENT),
         tooltip=[alt.Tooltip("owner:N", title="Rep"), alt.Tooltip("attainment:Q", title="Attainment", format=".1%"),
                  money_tooltip("won_amount:Q", "Bookings", currency), money_tooltip("target:Q", "Target", currency)],
     )
     layers = [bars]
     if has_target:
-        layers.append(alt.Chart(pd.DataFrame({"x": [1.0]})).mark_rule(color=TARGET_COLOR, strokeDash=[5, 3]).encode(x="x:Q"))
+        layers.append(alt.Chart(pd.DataFrame({"x": [1.0]})).mark_rule(color=TARGET_COLOR, strokeDash=[5, 3]).encode(x=alt.X("x:Q")))
     return titled(layer(*layers).properties(height=alt.Step(ROW)),
                   f"{'Attainment' if has_target else 'Bookings'} by rep, {period_label}",
                   "Dashed line: 100% of each rep's own target." if has_target else "No rep has a target: bookings.")
@@ -157,9 +157,9 @@ def win_rate_intervals(lb: pd.DataFrame, team_rate: float | None, period_label: 
     data["sample"] = np.where(data["small_sample"], "Few closed deals", "Enough deals")
     base = alt.Chart(data).encode(y=alt.Y("owner:N", axis=_rep_axis(), sort=alt.SortField("win_rate", order="descending")))
     rule = base.mark_rule(strokeWidth=2, color="#90A4AE").encode(
-        x=alt.X("win_rate_low:Q", title="Win rate (80% interval)", axis=alt.Axis(format=".0%")), x2="win_rate_high:Q")
+        x=alt.X("win_rate_low:Q", title="Win rate (80% interval)", axis=alt.Axis(format=".0%")), x2=alt.X2("win_rate_high:Q"))
     dots = base.mark_point(filled=True, size=70).encode(
-        x="win_rate:Q",
+        x=alt.X("win_rate:Q"),
         color=alt.Color("sample:N", title=None, scale=alt.Scale(domain=["Enough deals", "Few closed deals"],
                                                                 range=[ACCENT, SECONDARY]), legend=alt.Legend(orient="top")),
         tooltip=[alt.Tooltip("owner:N", title="Rep"), alt.Tooltip("win_rate:Q", title="Win rate", format=".1%"),
@@ -170,7 +170,7 @@ def win_rate_intervals(lb: pd.DataFrame, team_rate: float | None, period_label: 
     layers = [rule, dots]
     if team_rate is not None and np.isfinite(team_rate):
         layers.append(alt.Chart(pd.DataFrame({"x": [float(team_rate)]})).mark_rule(color=TARGET_COLOR, strokeDash=[5, 3])
-                      .encode(x="x:Q"))
+                      .encode(x=alt.X("x:Q")))
     return titled(layer(*layers).properties(height=alt.Step(ROW)),
                   f"Win rate by rep with its uncertainty, {period_label}",
                   "Lines: 80% interval (Beta); dashed: the team's rate.")
@@ -194,12 +194,12 @@ def quadrant_scatter(quad, currency: str, period_label: str) -> alt.Chart:
     ranked = data.sort_values("won_amount")
     named = pd.concat([ranked.head(5), ranked.tail(5)]).drop_duplicates("owner")
     labels = alt.Chart(named).mark_text(align="left", dx=8, fontSize=10, color="#555").encode(
-        x="avg_deal_size:Q", y="win_rate:Q", text="owner:N")
+        x=alt.X("avg_deal_size:Q"), y=alt.Y("win_rate:Q"), text=alt.Text("owner:N"))
     layers = [pts, labels]
     if np.isfinite(mw):
-        layers.append(alt.Chart(pd.DataFrame({"y": [mw]})).mark_rule(color=TARGET_COLOR, strokeDash=[4, 4]).encode(y="y:Q"))
+        layers.append(alt.Chart(pd.DataFrame({"y": [mw]})).mark_rule(color=TARGET_COLOR, strokeDash=[4, 4]).encode(y=alt.Y("y:Q")))
     if np.isfinite(ms):
-        layers.append(alt.Chart(pd.DataFrame({"x": [ms]})).mark_rule(color=TARGET_COLOR, strokeDash=[4, 4]).encode(x="x:Q"))
+        layers.append(alt.Chart(pd.DataFrame({"x": [ms]})).mark_rule(color=TARGET_COLOR, strokeDash=[4, 4]).encode(x=alt.X("x:Q")))
     return titled(layer(*layers).properties(height=HEIGHT + 80), f"Win rate vs deal size, {period_label}",
                   "Dashed lines: the medians; bubble size: closed deals; names on the five largest and smallest books.")
 
@@ -259,7 +259,7 @@ def cohort_chart(cohort: pd.DataFrame, currency: str) -> alt.Chart:
     med = data["tenured_median"].dropna()
     if len(med):
         layers.append(alt.Chart(pd.DataFrame({"y": [float(med.iloc[0])]})).mark_rule(color=TARGET_COLOR, strokeDash=[5, 3],
-                                                                                    strokeWidth=2).encode(y="y:Q"))
+                                                                                    strokeWidth=2).encode(y=alt.Y("y:Q")))
     return titled(layer(*layers).properties(height=HEIGHT - 40), "New-hire bookings by month since hire",
                   "Dashed: the tenured reps' median month.")
 
@@ -289,7 +289,7 @@ def hierarchy_bars(h: pd.DataFrame, currency: str, level: str, period_label: str
     layers = [bars]
     has_target = bool(data["target"].notna().any())
     if has_target:
-        layers.append(base.mark_tick(color=TARGET_COLOR, thickness=3).encode(x="target:Q"))
+        layers.append(base.mark_tick(color=TARGET_COLOR, thickness=3).encode(x=alt.X("target:Q")))
     return titled(layer(*layers).properties(height=alt.Step(26)),
                   f"Bookings by {word.lower()}, {period_label}",
                   "Grey ticks: target." if has_target else "No target is set at this level.")

@@ -44,13 +44,13 @@ def waterfall_chart(waterfall: pd.DataFrame, currency: str, title: str, subtitle
                                           axis=alt.Axis(labelAngle=-30, labelOverlap=False, labelLimit=140)))
     rect = base.mark_bar(size=44, cornerRadius=2).encode(
         y=alt.Y("y0:Q", axis=money_axis(currency, f"Open pipeline in the period ({currency})")),
-        y2="y1:Q",
+        y2=alt.Y2("y1:Q"),
         color=alt.Color("kind:N", title=None, scale=alt.Scale(domain=list(KIND_COLORS), range=list(KIND_COLORS.values())),
                         legend=alt.Legend(orient="top")),
         tooltip=[alt.Tooltip("label:N", title="Step"), money_tooltip("amount:Q", "Amount", currency),
                  alt.Tooltip("count:Q", title="Deals")],
     )
-    text = base.mark_text(dy=-8, fontSize=11, color="#333").encode(y="top:Q", text="text:N")
+    text = base.mark_text(dy=-8, fontSize=11, color="#333").encode(y=alt.Y("top:Q"), text=alt.Text("text:N"))
     return titled(layer(rect, text).properties(height=HEIGHT + 40), title, subtitle)
 
 
@@ -71,7 +71,7 @@ def funnel_chart(funnel: pd.DataFrame, title: str = "Stage funnel: deals reachin
                  alt.Tooltip("median_days:Q", title="Median days in stage", format=".0f")],
     )
     label = base.mark_text(align="left", dx=4, fontSize=11, color="#333").encode(
-        x="reached:Q", text=alt.Text("conv_text:N"))
+        x=alt.X("reached:Q"), text=alt.Text("conv_text:N"))
     return titled(layer(bars, label).properties(height=max(180, 44 * len(f))), title,
                   "Bar: deals at or beyond the stage. Label: share of decided deals that moved on.")
 

@@ -28,7 +28,7 @@ def target_comparison(frame: pd.DataFrame, currency: str) -> alt.Chart:
         tooltip=[alt.Tooltip("label:N", title="What"), money_tooltip("value:Q", "Amount", currency),
                  money_tooltip("low:Q", "P10", currency), money_tooltip("high:Q", "P90", currency)])
     band = base.transform_filter("isValid(datum.low)").mark_rule(color="black", strokeWidth=2).encode(
-        x="low:Q", x2="high:Q", y=alt.Y("label:N", sort=None))
+        x=alt.X("low:Q"), x2=alt.X2("high:Q"), y=alt.Y("label:N", sort=None))
     return titled(layer(bars, band).properties(height=max(120, 45 * len(data))),
                   "Team target options", "Bars: amount; black line: the landing zone's 80% range (P10-P90)")
 
@@ -50,8 +50,8 @@ def quota_realism(table: pd.DataFrame, currency: str) -> alt.Chart:
         color=alt.Color("realism:N", title="Realism", scale=alt.Scale(domain=list(FLAG_COLORS), range=list(FLAG_COLORS.values())),
                         legend=alt.Legend(orient="top")),
         tooltip=tips)
-    rng = alt.Chart(data).mark_rule(color="black").encode(x="p10:Q", x2="p90:Q", y=y, tooltip=tips)
-    mid = alt.Chart(data).mark_point(color="black", filled=True, size=30).encode(x="p50:Q", y=y, tooltip=tips)
+    rng = alt.Chart(data).mark_rule(color="black").encode(x=alt.X("p10:Q"), x2=alt.X2("p90:Q"), y=y, tooltip=tips)
+    mid = alt.Chart(data).mark_point(color="black", filled=True, size=30).encode(x=alt.X("p50:Q"), y=y, tooltip=tips)
     return titled(layer(bars, rng, mid).properties(height=max(HEIGHT, ROW * len(data))),
                   "Quotas against what each rep is likely to book",
                   "Bar: quota; line: simulated bookings P10-P90; dot: median")
@@ -67,7 +67,7 @@ def attainment_probabilities(table: pd.DataFrame) -> alt.Chart:
         color=alt.Color("realism:N", title="Realism", scale=alt.Scale(domain=list(FLAG_COLORS), range=list(FLAG_COLORS.values())),
                         legend=alt.Legend(orient="top")),
         tooltip=[alt.Tooltip("rep:N", title="Rep"), alt.Tooltip("p_attain:Q", title="Chance of reaching quota", format=".1%")])
-    half = alt.Chart(pd.DataFrame({"y": [0.5]})).mark_rule(color=TARGET_COLOR, strokeDash=[4, 4]).encode(y="y:Q")
+    half = alt.Chart(pd.DataFrame({"y": [0.5]})).mark_rule(color=TARGET_COLOR, strokeDash=[4, 4]).encode(y=alt.Y("y:Q"))
     return titled(layer(bars, half).properties(height=HEIGHT), "Probability of attainment by rep",
                   "Dashed line: a coin flip; most teams see 50-70% of reps reach quota")
 
@@ -80,16 +80,16 @@ def payout_curve(curve: pd.DataFrame, cliffs: pd.DataFrame, currency: str, plan_
         x=alt.X("attainment:Q", title="Attainment of quota", axis=alt.Axis(format=".0%")),
         y=alt.Y("payout:Q", axis=money_axis(currency, f"Commission ({currency})")),
         tooltip=[alt.Tooltip("attainment:Q", title="Attainment", format=".1%"), money_tooltip("payout:Q", "Commission", currency)])
-    quota = alt.Chart(pd.DataFrame({"x": [1.0]})).mark_rule(color=TARGET_COLOR, strokeDash=[4, 4]).encode(x="x:Q")
+    quota = alt.Chart(pd.DataFrame({"x": [1.0]})).mark_rule(color=TARGET_COLOR, strokeDash=[4, 4]).encode(x=alt.X("x:Q"))
     layers = [line, quota]
     if len(cliffs):
         c = cliffs.copy()
         rules = alt.Chart(c).mark_rule(color=STATUS_COLORS["lost"], strokeWidth=2).encode(
-            x="attainment:Q", y="before_payout:Q", y2="after_payout:Q",
+            x=alt.X("attainment:Q"), y=alt.Y("before_payout:Q"), y2=alt.Y2("after_payout:Q"),
             tooltip=[alt.Tooltip("what:N", title="Cliff"), alt.Tooltip("attainment:Q", title="At", format=".0%"),
                      money_tooltip("before_payout:Q", "Just below", currency), money_tooltip("after_payout:Q", "At the point", currency)])
         dots = alt.Chart(c).mark_point(color=STATUS_COLORS["lost"], size=70, filled=True).encode(
-            x="attainment:Q", y="after_payout:Q")
+            x=alt.X("attainment:Q"), y=alt.Y("after_payout:Q"))
         layers += [rules, dots]
     title = f"Payout curve{': ' + plan_name if plan_name else ''}"
     return titled(layer(*layers).properties(height=HEIGHT), title,
@@ -123,7 +123,7 @@ def cost_distribution(totals: np.ndarray, currency: str, p90: float | None = Non
     layers = [hist]
     if p90 is not None:
         rule = alt.Chart(pd.DataFrame({"x": [p90], "label": ["P90"]})).mark_rule(color=STATUS_COLORS["lost"], strokeWidth=2).encode(
-            x="x:Q", tooltip=[money_tooltip("x:Q", "P90 cost", currency)])
+            x=alt.X("x:Q"), tooltip=[money_tooltip("x:Q", "P90 cost", currency)])
         layers.append(rule)
     return titled(layer(*layers).properties(height=HEIGHT), "Simulated plan cost",
                   "Red line: P90, the cost exceeded in one period out of ten")

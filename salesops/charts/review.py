@@ -26,7 +26,7 @@ def group_bookings(frame: pd.DataFrame, currency: str, group_label: str, title: 
         x=alt.X("won_amount:Q", axis=money_axis(currency, f"Bookings ({currency})")),
         tooltip=[alt.Tooltip("group:N", title=group_label), money_tooltip("won_amount:Q", "Bookings", currency),
                  money_tooltip("target:Q", "Target", currency), alt.Tooltip("attainment:Q", title="Attainment", format=".1%")])
-    ticks = base.mark_tick(color=TARGET_COLOR, thickness=3, size=26).encode(x="target:Q")
+    ticks = base.mark_tick(color=TARGET_COLOR, thickness=3, size=26).encode(x=alt.X("target:Q"))
     return titled(layer(bars, ticks).properties(height=height), title, subtitle)
 
 
@@ -80,15 +80,15 @@ def calls_vs_actual(calls: pd.DataFrame, currency: str, title: str, subtitle: st
     y = alt.Y("call:N", title=None, sort=None, axis=alt.Axis(labelLimit=260, labelOverlap=False))
     rng = alt.Chart(data).mark_bar(size=26, color="#90CAF9", cornerRadius=3).encode(
         y=y, x=alt.X("p10:Q", scale=alt.Scale(zero=False, nice=True),
-                     axis=money_axis(currency, f"Bookings of the period ({currency})")), x2="p90:Q",
+                     axis=money_axis(currency, f"Bookings of the period ({currency})")), x2=alt.X2("p90:Q"),
         tooltip=[alt.Tooltip("call:N", title="Call"), money_tooltip("p10:Q", "P10", currency),
                  money_tooltip("p50:Q", "Median call", currency), money_tooltip("p90:Q", "P90", currency)])
-    mid = alt.Chart(data).mark_tick(color=ACCENT, thickness=4, size=30).encode(y=y, x="p50:Q")
+    mid = alt.Chart(data).mark_tick(color=ACCENT, thickness=4, size=30).encode(y=y, x=alt.X("p50:Q"))
     layers = [rng, mid]
     landed = data.dropna(subset=["actual"]).head(1)
     if not landed.empty:
         layers.append(alt.Chart(landed).mark_rule(color=STATUS_COLORS["won"], strokeWidth=3).encode(
-            x="actual:Q", tooltip=[money_tooltip("actual:Q", "Landed", currency)]))
+            x=alt.X("actual:Q"), tooltip=[money_tooltip("actual:Q", "Landed", currency)]))
     return titled(layer(*layers).properties(height=max(180, 70 * len(data))), title, subtitle)
 
 
@@ -112,10 +112,10 @@ def landing_vs_target(zone: pd.DataFrame, currency: str, title: str, subtitle: s
         tooltip=[alt.Tooltip("part:N", title="Part"), money_tooltip("amount:Q", "Amount", currency)])
     one = data.head(1)
     band = alt.Chart(one).mark_rule(color="#263238", strokeWidth=2).encode(
-        y="row:N", x="p10:Q", x2="p90:Q",
+        y=alt.Y("row:N"), x=alt.X("p10:Q"), x2=alt.X2("p90:Q"),
         tooltip=[money_tooltip("p10:Q", "P10", currency), money_tooltip("p90:Q", "P90", currency)])
     layers = [bars, band]
     if one["target"].notna().all():
         layers.append(alt.Chart(one).mark_tick(color=TARGET_COLOR, thickness=4, size=70).encode(
-            y="row:N", x="target:Q", tooltip=[money_tooltip("target:Q", "Target", currency)]))
+            y=alt.Y("row:N"), x=alt.X("target:Q"), tooltip=[money_tooltip("target:Q", "Target", currency)]))
     return titled(layer(*layers).properties(height=150), title, subtitle)

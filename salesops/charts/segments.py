@@ -67,8 +67,9 @@ def profile_heatmap(cells: pd.DataFrame, dims: tuple[str, str], labels: tuple[st
     few = base.transform_filter(alt.datum.trusted != "enough deals").mark_rect(color="#EEEEEE", stroke="white").encode(tooltip=tooltip)
     dark = float(d.loc[d["trusted"] == "enough deals", "value"].quantile(0.75)) if (d["trusted"] == "enough deals").any() else 0.0
     text = base.mark_text(fontSize=11).encode(
-        text="text:N", tooltip=tooltip,
-        color=alt.condition((alt.datum.value > dark) & (alt.datum.trusted == "enough deals"), alt.value("white"), alt.value("#333333")))
+        text=alt.Text("text:N"), tooltip=tooltip,
+        color=alt.ColorValue(**alt.condition((alt.datum.value > dark) & (alt.datum.trusted == "enough deals"), alt.value("white"),
+                                             alt.value("#333333"))))
     return titled(layer(few, trusted, text).properties(height=alt.Step(34)),
                   f"Ideal customer profile: {labels[0].lower()} x {labels[1].lower()}",
                   "Colour: expected value per deal-day (shrunk). Number: closed deals. Grey: too few deals to trust.")
@@ -84,7 +85,7 @@ def books_per_rep(reps: pd.DataFrame, metric: str, metric_label: str, currency: 
         y=alt.Y("rep:N", title="Rep", sort="-x", axis=alt.Axis(labelLimit=240)), x=x,
         tooltip=[alt.Tooltip("rep:N", title="Rep"), alt.Tooltip("territories:N", title="Territories"),
                  money_tooltip("value:Q", metric_label, currency) if money else alt.Tooltip("value:Q", title=metric_label, format=",.1f")])
-    rule = alt.Chart(mean).mark_rule(color=TARGET_COLOR, strokeDash=[6, 4], size=2).encode(x="mean:Q")
+    rule = alt.Chart(mean).mark_rule(color=TARGET_COLOR, strokeDash=[6, 4], size=2).encode(x=alt.X("mean:Q"))
     return titled(layer(bars, rule).properties(height=alt.Step(ROW_HEIGHT)),
                   f"{metric_label} per rep", "Dashed line: the average book.")
 
