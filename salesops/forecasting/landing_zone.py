@@ -550,8 +550,12 @@ def _ts_forecast(book: Book, cal: FiscalCalendar, freq: str, t: pd.Timestamp):
 
     p = cal.period_of(t.date(), freq)
     last_end = t if _ts(p.end) == t else _ts(p.start) - pd.Timedelta(days=1)
-    won = book.won_deals[book.won_deals[S.CLOSE_DATE] <= last_end]
-    digest = hashlib.sha1(pd.util.hash_pandas_object(won[[S.CLOSE_DATE, S.AMOUNT]], index=False).to_numpy().tobytes()).hexdigest()
+    seen = book.__dict__.setdefault("_ts_inputs", {})  # per book: calibration asks for a few training ends many times
+    if (freq, last_end) not in seen:
+        won = book.won_deals[book.won_deals[S.CLOSE_DATE] <= last_end]
+        digest = hashlib.sha1(pd.util.hash_pandas_object(won[[S.CLOSE_DATE, S.AMOUNT]], index=False).to_numpy().tobytes()).hexdigest()
+        seen[(freq, last_end)] = (won, digest)
+    won, digest = seen[(freq, last_end)]
     key = (digest, freq, last_end, cal.start_month)
 
     def fit():
@@ -568,7 +572,7 @@ def time_series_view(book: Book, cal: FiscalCalendar, period: Period, t: pd.Time
     of the rest (:func:`series.split_running`, as :func:`run_forecast` reports a started
     period), at the period's frequency (months summed for a year or a range). None when the
     series holds less than a season plus one period, or the period is beyond the horizon."""
-    from .series import SEASON_LENGTH, booked_between, share_booked, split_running
+    from .series import SEASON_LENGTH, booked_between, share_booked, split_running, won_values
 
     t = _ts(t)
     freq = _TS_FREQ.get(period.kind, "M")
@@ -576,20 +580,23 @@ def time_series_view(book: Book, cal: FiscalCalendar, period: Period, t: pd.Time
     if res is None or res.series.frame.empty or len(res.series.frame) < SEASON_LENGTH[freq] + 1:
         return None
     fc = res.forecast.set_index("period_start")
+    if "_won_values" not in book.__dict__:  # the won deals' dates and amounts, read once per book
+        book._won_values = won_values(book.won_deals)
+    won = book._won_values
     total = 0.0
     for sp in cal.periods_between(period.start, period.end, freq):
         if sp.start < period.start or sp.end > period.end:
             return None  # a range that does not follow the calendar's periods
         start = _ts(sp.start)
         if _ts(sp.end) <= t:   # over by then: what it booked
-            total += float(booked_between(book.won_deals, start, sp.end).sum())
+            total += float(booked_between(book.won_deals, start, sp.end, won=won).sum())
             continue
         if start not in fc.index:
             return None
         row = fc.loc[start]
         if start <= t:         # the running period: booked to date + the forecast of its rest
-            booked = float(booked_between(book.won_deals, start, t).sum())
-            share, _ = share_booked(book.won_deals, cal, freq, start, t)
+            booked = float(booked_between(book.won_deals, start, t, won=won).sum())
+            share, _ = share_booked(book.won_deals, cal, freq, start, t, won=won)
             total += float(split_running(np.float64(row["yhat"]), np.float64(row["yhat_lower"]),
                                          np.float64(row["yhat_upper"]), booked, share)[0])
         else:

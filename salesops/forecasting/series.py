@@ -174,16 +174,25 @@ def _won(deals: pd.DataFrame, measure: str) -> tuple[pd.Series, pd.Series]:
     return as_dates(won[S.CLOSE_DATE]), value
 
 
-def booked_between(deals: pd.DataFrame, start, end, *, measure: str = "won_amount", by: str | None = None) -> pd.Series:
-    """Won amount (or count) with a close date in [start, end], per group ("all" without ``by``)."""
-    close, value = _won(deals, measure)
+def won_values(deals: pd.DataFrame, measure: str = "won_amount") -> tuple[pd.Series, pd.Series]:
+    """(close date, value) of the won deals with a close date: what :func:`booked_between` and
+    :func:`share_booked` read, to pass them as ``won=`` when they are asked about the same
+    deals many times (the landing zone's calibration asks two dozen times)."""
+    return _won(deals, measure)
+
+
+def booked_between(deals: pd.DataFrame, start, end, *, measure: str = "won_amount", by: str | None = None,
+                   won: tuple[pd.Series, pd.Series] | None = None) -> pd.Series:
+    """Won amount (or count) with a close date in [start, end], per group ("all" without ``by``);
+    ``won``: :func:`won_values` of ``deals`` for ``measure``, when already known."""
+    close, value = won if won is not None else _won(deals, measure)
     inside = (close >= pd.Timestamp(start)) & (close <= pd.Timestamp(end))
     key = deals.loc[close.index, by].fillna("(blank)").astype(str) if by else pd.Series(ALL, index=close.index)
     return value[inside].groupby(key[inside]).sum()
 
 
 def share_booked(deals: pd.DataFrame, calendar: FiscalCalendar, freq: str, period_start, as_of, *,
-                 measure: str = "won_amount") -> tuple[float, str]:
+                 measure: str = "won_amount", won: tuple[pd.Series, pd.Series] | None = None) -> tuple[float, str]:
     """The share of a period's bookings usually closed by ``as_of``'s day of the period.
 
     Over the earlier periods of :data:`SHARE_LAGS` that were over by ``as_of``: the bookings
@@ -194,7 +203,12 @@ def share_booked(deals: pd.DataFrame, calendar: FiscalCalendar, freq: str, perio
     running = calendar.period_of(pd.Timestamp(period_start).date(), freq)
     offset = (as_of - pd.Timestamp(running.start)).days
     elapsed = min(max((offset + 1) / running.days, 0.0), 1.0)
-    close, value = _won(deals[deals[S.CLOSE_DATE] <= as_of], measure)
+    if won is None:
+        close, value = _won(deals[deals[S.CLOSE_DATE] <= as_of], measure)
+    else:  # the same rows: a won deal's close date here is already a date
+        close, value = won
+        by_then = (close <= as_of).to_numpy()
+        close, value = close[by_then], value[by_then]
     close, value = close.to_numpy(dtype="datetime64[ns]"), value.to_numpy(dtype=float)
     by_day, total, used = 0.0, 0.0, 0
     for lag in SHARE_LAGS.get(freq, (1, 2, 3, 4)):
