@@ -130,6 +130,12 @@ def _stage_keys(values: pd.Series) -> np.ndarray:
     return v.map(table).to_numpy(dtype=object)
 
 
+def _datetimes(col: pd.Series) -> pd.Series:
+    """``pd.to_datetime(col)``, skipped for a column of datetimes already (the workspace's
+    are): to_datetime samples every Series it is given for its cache, one Timestamp per row."""
+    return col if pd.api.types.is_datetime64_any_dtype(col) else pd.to_datetime(col)
+
+
 def _day(t) -> int:
     return int(np.datetime64(_ts(t).date(), "D").astype(np.int64))
 
@@ -188,20 +194,20 @@ class Book:
     def build(cls, deals: pd.DataFrame, snapshots: pd.DataFrame | None = None,
               stage_history: pd.DataFrame | None = None, data_end=None) -> "Book":
         d = deals[deals[S.STATUS].isin(S.STATUSES)].copy()
-        d["_created"] = pd.to_datetime(d[S.CREATED_DATE]).dt.normalize()
-        d["_close"] = pd.to_datetime(d[S.CLOSE_DATE]).dt.normalize()
+        d["_created"] = as_dates(d[S.CREATED_DATE])
+        d["_close"] = as_dates(d[S.CLOSE_DATE])
         d["_amount"] = d[S.AMOUNT].astype(float)
         d = d.drop_duplicates(S.OPPORTUNITY_ID, keep="last")
         ev = []
         if stage_history is not None and not stage_history.empty:
             sh = stage_history[[S.OPPORTUNITY_ID, S.STAGE, S.ENTERED_AT]].dropna()
-            ev.append(pd.DataFrame({"id": sh[S.OPPORTUNITY_ID].astype(str), "at": pd.to_datetime(sh[S.ENTERED_AT]).dt.normalize(),
+            ev.append(pd.DataFrame({"id": sh[S.OPPORTUNITY_ID].astype(str), "at": as_dates(sh[S.ENTERED_AT]),
                                     "stage": sh[S.STAGE].astype(str)}))
         snaps = None
         dates: list = []
         if snapshots is not None and not snapshots.empty:
             snaps = snapshots.copy()
-            snaps[S.AS_OF] = pd.to_datetime(snaps[S.AS_OF]).dt.normalize()
+            snaps[S.AS_OF] = as_dates(snaps[S.AS_OF])
             dates = sorted(snaps[S.AS_OF].unique())
             op = snaps[snaps[S.STATUS] == S.OPEN]
             ev.append(pd.DataFrame({"id": op[S.OPPORTUNITY_ID].astype(str), "at": op[S.AS_OF], "stage": op[S.STAGE].astype(str)}))
@@ -291,7 +297,7 @@ class Book:
             cache[snap_date] = {
                 "id": ids.to_numpy(), S.OWNER: sn[S.OWNER].to_numpy(), "amount": sn[S.AMOUNT].astype(float).to_numpy(),
                 "created": as_dates(sn[S.CREATED_DATE]).to_numpy(),
-                "expected_close": pd.to_datetime(sn[S.CLOSE_DATE]).to_numpy(), "stage_key": _stage_keys(sn[S.STAGE]),
+                "expected_close": _datetimes(sn[S.CLOSE_DATE]).to_numpy(), "stage_key": _stage_keys(sn[S.STAGE]),
                 "known": codes.notna().to_numpy(), "code": codes.fillna(0).astype(np.int64).to_numpy()}
         return cache[snap_date]
 
@@ -869,7 +875,7 @@ def landing(deals: pd.DataFrame, snapshots: pd.DataFrame | None, period, as_of, 
         period = calendar.parse(period)
     t = _ts(as_of)
     if S.CREATED_DATE in deals.columns:  # a deal created after the as-of date did not exist then
-        deals = deals[~(pd.to_datetime(deals[S.CREATED_DATE]) > t).to_numpy()]
+        deals = deals[~(_datetimes(deals[S.CREATED_DATE]) > t).to_numpy()]
     book = Book.build(deals, snapshots, stage_history)
     notes = []
     if t > book.data_end:
