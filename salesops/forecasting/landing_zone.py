@@ -181,9 +181,9 @@ class Book:
         cd = d["_close"]
         self.close_month = (cd.dt.year.fillna(0) * 12 + cd.dt.month.fillna(1) - 1).astype(np.int64).to_numpy()
         # events keyed by (deal code, day) for vectorised "last stage seen by then" look-ups
-        codes = pd.Series(self.events["id"]).map(self.index_of)
-        ok = codes.notna().to_numpy()
-        ev_code = codes[ok].astype(np.int64).to_numpy()
+        codes = self.codes_of(self.events["id"].to_numpy(dtype=object))
+        ok = codes >= 0
+        ev_code = codes[ok].astype(np.int64)
         ev_day = _days(self.events["at"][ok])
         order = np.lexsort((ev_day, ev_code))
         self.ev_key = ev_code[order] * 1_000_000 + ev_day[order]
@@ -293,13 +293,22 @@ class Book:
             at, day = sn[S.AS_OF].to_numpy(), pd.Timestamp(snap_date).to_datetime64()
             sn = sn.iloc[np.searchsorted(at, day, side="left"):np.searchsorted(at, day, side="right")]
             ids = sn[S.OPPORTUNITY_ID].astype(str)
-            codes = ids.map(self.index_of)
+            codes = self.codes_of(ids.to_numpy(dtype=object))
             cache[snap_date] = {
                 "id": ids.to_numpy(), S.OWNER: sn[S.OWNER].to_numpy(), "amount": sn[S.AMOUNT].astype(float).to_numpy(),
                 "created": as_dates(sn[S.CREATED_DATE]).to_numpy(),
                 "expected_close": _datetimes(sn[S.CLOSE_DATE]).to_numpy(), "stage_key": _stage_keys(sn[S.STAGE]),
-                "known": codes.notna().to_numpy(), "code": codes.fillna(0).astype(np.int64).to_numpy()}
+                "known": codes >= 0, "code": np.where(codes >= 0, codes, 0).astype(np.int64)}
         return cache[snap_date]
+
+    def codes_of(self, ids: np.ndarray) -> np.ndarray:
+        """Each id's row in the current table (:attr:`index_of`), -1 where it is not there: one
+        index look-up (mapping a Series through the dict builds a Series of the whole dict first)."""
+        if "_id_index" not in self.__dict__:
+            self._id_index = pd.Index(self.ids)
+        if self._id_index.is_unique:
+            return self._id_index.get_indexer(ids)
+        return pd.Series(ids, dtype=object).map(self.index_of).fillna(-1).astype(np.int64).to_numpy()
 
     def monthly_won(self, t) -> pd.Series:
         """Won amount per calendar month (month index = year * 12 + month - 1) of deals closed
