@@ -58,9 +58,7 @@ def remembered(check):
         def make():
             return schema, rootschema, check(spec, schema, rootschema, raise_error=False)
 
-        kept_schema, kept_root, error = _CHECKED.get(key, make)
-        if kept_schema is not schema or kept_root is not rootschema:  # cannot happen while kept; be safe
-            return check(spec, schema, rootschema, raise_error=raise_error)
+        _, _, error = _CHECKED.get(key, make)
         if error is not None and raise_error:
             raise error.with_traceback(None)
         return error

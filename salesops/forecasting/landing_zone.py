@@ -64,7 +64,7 @@ from .. import schema as S
 from ..errors import InputError
 from ..memo import Kept
 from ..periods import FiscalCalendar, Period
-from .series import as_dates
+from .series import as_dates, datetimes, won_values
 
 SNAPSHOT_MAX_AGE_DAYS = 45
 REF_PERIODS = 8
@@ -130,12 +130,6 @@ def _stage_keys(values: pd.Series) -> np.ndarray:
     return v.map(table).to_numpy(dtype=object)
 
 
-def _datetimes(col: pd.Series) -> pd.Series:
-    """``pd.to_datetime(col)``, skipped for a column of datetimes already (the workspace's
-    are): to_datetime samples every Series it is given for its cache, one Timestamp per row."""
-    return col if pd.api.types.is_datetime64_any_dtype(col) else pd.to_datetime(col)
-
-
 def _day(t) -> int:
     return int(np.datetime64(_ts(t).date(), "D").astype(np.int64))
 
@@ -155,6 +149,7 @@ class Book:
         d = self.deals
         self.ids = d[S.OPPORTUNITY_ID].astype(str).to_numpy()
         self.index_of = {k: i for i, k in enumerate(self.ids)}
+        self._id_index = pd.Index(self.ids)  # for codes_of
         self.created = _days(d["_created"])
         close = _days(d["_close"])
         self.is_open = (d[S.STATUS] == S.OPEN).to_numpy()
@@ -166,6 +161,7 @@ class Book:
         won = d[d[S.STATUS] == S.WON]
         self.won_deals = pd.DataFrame({S.OPPORTUNITY_ID: won[S.OPPORTUNITY_ID].to_numpy(), S.STATUS: S.WON,
                                        S.AMOUNT: won["_amount"].to_numpy(), S.CLOSE_DATE: won["_close"].to_numpy()})
+        self.won_values = won_values(self.won_deals)  # what the time-series view sums, at every calibration point
         known = self.created[self.created < _FAR]
         self.first_day = int(known.min()) if len(known) else _FAR  # the history's first day (first deal created)
         closes = self.close[~self.is_open & (self.close > -_FAR) & (self.close < _FAR)]
@@ -297,15 +293,13 @@ class Book:
             cache[snap_date] = {
                 "id": ids.to_numpy(), S.OWNER: sn[S.OWNER].to_numpy(), "amount": sn[S.AMOUNT].astype(float).to_numpy(),
                 "created": as_dates(sn[S.CREATED_DATE]).to_numpy(),
-                "expected_close": _datetimes(sn[S.CLOSE_DATE]).to_numpy(), "stage_key": _stage_keys(sn[S.STAGE]),
+                "expected_close": datetimes(sn[S.CLOSE_DATE]).to_numpy(), "stage_key": _stage_keys(sn[S.STAGE]),
                 "known": codes >= 0, "code": np.where(codes >= 0, codes, 0).astype(np.int64)}
         return cache[snap_date]
 
     def codes_of(self, ids: np.ndarray) -> np.ndarray:
         """Each id's row in the current table (:attr:`index_of`), -1 where it is not there: one
         index look-up (mapping a Series through the dict builds a Series of the whole dict first)."""
-        if "_id_index" not in self.__dict__:
-            self._id_index = pd.Index(self.ids)
         if self._id_index.is_unique:
             return self._id_index.get_indexer(ids)
         return pd.Series(ids, dtype=object).map(self.index_of).fillna(-1).astype(np.int64).to_numpy()
@@ -587,7 +581,7 @@ def time_series_view(book: Book, cal: FiscalCalendar, period: Period, t: pd.Time
     of the rest (:func:`series.split_running`, as :func:`run_forecast` reports a started
     period), at the period's frequency (months summed for a year or a range). None when the
     series holds less than a season plus one period, or the period is beyond the horizon."""
-    from .series import SEASON_LENGTH, booked_between, share_booked, split_running, won_values
+    from .series import SEASON_LENGTH, booked_between, share_booked, split_running
 
     t = _ts(t)
     freq = _TS_FREQ.get(period.kind, "M")
@@ -595,9 +589,7 @@ def time_series_view(book: Book, cal: FiscalCalendar, period: Period, t: pd.Time
     if res is None or res.series.frame.empty or len(res.series.frame) < SEASON_LENGTH[freq] + 1:
         return None
     fc = res.forecast.set_index("period_start")
-    if "_won_values" not in book.__dict__:  # the won deals' dates and amounts, read once per book
-        book._won_values = won_values(book.won_deals)
-    won = book._won_values
+    won = book.won_values
     total = 0.0
     for sp in cal.periods_between(period.start, period.end, freq):
         if sp.start < period.start or sp.end > period.end:
@@ -884,7 +876,7 @@ def landing(deals: pd.DataFrame, snapshots: pd.DataFrame | None, period, as_of, 
         period = calendar.parse(period)
     t = _ts(as_of)
     if S.CREATED_DATE in deals.columns:  # a deal created after the as-of date did not exist then
-        deals = deals[~(_datetimes(deals[S.CREATED_DATE]) > t).to_numpy()]
+        deals = deals[~(datetimes(deals[S.CREATED_DATE]) > t).to_numpy()]
     book = Book.build(deals, snapshots, stage_history)
     notes = []
     if t > book.data_end:

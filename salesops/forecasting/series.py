@@ -159,33 +159,32 @@ def to_date(x) -> date | None:
 SHARE_LAGS = {"M": (3, 6, 9, 12), "Q": (1, 2, 3, 4), "W": tuple(range(1, 9))}
 
 
-def as_dates(col: pd.Series) -> pd.Series:
-    """A column as dates (midnight), parsed only when it is not a date column already:
-    ``pd.to_datetime`` samples every Series it is given for its cache, which costs more than
+def datetimes(col: pd.Series) -> pd.Series:
+    """``pd.to_datetime(col)``, skipped for a column of datetimes already: ``pd.to_datetime``
+    samples every Series it is given for its cache (a Timestamp per row), which costs more than
     the rest of a landing zone's date arithmetic."""
-    if not pd.api.types.is_datetime64_any_dtype(col):
-        col = pd.to_datetime(col)
-    return col.dt.normalize()
+    return col if pd.api.types.is_datetime64_any_dtype(col) else pd.to_datetime(col)
 
 
-def _won(deals: pd.DataFrame, measure: str) -> tuple[pd.Series, pd.Series]:
-    won = deals[(deals[S.STATUS] == S.WON) & deals[S.CLOSE_DATE].notna()]
-    value = won[S.AMOUNT].fillna(0.0).astype(float) if measure == "won_amount" else pd.Series(1.0, index=won.index)
-    return as_dates(won[S.CLOSE_DATE]), value
+def as_dates(col: pd.Series) -> pd.Series:
+    """A column as dates (midnight), parsed only when it is not a date column already."""
+    return datetimes(col).dt.normalize()
 
 
 def won_values(deals: pd.DataFrame, measure: str = "won_amount") -> tuple[pd.Series, pd.Series]:
     """(close date, value) of the won deals with a close date: what :func:`booked_between` and
     :func:`share_booked` read, to pass them as ``won=`` when they are asked about the same
     deals many times (the landing zone's calibration asks two dozen times)."""
-    return _won(deals, measure)
+    won = deals[(deals[S.STATUS] == S.WON) & deals[S.CLOSE_DATE].notna()]
+    value = won[S.AMOUNT].fillna(0.0).astype(float) if measure == "won_amount" else pd.Series(1.0, index=won.index)
+    return as_dates(won[S.CLOSE_DATE]), value
 
 
 def booked_between(deals: pd.DataFrame, start, end, *, measure: str = "won_amount", by: str | None = None,
                    won: tuple[pd.Series, pd.Series] | None = None) -> pd.Series:
     """Won amount (or count) with a close date in [start, end], per group ("all" without ``by``);
     ``won``: :func:`won_values` of ``deals`` for ``measure``, when already known."""
-    close, value = won if won is not None else _won(deals, measure)
+    close, value = won if won is not None else won_values(deals, measure)
     inside = (close >= pd.Timestamp(start)) & (close <= pd.Timestamp(end))
     key = deals.loc[close.index, by].fillna("(blank)").astype(str) if by else pd.Series(ALL, index=close.index)
     return value[inside].groupby(key[inside]).sum()
@@ -204,7 +203,7 @@ def share_booked(deals: pd.DataFrame, calendar: FiscalCalendar, freq: str, perio
     offset = (as_of - pd.Timestamp(running.start)).days
     elapsed = min(max((offset + 1) / running.days, 0.0), 1.0)
     if won is None:
-        close, value = _won(deals[deals[S.CLOSE_DATE] <= as_of], measure)
+        close, value = won_values(deals[deals[S.CLOSE_DATE] <= as_of], measure)
     else:  # the same rows: a won deal's close date here is already a date
         close, value = won
         by_then = (close <= as_of).to_numpy()
