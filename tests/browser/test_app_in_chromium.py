@@ -16,7 +16,7 @@ import pytest
 
 from salesops import store
 
-from .conftest import CHROMIUM, app_server, new_page, settle
+from .conftest import CHROMIUM, app_server, open_page, settle
 
 XSS = "<img src=x onerror=alert(1)>"
 MD = "![x](http://127.0.0.1:9/x.png)"
@@ -49,11 +49,11 @@ def server(_demo_template, tmp_path_factory):
         yield url
 
 
-def test_a_deep_link_as_the_first_request_gets_the_whole_app(server, browser):
+def test_a_deep_link_as_the_first_request_gets_the_whole_app(server, context):
     """A bookmarked page opened right after the server starts (this module's first test, so
     its first request): the app's own navigation (sections, page titles) and the shared
     sidebar, not a bare page with a file-name menu."""
-    page = new_page(browser, viewport={"width": 1400, "height": 1000})
+    page = open_page(context, 1400, 1000)
     try:
         page.goto(f"{server}/reps")
         settle(page)
@@ -66,9 +66,9 @@ def test_a_deep_link_as_the_first_request_gets_the_whole_app(server, browser):
         page.close()
 
 
-def test_sidebar_filter_changes_the_overview(server, browser):
+def test_sidebar_filter_changes_the_overview(server, context):
     """Picking a region in the sidebar reruns the Overview on it, and says so once."""
-    page = new_page(browser, viewport={"width": 1400, "height": 1000})
+    page = open_page(context, 1400, 1000)
     try:
         page.goto(server)
         settle(page)
@@ -124,9 +124,9 @@ def _pick(page, opener, option: str) -> None:
     page.keyboard.press("Escape")
 
 
-def test_a_shared_link_opens_the_same_view_and_the_back_button_works(server, browser):
-    shared = new_page(browser, viewport={"width": 1280, "height": 900})
-    by_hand = new_page(browser, viewport={"width": 1280, "height": 900})
+def test_a_shared_link_opens_the_same_view_and_the_back_button_works(server, context):
+    shared = open_page(context, 1280, 900)
+    by_hand = open_page(context, 1280, 900)
     try:
         dialogs, requests = _watch(shared)
         shared.goto(f"{server}/?period=2026Q3&region=EMEA")
@@ -163,8 +163,8 @@ def test_a_shared_link_opens_the_same_view_and_the_back_button_works(server, bro
         by_hand.close()
 
 
-def test_the_presentation_walks_and_names_from_files_stay_text(server, browser):
-    page = new_page(browser, viewport={"width": 1280, "height": 720})
+def test_the_presentation_walks_and_names_from_files_stay_text(server, context):
+    page = open_page(context, 1280, 720)
     try:
         dialogs, requests = _watch(page)
         page.goto(f"{server}/review?period=2026Q3")

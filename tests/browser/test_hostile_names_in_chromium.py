@@ -13,7 +13,7 @@ import pytest
 
 from tests.app.test_hostile_names import HTML, IMAGE, hostile_workspace
 
-from .conftest import CHROMIUM, PAGES, app_server, free_port, navigate, new_page, settle
+from .conftest import CHROMIUM, PAGES, app_server, free_port, navigate, open_page, settle
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is not installed (apt-get install chromium)")
 
@@ -28,11 +28,11 @@ def hostile_server(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_hostile_names_make_no_request_and_no_markup(hostile_server, browser):
+def test_hostile_names_make_no_request_and_no_markup(hostile_server, context):
     url, port = hostile_server
     query = urllib.parse.urlencode([("rep", f"Ann {IMAGE}"), ("rep", f"Cy {HTML}")])
     requests: list[str] = []
-    page = new_page(browser, viewport={"width": 1400, "height": 1000})
+    page = open_page(context, 1400, 1000)
     page.on("request", lambda r: requests.append(r.url))
     try:
         for path in PAGES:
