@@ -1,11 +1,16 @@
-import multiprocessing
 import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from salesops import store
 from salesops.errors import SchemaTooNewError, StoreError
+
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def test_new_database_is_migrated_with_explicit_types(tmp_path):
@@ -112,26 +117,36 @@ def test_stage_map_edits_override_defaults_and_restatus_deals(tmp_path):
             store.save_stage_map(conn, pd.DataFrame({"stage": ["X"], "status": ["maybe"], "probability": [0.5], "sort_order": [1]}))
 
 
-def _open_new(path, q):
-    try:
-        with store.connect(path, write=True) as conn:
-            store.set_settings(conn, currency="EUR")
-        q.put("ok")
-    except Exception as exc:  # noqa: BLE001 - report to the parent
-        q.put(repr(exc))
+#: One of the racing processes: imports the store, says it is ready, waits for the start signal
+#: (so that all of them open the new file at the same moment), then opens the database and
+#: writes a setting. A plain interpreter (not multiprocessing's spawn, which would first re-run
+#: the test process's main module: an AppTest run earlier in the worker makes that app.py).
+_RACER = """
+import os, sys, time
+from pathlib import Path
+from salesops import store
+path, ready, go = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+ready.touch()
+while not go.exists():
+    time.sleep(0.005)
+with store.connect(path, write=True) as conn:
+    store.set_settings(conn, currency="EUR")
+print("ok")
+"""
 
 
 def test_two_processes_creating_the_same_database_both_succeed(tmp_path):
-    path = tmp_path / "race.db"
-    ctx = multiprocessing.get_context("spawn")
-    q = ctx.Queue()
-    procs = [ctx.Process(target=_open_new, args=(path, q)) for _ in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-    results = [q.get(timeout=5) for _ in procs]
-    assert results == ["ok"] * 4
+    path, go = tmp_path / "race.db", tmp_path / "go"
+    ready = [tmp_path / f"ready{i}" for i in range(4)]
+    procs = [subprocess.Popen([sys.executable, "-c", _RACER, str(path), str(r), str(go)], cwd=PROJECT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in ready]
+    deadline = time.monotonic() + 60
+    while not all(r.exists() for r in ready) and time.monotonic() < deadline and all(p.poll() is None for p in procs):
+        time.sleep(0.01)
+    go.touch()
+    results = [p.communicate(timeout=60) for p in procs]
+    assert [(p.returncode, out.strip()) for p, (out, _) in zip(procs, results)] == [(0, "ok")] * 4, \
+        [err[-500:] for _, err in results]
     assert store.data_version(path) == 4
     assert store.integrity_problems(path) == []
 
