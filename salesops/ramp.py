@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import isotonic_regression
 
 from . import schema as S
 
@@ -249,6 +248,8 @@ def ramp_curve(deals: pd.DataFrame, reps: pd.DataFrame | None, as_of,
         return linear_ramp(DEFAULT_RAMP_MONTHS, f"fewer than {MIN_COHORT_REPS} reps hired inside the data "
                                                 f"with {MIN_LEARNED_MONTHS}+ months of history")
     share = (lead["mean_won_amount"] / tenured.mean()).to_numpy(dtype=float)
+    from scipy.optimize import isotonic_regression  # here: scipy.optimize is 0.6 s of every CLI start
+
     fitted = isotonic_regression(share, weights=lead["reps"].to_numpy(dtype=float), increasing=True).x
     fitted = np.clip(fitted, 0.0, 1.0)
     factors = np.ones(RAMP_HORIZON_MONTHS)
