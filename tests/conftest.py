@@ -53,6 +53,31 @@ def _wait_for_app_test_runs_without_polling() -> None:
 
 _wait_for_app_test_runs_without_polling()
 
+
+def _compile_each_script_once() -> None:
+    """Every AppTest run makes a new, empty ScriptCache, so app.py and the page are read, passed
+    through Streamlit's "magic" (an AST rewrite) and compiled again at each run; the files do
+    not change during a test run: keep the bytecode per process, by path, size and mtime."""
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+
+    original = ScriptCache.get_bytecode
+    if getattr(original, "kept", False):
+        return
+    kept: dict = {}
+
+    def get_bytecode(self, script_path: str):
+        st = os.stat(script_path)
+        key = (os.path.abspath(script_path), st.st_size, st.st_mtime_ns)
+        if key not in kept:
+            kept[key] = original(self, script_path)
+        return kept[key]
+
+    get_bytecode.kept = True
+    ScriptCache.get_bytecode = get_bytecode
+
+
+_compile_each_script_once()
+
 #: The order files are handed to the workers (pytest-xdist, --dist loadfile): the longest first,
 #: so that both workers finish together instead of one starting a browser test at the end.
 _HEAVY_FIRST = ("tests/browser/", "tests/app/")
