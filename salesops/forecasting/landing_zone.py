@@ -549,7 +549,7 @@ _TS_FREQ = {"quarter": "Q", "month": "M", "week": "W"}
 #: Time-series fits kept across calls, keyed by the won deals' content: a fit depends only on
 #: them, the frequency, the training end and the calendar (calibration refits every earlier
 #: quarter, and the page, the goals and a backtest of landing zones ask for the same ones).
-_TS_CACHE = Kept(64)
+_TS_CACHE = Kept(1024)  # a fit is about 8 KB; one slice's calibration asks for about 9
 
 
 def _ts_forecast(book: Book, cal: FiscalCalendar, freq: str, t: pd.Timestamp):
