@@ -9,25 +9,26 @@ import pytest
 
 from salesops.cli import main
 from salesops.forecasting import models as M
+from salesops.memo import Kept
 
 from .conftest import no_exceptions
 
 PAGE = "views/forecast.py"
 
 
-@pytest.fixture(autouse=True)
-def fresh_time_series_fits():
+def _kept_apart(monkeypatch, fits: Kept, landings: Kept) -> None:
     """The landing zone keeps its time-series fits (by the deals' content) and whole landing
-    zones (by the facts token) across calls: tests that swap Prophet for a stand-in must
-    neither see nor leave results of the other kind."""
+    zones (by the facts token) in the process: a test that swaps Prophet for a stand-in keeps
+    what it makes apart from the real results the other tests share, and sees none of them."""
     from salesops import outlook
     from salesops.forecasting import landing_zone as L
 
-    L._TS_CACHE.clear()
-    outlook._LANDINGS.clear()
-    yield
-    L._TS_CACHE.clear()
-    outlook._LANDINGS.clear()
+    monkeypatch.setattr(L, "_TS_CACHE", fits)
+    monkeypatch.setattr(outlook, "_LANDINGS", landings)
+
+
+#: What the tests with :func:`quick_prophet`'s stand-in make: shared by them only.
+_STAND_IN = (Kept(1024), Kept(128))
 
 
 @pytest.fixture
@@ -39,6 +40,7 @@ def quick_prophet(monkeypatch):
         yhat = np.full(len(future), float(np.mean(y[-3:])))
         return M.Prediction(yhat, yhat * 0.8, yhat * 1.2)
     monkeypatch.setattr(M, "prophet_predict", fake)
+    _kept_apart(monkeypatch, *_STAND_IN)
 
 
 def test_page_renders_with_backtest_and_summary(app_at, demo_db, quick_prophet):
@@ -107,6 +109,7 @@ def test_prophet_failure_is_explained(app_at, demo_db, monkeypatch):
     def broken(*a, **k):
         raise M.ModelSkipped("Prophet's optimiser failed (RuntimeError: test)")
     monkeypatch.setattr(M, "prophet_predict", broken)
+    _kept_apart(monkeypatch, Kept(1024), Kept(128))
     at = app_at(PAGE, demo_db)
     at.selectbox(key="fc_model").set_value("Prophet")
     at.run()
