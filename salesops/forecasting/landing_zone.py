@@ -123,6 +123,14 @@ def _days(values) -> np.ndarray:
     return out
 
 
+def open_ages(t: pd.Timestamp, created: np.ndarray) -> np.ndarray:
+    """Each open deal's age in whole days at ``t``; a deal without a created date counts at the
+    median age of the others (30 days when none has one), and no age is below 0."""
+    age = (t - as_dates(pd.Series(created))).dt.days
+    med = float(np.nanmedian(age)) if age.notna().any() else 30.0
+    return age.fillna(med).clip(lower=0).to_numpy()
+
+
 def _stage_keys(values: pd.Series) -> np.ndarray:
     """:func:`schema.stage_key` of each value, computed once per distinct text."""
     v = values.astype(str)
@@ -243,38 +251,46 @@ class Book:
         """Deals open at ``t`` (id, owner, amount, created, age_days, stage_key, expected_close)
         and a sentence saying which rule was used."""
         t = _ts(t)
+        cols, rule = self.open_columns(t)
+        out = pd.DataFrame(cols)
+        out["stage"] = pd.Series(out["stage_key"], dtype=object).map(self.stage_label).to_numpy(dtype=object)
+        out["age_days"] = open_ages(t, cols["created"])
+        return out, rule
+
+    def open_columns(self, t) -> tuple[dict, str]:
+        """:meth:`open_at`'s deals as arrays (id, owner, amount, created, stage_key,
+        expected_close; no ages, no stage labels) and its rule: what calibration reads at each
+        of its two dozen earlier dates, without building a frame each time."""
+        t = _ts(t)
         td = _day(t)
         snap_date = None
         if self.snapshots is not None:
             before = [s for s in self.snapshot_dates if s <= t]
             if before and (t - before[-1]).days <= SNAPSHOT_MAX_AGE_DAYS:
                 snap_date = before[-1]
-        if snap_date is not None:
-            sn = self._snapshot_open(snap_date)
-            c, known = sn["code"], sn["known"]
-            keep = ~(known & ~self.is_open[c] & (self.close[c] <= td))  # less those closed since
-            c, known = c[keep], known[keep]
-            # the stage history may know a later stage than the snapshot (events hold both)
-            fresher = self.stage_codes_at(c, np.full(len(c), td))
-            stage = np.where(known & (fresher != None), fresher, sn["stage_key"][keep])  # noqa: E711 - elementwise
-            from_snap = pd.DataFrame({"id": sn["id"][keep], S.OWNER: sn[S.OWNER][keep], "amount": sn["amount"][keep],
-                                      "created": sn["created"][keep], "stage_key": stage,
-                                      "expected_close": sn["expected_close"][keep]})
-            in_snap = np.zeros(len(self.ids), dtype=bool)
-            in_snap[c[known]] = True
-            new = self.open_mask(t) & (self.created > _day(snap_date)) & ~in_snap
-            rebuilt = self._rebuilt(np.flatnonzero(new), t)
-            out = pd.concat([f for f in (from_snap, rebuilt) if not f.empty], ignore_index=True) if len(rebuilt) else from_snap
-            rule = (f"open deals from the snapshot of {snap_date:%d %b %Y}, less those closed since, plus "
-                    f"{len(rebuilt)} created since")
-        else:
-            out = self._rebuilt(np.flatnonzero(self.open_mask(t)), t)
-            rule = "open deals rebuilt from the current data (created by then and not closed by then)"
-        out["stage"] = pd.Series(out["stage_key"], dtype=object).map(self.stage_label).to_numpy(dtype=object)
-        out["age_days"] = (t - as_dates(out["created"])).dt.days
-        med = float(np.nanmedian(out["age_days"])) if out["age_days"].notna().any() else 30.0
-        out["age_days"] = out["age_days"].fillna(med).clip(lower=0)
-        return out.reset_index(drop=True), rule
+        if snap_date is None:
+            cols = self._rebuilt(np.flatnonzero(self.open_mask(t)), t)
+            return cols, "open deals rebuilt from the current data (created by then and not closed by then)"
+        sn = self._snapshot_open(snap_date)
+        c, known = sn["code"], sn["known"]
+        keep = ~(known & ~self.is_open[c] & (self.close[c] <= td))  # less those closed since
+        c, known = c[keep], known[keep]
+        # the stage history may know a later stage than the snapshot (events hold both)
+        fresher = self.stage_codes_at(c, np.full(len(c), td))
+        stage = np.where(known & (fresher != None), fresher, sn["stage_key"][keep])  # noqa: E711 - elementwise
+        cols = {"id": sn["id"][keep], S.OWNER: sn[S.OWNER][keep], "amount": sn["amount"][keep],
+                "created": sn["created"][keep], "stage_key": stage, "expected_close": sn["expected_close"][keep]}
+        in_snap = np.zeros(len(self.ids), dtype=bool)
+        in_snap[c[known]] = True
+        new = self.open_mask(t) & (self.created > _day(snap_date)) & ~in_snap
+        rebuilt = self._rebuilt(np.flatnonzero(new), t)
+        n_rebuilt = len(rebuilt["id"])
+        if n_rebuilt and len(cols["id"]):
+            cols = {k: np.concatenate([cols[k], rebuilt[k]]) for k in cols}
+        elif n_rebuilt:
+            cols = rebuilt
+        return cols, (f"open deals from the snapshot of {snap_date:%d %b %Y}, less those closed since, plus "
+                      f"{n_rebuilt} created since")
 
     def _snapshot_open(self, snap_date) -> dict:
         """The deals open in the snapshot of ``snap_date`` as arrays (id, owner, amount,
@@ -319,7 +335,7 @@ class Book:
         counts = np.bincount(months[keep] - lo, weights=self.won_amount[ok][keep])
         return pd.Series(counts, index=np.arange(lo, lo + len(counts)))
 
-    def _rebuilt(self, rows: np.ndarray, t: pd.Timestamp) -> pd.DataFrame:
+    def _rebuilt(self, rows: np.ndarray, t: pd.Timestamp) -> dict:
         stage = self.stage_codes_at(rows, np.full(len(rows), _day(t)))
         if t >= self.data_end:  # today: the current stage of deals still open is as-of knowledge
             take = (stage == None) & self.is_open[rows]  # noqa: E711 - elementwise
@@ -327,9 +343,8 @@ class Book:
         d = self.deals
         expected = d["_close"].to_numpy()[rows].copy()
         expected[~self.is_open[rows]] = np.datetime64("NaT")  # a later actual close is not as-of knowledge
-        return pd.DataFrame({"id": self.ids[rows], S.OWNER: self.owner[rows], "amount": self.amount_at(rows, _day(t)),
-                             "created": d["_created"].to_numpy()[rows], "stage_key": stage,
-                             "expected_close": expected})
+        return {"id": self.ids[rows], S.OWNER: self.owner[rows], "amount": self.amount_at(rows, _day(t)),
+                "created": d["_created"].to_numpy()[rows], "stage_key": stage, "expected_close": expected}
 
     def amount_at(self, rows: np.ndarray, days) -> np.ndarray:
         """Each deal's amount (by row number) as it was known on its day (``days``: one day
@@ -489,12 +504,16 @@ def apply_rates(rates: dict, open_deals: pd.DataFrame) -> np.ndarray:
     band's, or the overall rate, where the history has none); with a known stage, the stage's
     rate in the band, times the age cell's rate over the band's (the age effect inside the
     band, taken as the same for every stage)."""
+    return rates_for(rates, open_deals["stage_key"].to_numpy(dtype=object), open_deals["age_days"].to_numpy())
+
+
+def rates_for(rates: dict, stage_keys: np.ndarray, age: np.ndarray) -> np.ndarray:
+    """:func:`apply_rates` on arrays: each deal's stage key and age in days."""
     if not np.isfinite(rates.get("all", np.nan)):
-        return np.zeros(len(open_deals))
-    age = open_deals["age_days"].to_numpy()
+        return np.zeros(len(age))
     bands, cells = age_band(age), age_cell(age)
-    out = np.empty(len(open_deals))
-    for i, (s, b, c) in enumerate(zip(open_deals["stage_key"].to_numpy(dtype=object), bands, cells)):
+    out = np.empty(len(age))
+    for i, (s, b, c) in enumerate(zip(stage_keys, bands, cells)):
         b = int(b)
         pb = rates.get(("band", b))
         pc = rates.get(("age cell", int(c)))
@@ -618,25 +637,35 @@ def _window(period: Period, t: pd.Timestamp) -> tuple[int, int]:
     return d1, d2
 
 
-def components(book: Book, cal: FiscalCalendar, period: Period, t, obs: pd.DataFrame | None = None) -> dict:
+def components(book: Book, cal: FiscalCalendar, period: Period, t, obs: pd.DataFrame | None = None,
+               deals: bool = True) -> dict:
     """The pieces of the landing zone at ``t``: closed-won to date, each open deal's learned
-    probability and amount, new-business run rate, the time-series view and the blend weight."""
+    probability and amount, new-business run rate, the time-series view and the blend weight.
+    ``deals=False`` (calibration, at earlier dates): the same numbers without the frame of open
+    deals (``open_deals`` is None)."""
     t = _ts(t)
     d1, d2 = _window(period, t)
     if d2 < 0:
         raise InputError(f"{period.label} ended before {t.date()}; nothing is left to forecast")
     closed = book.won_between(period.start, t) if t >= _ts(period.start) else 0.0
-    open_deals, rule = book.open_at(t)
+    if deals:
+        open_deals, rule = book.open_at(t)
+        stage_keys, ages = open_deals["stage_key"].to_numpy(dtype=object), open_deals["age_days"].to_numpy()
+        amounts = open_deals["amount"].to_numpy(dtype=float)
+    else:
+        cols, rule = book.open_columns(t)
+        open_deals, stage_keys, ages = None, cols["stage_key"], open_ages(t, cols["created"])
+        amounts = np.asarray(cols["amount"], dtype=float)
     if obs is None:
         obs = book.observations(reference_windows(cal, period, t), d1, d2)
-    amounts = open_deals["amount"].to_numpy(dtype=float)
     since = t - pd.Timedelta(days=period.days * (REF_PERIODS + 1))
     fill = fill_amount(book, t, since)
     rates = history_rates(book, obs, t, d2, since, fill)
-    p = apply_rates(rates, open_deals)
+    p = rates_for(rates, stage_keys, ages)
     missing = int(np.isnan(amounts).sum())
     amounts = np.where(np.isnan(amounts), fill, amounts)
-    open_deals = open_deals.assign(amount_used=amounts, p_win=p)
+    if open_deals is not None:
+        open_deals = open_deals.assign(amount_used=amounts, p_win=p)
     new_mean, new_spread, new_vals = new_business(book, cal, period, t)
     ts_total = time_series_view(book, cal, period, t)
     ts_rem = None if ts_total is None else max(ts_total - closed, 0.0)
@@ -784,7 +813,7 @@ def calibrate(book: Book, cal: FiscalCalendar, period: Period, t: pd.Timestamp, 
             if obs is None:  # the same reference dates for every earlier period at this offset
                 obs = book.observations(reference_windows(cal, period, t + pd.Timedelta(days=shift_days),
                                                           periods + REF_PERIODS), d1, d2)
-            comp = components(book, cal, p, tt, obs=obs)
+            comp = components(book, cal, p, tt, obs=obs, deals=False)
             # a forecast made before the history held one full earlier period (no new-business
             # run rate yet, win rates from a few weeks of brand-new deals) is not like this one
             if comp["rates_n"] < 50 or not comp["new_values"]:
