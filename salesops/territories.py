@@ -305,12 +305,20 @@ def assign(plan: Plan, uni: pd.DataFrame) -> Assignment:
     best_rank = np.full(n, -1, dtype=np.int64)
     best_rule = np.full(n, -1, dtype=np.int64)
     matches: list[np.ndarray] = []
+    texts: dict[str, tuple[pd.Series, np.ndarray]] = {}  # each criterion's column as text, and where it is set
+
+    def text_of(col: str) -> tuple[pd.Series, np.ndarray]:
+        if col not in texts:  # once per column, not once per rule
+            texts[col] = (uni[col].astype(object).astype(str), uni[col].notna().to_numpy())
+        return texts[col]
+
     for i, rule in enumerate(plan.rules):
         m = np.ones(n, dtype=bool)
         for k, col in CRITERIA.items():
             vals = getattr(rule, k)
             if vals:
-                m &= uni[col].astype(object).astype(str).isin(vals).to_numpy() & uni[col].notna().to_numpy()
+                text, known = text_of(col)
+                m &= text.isin(vals).to_numpy() & known
         if rule.accounts:
             m &= np.isin(names, rule.accounts)
         matches.append(m)
