@@ -252,10 +252,14 @@ class Book:
         and a sentence saying which rule was used."""
         t = _ts(t)
         cols, rule = self.open_columns(t)
+        return self.open_frame(cols, open_ages(t, cols["created"])), rule
+
+    def open_frame(self, cols: dict, ages: np.ndarray) -> pd.DataFrame:
+        """:meth:`open_columns`' deals as :meth:`open_at`'s frame, with their stage labels and ``ages``."""
         out = pd.DataFrame(cols)
         out["stage"] = pd.Series(out["stage_key"], dtype=object).map(self.stage_label).to_numpy(dtype=object)
-        out["age_days"] = open_ages(t, cols["created"])
-        return out, rule
+        out["age_days"] = ages
+        return out
 
     def open_columns(self, t) -> tuple[dict, str]:
         """:meth:`open_at`'s deals as arrays (id, owner, amount, created, stage_key,
@@ -648,24 +652,18 @@ def components(book: Book, cal: FiscalCalendar, period: Period, t, obs: pd.DataF
     if d2 < 0:
         raise InputError(f"{period.label} ended before {t.date()}; nothing is left to forecast")
     closed = book.won_between(period.start, t) if t >= _ts(period.start) else 0.0
-    if deals:
-        open_deals, rule = book.open_at(t)
-        stage_keys, ages = open_deals["stage_key"].to_numpy(dtype=object), open_deals["age_days"].to_numpy()
-        amounts = open_deals["amount"].to_numpy(dtype=float)
-    else:
-        cols, rule = book.open_columns(t)
-        open_deals, stage_keys, ages = None, cols["stage_key"], open_ages(t, cols["created"])
-        amounts = np.asarray(cols["amount"], dtype=float)
+    cols, rule = book.open_columns(t)
+    ages = open_ages(t, cols["created"])
+    amounts = np.asarray(cols["amount"], dtype=float)
     if obs is None:
         obs = book.observations(reference_windows(cal, period, t), d1, d2)
     since = t - pd.Timedelta(days=period.days * (REF_PERIODS + 1))
     fill = fill_amount(book, t, since)
     rates = history_rates(book, obs, t, d2, since, fill)
-    p = rates_for(rates, stage_keys, ages)
+    p = rates_for(rates, np.asarray(cols["stage_key"], dtype=object), ages)
     missing = int(np.isnan(amounts).sum())
     amounts = np.where(np.isnan(amounts), fill, amounts)
-    if open_deals is not None:
-        open_deals = open_deals.assign(amount_used=amounts, p_win=p)
+    open_deals = book.open_frame(cols, ages).assign(amount_used=amounts, p_win=p) if deals else None
     new_mean, new_spread, new_vals = new_business(book, cal, period, t)
     ts_total = time_series_view(book, cal, period, t)
     ts_rem = None if ts_total is None else max(ts_total - closed, 0.0)
