@@ -518,6 +518,13 @@ def data_version(path: Path | str | None = None) -> int:
         return int(conn.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()[0])
 
 
+def versions(path: Path | str | None = None) -> tuple[int, str]:
+    """(data version, facts token) of the database at ``path``, read together: what a kept
+    workspace is keyed by (two copies of one file share both and hold the same data)."""
+    with connect(path) as conn:
+        return int(conn.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()[0]), facts_token(conn)
+
+
 def integrity_problems(path: Path | str | None = None) -> list[str]:
     """``PRAGMA quick_check`` results other than ok (empty list = healthy). Read-only: a
     database on a read-only file system is checked without writing anything."""

@@ -33,6 +33,7 @@ from . import store
 from .accounts import (ACTIVE_PLAN_KEY, SIZE_BAND, SIZE_BANDS_KEY, TERRITORY, SizeBands, deal_accounts_from,
                        deal_columns, fields_by_account, universe)
 from .errors import InputError, Problem
+from .memo import Kept
 from .periods import FiscalCalendar
 
 CURRENCIES = ("USD", "EUR", "GBP", "CHF", "CAD", "AUD", "JPY", "INR")
@@ -515,6 +516,21 @@ def load(path: str | Path | None = None) -> Workspace:
                    size_bands=bands, active_plan_ref=plan_ref, active_plan_doc=plan_doc, account_fields=fields)
     ws._extra["deal_accounts"] = deal_acc
     return ws
+
+
+#: The last two workspaces :func:`load_current` loaded, by (file, data version, facts token).
+_CURRENT = Kept(2)
+
+
+def load_current(path: str | Path | None = None) -> Workspace:
+    """:func:`load`, kept in the process while the database's data version and facts token
+    stay the same (every committed write changes the version): the CLI's commands run one
+    after another in one process (``salesops.cli.main`` called from a notebook or a test)
+    read the database once, not at each command. A Workspace is read-only, so sharing it is
+    safe."""
+    path = str(store.default_db_path() if path is None else path)
+    version, token = store.versions(path)
+    return _CURRENT.get((str(Path(path).resolve()), version, token), lambda: load(path))
 
 
 def _active_plan(conn, raw_settings: dict) -> tuple[dict | None, dict | None]:

@@ -121,7 +121,7 @@ def workspace_and_filters(args, *, period: str | None = None, as_of=None):
     from .. import workspace
     from ..filters import FIELDS, Filters, split_values
 
-    ws = workspace.load(db_path(args))
+    ws = workspace.load_current(db_path(args))
     fields = {}
     for name in FIELDS:
         given = getattr(args, name, None) or []

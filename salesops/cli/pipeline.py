@@ -79,7 +79,7 @@ def run_hygiene(args) -> Result:
     if args.stale_days is not None and args.stale_days < 1:
         raise InputError(f"--stale-days must be 1 or more, not {args.stale_days}")
     if args.owner is not None:
-        owners = workspace.load(db_path(args)).values(S.OWNER)
+        owners = workspace.load_current(db_path(args)).values(S.OWNER)
         if args.owner not in owners:
             raise InputError(f"--owner {args.owner!r} owns no deals; owners are: {', '.join(owners[:30])}"
                              + (" ..." if len(owners) > 30 else ""))

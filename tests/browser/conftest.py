@@ -52,7 +52,11 @@ def app_server(db: Path, *, port: int | None = None, args: tuple[str, ...] = (),
         yield url
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:  # a server busy with a page run may not stop on SIGTERM in time
+            proc.kill()
+            proc.wait(10)
 
 
 #: Streamlit's own run state on the app root ("initial", "running", "rerunRequested",
