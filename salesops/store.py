@@ -588,13 +588,23 @@ def _to_sql_value(v):
 
 
 def frame_rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
-    """Rows of ``frame`` as tuples ready for ``executemany``: NaN/NaT -> NULL, dates -> ISO text."""
-    out = frame.reindex(columns=columns).copy()
+    """Rows of ``frame`` as tuples ready for ``executemany``: NaN/NaT -> NULL, dates -> ISO text.
+    Built column by column: a column's values are converted in one pass, and a cell goes
+    through :func:`_to_sql_value` only when it is not already text, a Python number or NULL
+    (the demo's 370,000 cells: 1.2 s cell by cell)."""
+    out = frame.reindex(columns=columns)
+    cols = []
     for col in columns:
-        if pd.api.types.is_datetime64_any_dtype(out[col]):
-            out[col] = out[col].dt.strftime("%Y-%m-%d")
-    out = out.astype(object).where(out.notna(), None)
-    return [tuple(_to_sql_value(v) for v in row) for row in out.itertuples(index=False, name=None)]
+        s = out[col]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            s = s.dt.strftime("%Y-%m-%d")
+        values = s.astype(object).where(s.notna(), None).tolist()
+        cols.append([v if v is None or type(v) in _PLAIN else _to_sql_value(v) for v in values])
+    return list(zip(*cols)) if cols else [()] * len(out)
+
+
+#: Cell types that :func:`_to_sql_value` returns unchanged (a float here is never NaN: NaN is None by then).
+_PLAIN = frozenset({str, int, float, bool})
 
 
 def insert_frame(conn: sqlite3.Connection, table: str, frame: pd.DataFrame, *, replace: bool = False) -> int:
