@@ -126,9 +126,20 @@ def _days(values) -> np.ndarray:
 def open_ages(t: pd.Timestamp, created: np.ndarray) -> np.ndarray:
     """Each open deal's age in whole days at ``t``; a deal without a created date counts at the
     median age of the others (30 days when none has one), and no age is below 0."""
-    age = (t - as_dates(pd.Series(created))).dt.days
-    med = float(np.nanmedian(age)) if age.notna().any() else 30.0
-    return age.fillna(med).clip(lower=0).to_numpy()
+    created = np.asarray(created)
+    if created.dtype != "datetime64[ns]":
+        age = (t - as_dates(pd.Series(created))).dt.days
+        med = float(np.nanmedian(age)) if age.notna().any() else 30.0
+        return age.fillna(med).clip(lower=0).to_numpy()
+    # the same in numpy (calibration asks at two dozen dates): whole days from the creation day
+    # (dates floored to midnight, as as_dates does) to t; integers unless a date is missing
+    unknown = np.isnat(created)
+    days = (np.datetime64(_ts(t).date(), "D") - created.astype("datetime64[D]")).astype(np.int64)
+    if not unknown.any():
+        return np.maximum(days, 0)
+    age = np.where(unknown, np.nan, days.astype(float))
+    med = float(np.nanmedian(age)) if not unknown.all() else 30.0
+    return np.maximum(np.where(unknown, med, age), 0.0)
 
 
 def _stage_keys(values: pd.Series) -> np.ndarray:
