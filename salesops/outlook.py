@@ -7,6 +7,8 @@ periods), run on the deals, snapshots and stage history inside the slice, as kno
 filters' as-of date, against the slice's target by the one target rule."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from .errors import InputError
@@ -78,13 +80,24 @@ def forecast(ws, f: Filters, *, freq: str = "M", horizon: int = 6, measure: str 
 
     from .forecasting import ProphetParams, run_forecast
 
-    params = ProphetParams.from_dict(json.loads(params_json)) if params_json else None
-    if train_until is None and f.as_of < ws.as_of:
-        train_until = f.as_of
-    return run_forecast(f.deals(ws), freq=freq, horizon=int(horizon), measure=measure, by=by, train_until=train_until,
-                        model=model, params=params, calendar=ws.settings.calendar, n_cutoffs=n_cutoffs,
-                        level=level if level is not None else (params.interval_width if params else 0.8),
-                        include_prophet=include_prophet, n_jobs=n_jobs, as_of=min(f.as_of, ws.as_of))
+    def make():
+        params = ProphetParams.from_dict(json.loads(params_json)) if params_json else None
+        until = f.as_of if train_until is None and f.as_of < ws.as_of else train_until
+        return run_forecast(f.deals(ws), freq=freq, horizon=int(horizon), measure=measure, by=by, train_until=until,
+                            model=model, params=params, calendar=ws.settings.calendar, n_cutoffs=n_cutoffs,
+                            level=level if level is not None else (params.interval_width if params else 0.8),
+                            include_prophet=include_prophet, n_jobs=n_jobs, as_of=min(f.as_of, ws.as_of))
+
+    # like the landing zone, it reads the deal facts and the settings only: kept by the facts
+    # token (a saved target or forecast leaves it), and handed out as a copy of its own
+    key = None if ws.facts_token is None else (ws.facts_token, getattr(ws, "scope", None), f, freq, int(horizon), measure,
+                                               by, train_until, model, params_json, include_prophet, n_cutoffs, level)
+    return copy.deepcopy(_FORECASTS.get(key, make))
+
+
+#: Time-series forecasts kept in the process by (facts token, scope, filters, arguments): a
+#: session's views and the CLI in one process fit a slice once (a result is a few hundred KB).
+_FORECASTS = Kept(32)
 
 
 def forecast_history(ws, f: Filters):

@@ -16,19 +16,21 @@ from .conftest import no_exceptions
 PAGE = "views/forecast.py"
 
 
-def _kept_apart(monkeypatch, fits: Kept, landings: Kept) -> None:
+def _kept_apart(monkeypatch, fits: Kept, landings: Kept, forecasts: Kept) -> None:
     """The landing zone keeps its time-series fits (by the deals' content) and whole landing
-    zones (by the facts token) in the process: a test that swaps Prophet for a stand-in keeps
-    what it makes apart from the real results the other tests share, and sees none of them."""
+    zones (by the facts token) in the process, and so does the forecast (by the facts token): a
+    test that swaps Prophet for a stand-in keeps what it makes apart from the real results the
+    other tests share, and sees none of them."""
     from salesops import outlook
     from salesops.forecasting import landing_zone as L
 
     monkeypatch.setattr(L, "_TS_CACHE", fits)
     monkeypatch.setattr(outlook, "_LANDINGS", landings)
+    monkeypatch.setattr(outlook, "_FORECASTS", forecasts)
 
 
 #: What the tests with :func:`quick_prophet`'s stand-in make: shared by them only.
-_STAND_IN = (Kept(1024), Kept(128))
+_STAND_IN = (Kept(1024), Kept(128), Kept(32))
 
 
 @pytest.fixture
@@ -109,7 +111,7 @@ def test_prophet_failure_is_explained(app_at, demo_db, monkeypatch):
     def broken(*a, **k):
         raise M.ModelSkipped("Prophet's optimiser failed (RuntimeError: test)")
     monkeypatch.setattr(M, "prophet_predict", broken)
-    _kept_apart(monkeypatch, Kept(1024), Kept(128))
+    _kept_apart(monkeypatch, Kept(1024), Kept(128), Kept(32))
     at = app_at(PAGE, demo_db)
     at.selectbox(key="fc_model").set_value("Prophet")
     at.run()
