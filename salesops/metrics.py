@@ -207,13 +207,16 @@ def win_rate_interval(won, lost, level: float = 0.8):
     """Equal-tailed Beta(won + 1, lost + 1) posterior interval for a win rate (uniform prior).
 
     Returns (low, high); NaN where won + lost == 0."""
-    from scipy import stats  # imported on use: scipy.stats costs about a second at start-up
+    # the Beta quantile is the inverse of the regularised incomplete beta function (what
+    # scipy.stats.beta.ppf computes, to the same bits): scipy.special alone imports in a third
+    # of the second scipy.stats takes, which every CLI start paid
+    from scipy.special import betaincinv
 
     won = np.asarray(won, dtype=float)
     lost = np.asarray(lost, dtype=float)
     tail = (1 - level) / 2
-    low = stats.beta.ppf(tail, won + 1, lost + 1)
-    high = stats.beta.ppf(1 - tail, won + 1, lost + 1)
+    low = betaincinv(won + 1, lost + 1, tail)
+    high = betaincinv(won + 1, lost + 1, 1 - tail)
     empty = (won + lost) == 0
     return np.where(empty, np.nan, low), np.where(empty, np.nan, high)
 
