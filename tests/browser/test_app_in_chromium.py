@@ -49,21 +49,26 @@ def server(_demo_template, tmp_path_factory):
         yield url
 
 
-def test_a_deep_link_as_the_first_request_gets_the_whole_app(server, context):
-    """A bookmarked page opened right after the server starts (this module's first test, so
-    its first request): the app's own navigation (sections, page titles) and the shared
-    sidebar, not a bare page with a file-name menu."""
+@pytest.fixture(scope="module")
+def first_page(server, context):
+    """The module's first request: a bookmarked page (Reps) opened right after the server
+    starts. The tab stays open until the module ends, so the module's other tabs share its
+    renderer process (conftest: --process-per-site) and the app's code compiled there."""
     page = open_page(context, 1400, 1000)
-    try:
-        page.goto(f"{server}/reps")
-        settle(page)
-        sidebar = page.inner_text('[data-testid="stSidebar"]')
-        for text in ("Performance", "Planning", "Overview", "Compensation", "As of", "Period"):
-            assert text in sidebar, text
-        assert "compensation" not in sidebar.split()  # no lower-case file names
-        assert page.inner_text("h1").startswith("Reps")
-    finally:
-        page.close()
+    page.goto(f"{server}/reps")
+    settle(page)
+    yield page
+    page.close()
+
+
+def test_a_deep_link_as_the_first_request_gets_the_whole_app(first_page):
+    """A bookmarked page opened as the server's first request: the app's own navigation
+    (sections, page titles) and the shared sidebar, not a bare page with a file-name menu."""
+    sidebar = first_page.inner_text('[data-testid="stSidebar"]')
+    for text in ("Performance", "Planning", "Overview", "Compensation", "As of", "Period"):
+        assert text in sidebar, text
+    assert "compensation" not in sidebar.split()  # no lower-case file names
+    assert first_page.inner_text("h1").startswith("Reps")
 
 
 def _settle(page, timeout: float = 120) -> None:
@@ -101,7 +106,7 @@ def _pick(page, opener, option: str) -> None:
     page.keyboard.press("Escape")
 
 
-def test_a_shared_link_opens_the_same_view_and_the_back_button_works(server, context):
+def test_a_shared_link_opens_the_same_view_and_the_back_button_works(server, context, first_page):
     shared = open_page(context, 1280, 900)
     by_hand = open_page(context, 1280, 900)
     try:
@@ -143,7 +148,7 @@ def test_a_shared_link_opens_the_same_view_and_the_back_button_works(server, con
         by_hand.close()
 
 
-def test_the_presentation_walks_and_names_from_files_stay_text(server, context):
+def test_the_presentation_walks_and_names_from_files_stay_text(server, context, first_page):
     page = open_page(context, 1280, 720)
     try:
         dialogs, requests = _watch(page)
