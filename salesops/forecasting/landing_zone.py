@@ -93,7 +93,12 @@ REF_OFFSETS = (-7, 0, 7)
 LOCATION_CORRECTION = False
 
 
+_DAY_NS = 86_400_000_000_000
+
+
 def _ts(x) -> pd.Timestamp:
+    if type(x) is pd.Timestamp and x.tz is None and x.value % _DAY_NS == 0:
+        return x  # already midnight (most calls: dates the landing zone made itself)
     return pd.Timestamp(x).normalize()
 
 
@@ -150,7 +155,10 @@ def _stage_keys(values: pd.Series) -> np.ndarray:
 
 
 def _day(t) -> int:
-    return int(np.datetime64(_ts(t).date(), "D").astype(np.int64))
+    t = _ts(t)
+    if t.unit == "ns":
+        return t.value // _DAY_NS  # days since 1970 of a midnight: what the date's datetime64[D] holds
+    return int(np.datetime64(t.date(), "D").astype(np.int64))
 
 
 @dataclass
