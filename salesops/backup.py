@@ -188,7 +188,7 @@ def _restore(db_path: Path, backup_file: Path | str) -> Path:
         conn = sqlite3.connect(str(work), isolation_level=None)
         try:
             conn.execute("PRAGMA journal_mode = DELETE")
-            restored = int(conn.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()[0])
+            restored = store.version_of(conn)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'data_version'", (str(max(current, restored) + 1),))
             conn.execute("UPDATE meta SET value = ? WHERE key = 'facts_token'", (store.new_facts_token(),))
             if page_size and conn.execute("PRAGMA page_size").fetchone()[0] != page_size:

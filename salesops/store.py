@@ -512,17 +512,22 @@ def facts_token(conn: sqlite3.Connection) -> str:
     return str(conn.execute("SELECT value FROM meta WHERE key = 'facts_token'").fetchone()[0])
 
 
+def version_of(conn: sqlite3.Connection) -> int:
+    """The data version of the open database: a number that changes with every committed write."""
+    return int(conn.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()[0])
+
+
 def data_version(path: Path | str | None = None) -> int:
     """A number that changes with every committed write: the cache key of derived results."""
     with connect(path) as conn:
-        return int(conn.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()[0])
+        return version_of(conn)
 
 
 def versions(path: Path | str | None = None) -> tuple[int, str]:
     """(data version, facts token) of the database at ``path``, read together: what a kept
     workspace is keyed by (two copies of one file share both and hold the same data)."""
     with connect(path) as conn:
-        return int(conn.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()[0]), facts_token(conn)
+        return version_of(conn), facts_token(conn)
 
 
 def integrity_problems(path: Path | str | None = None) -> list[str]:

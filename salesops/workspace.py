@@ -483,12 +483,12 @@ def load(path: str | Path | None = None) -> Workspace:
     path = str(store.default_db_path() if path is None else path)
     for _ in range(3):  # the deal facts come through a second (columnar) reader: retry if a write fell between
         with store.connect(path) as conn:  # migrates a new or older database first
-            version = int(conn.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()[0])
+            version = store.version_of(conn)
         raw = store.load_deal_facts(path, text_columns=(S.ACCOUNT, S.INDUSTRY))
         with store.connect(path) as conn:
             conn.execute("BEGIN")
             try:
-                again = int(conn.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()[0])
+                again = store.version_of(conn)
                 token = store.facts_token(conn)
                 raw_settings = store.get_settings(conn)
                 settings = Settings.from_dict(raw_settings)

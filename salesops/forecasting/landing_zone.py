@@ -132,12 +132,10 @@ def open_ages(t: pd.Timestamp, created: np.ndarray) -> np.ndarray:
     """Each open deal's age in whole days at ``t``; a deal without a created date counts at the
     median age of the others (30 days when none has one), and no age is below 0."""
     created = np.asarray(created)
-    if created.dtype != "datetime64[ns]":
-        age = (t - as_dates(pd.Series(created))).dt.days
-        med = float(np.nanmedian(age)) if age.notna().any() else 30.0
-        return age.fillna(med).clip(lower=0).to_numpy()
-    # the same in numpy (calibration asks at two dozen dates): whole days from the creation day
-    # (dates floored to midnight, as as_dates does) to t; integers unless a date is missing
+    if created.dtype != "datetime64[ns]":  # texts, dates, objects: parsed once
+        created = as_dates(pd.Series(created)).to_numpy(dtype="datetime64[ns]")
+    # in numpy (calibration asks at two dozen dates): whole days from the creation day (dates
+    # floored to midnight, as as_dates does) to t; integers unless a date is missing
     unknown = np.isnat(created)
     days = (np.datetime64(_ts(t).date(), "D") - created.astype("datetime64[D]")).astype(np.int64)
     if not unknown.any():

@@ -16,6 +16,11 @@ from .conftest import no_exceptions
 PAGE = "views/forecast.py"
 
 
+def _new_caches() -> tuple[Kept, Kept, Kept]:
+    """Empty stores for the time-series fits, the landing zones and the forecasts."""
+    return Kept(1024), Kept(128), Kept(32)
+
+
 def _kept_apart(monkeypatch, fits: Kept, landings: Kept, forecasts: Kept) -> None:
     """The landing zone keeps its time-series fits (by the deals' content) and whole landing
     zones (by the facts token) in the process, and so does the forecast (by the facts token): a
@@ -30,7 +35,7 @@ def _kept_apart(monkeypatch, fits: Kept, landings: Kept, forecasts: Kept) -> Non
 
 
 #: What the tests with :func:`quick_prophet`'s stand-in make: shared by them only.
-_STAND_IN = (Kept(1024), Kept(128), Kept(32))
+_STAND_IN = _new_caches()
 
 
 @pytest.fixture
@@ -111,7 +116,7 @@ def test_prophet_failure_is_explained(app_at, demo_db, monkeypatch):
     def broken(*a, **k):
         raise M.ModelSkipped("Prophet's optimiser failed (RuntimeError: test)")
     monkeypatch.setattr(M, "prophet_predict", broken)
-    _kept_apart(monkeypatch, Kept(1024), Kept(128), Kept(32))
+    _kept_apart(monkeypatch, *_new_caches())
     at = app_at(PAGE, demo_db)
     at.selectbox(key="fc_model").set_value("Prophet")
     at.run()
