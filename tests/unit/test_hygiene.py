@@ -142,3 +142,35 @@ def test_empty_inputs():
     assert sc["open_count"] == 0 and sc["score"] is None and sc["raw_pipeline"] == 0
     assert H.by_rep(iss).empty and H.fix_list(iss).empty
     assert H.by_import(None, RULES).empty
+
+
+def test_the_view_is_kept_by_the_facts_and_each_caller_gets_its_own_copy(demo_db, monkeypatch):
+    """``view_for`` is kept by the facts token (like the landing zone): the same slice asked
+    again is not judged again and gets the same scorecard, a caller that changes its copy
+    changes nobody else's, and a new stage map (a change to the facts) is judged afresh."""
+    from salesops import workspace
+    from salesops.filters import Filters
+
+    judged = []
+    real = H.deal_issues
+    monkeypatch.setattr(H, "deal_issues", lambda *a, **k: judged.append(1) or real(*a, **k))
+    ws = workspace.load(demo_db)
+    f = Filters.make(ws)
+    first = H.view_for(ws, f, 30)
+    calls = len(judged)
+    first.issues.loc[:, S.AMOUNT] = -1.0
+    first.score["open_count"] = -1
+    again = H.view_for(ws, f, 30)
+    assert len(judged) == calls > 1  # the open deals, then each import: none of it again
+    assert again.score["open_count"] == len(again.issues) > 0 and (again.issues[S.AMOUNT] != -1.0).all()
+    H.view_for(ws, f, 45)
+    assert len(judged) == 2 * calls  # another stale-days setting is another view
+
+    stage = str(again.issues[S.STAGE].value_counts().index[0])  # the commonest open stage
+    rules = workspace.stage_map(demo_db)
+    old = float(rules.loc[rules["stage"] == stage, "probability"].iloc[0])
+    flagged = int(again.issues["stage_probability"].sum())
+    rules.loc[rules["stage"] == stage, "probability"] = 1.0 if old < 0.5 else 0.0
+    workspace.save_stage_map(demo_db, rules)
+    moved = H.view_for(workspace.load(demo_db), f, 30)
+    assert len(judged) == 3 * calls and int(moved.issues["stage_probability"].sum()) > flagged
