@@ -290,7 +290,7 @@ def view_for(ws, f, stale_days: int) -> HygieneView:
                            by_import(upto, rules, deals=deals, history=hist, stale_days=stale_days),
                            stale_measurable(upto, hist))
 
-    key = None if ws.facts_token is None else (ws.facts_token, getattr(ws, "scope", None), f, stale_days)
+    key = ws.facts_key(f, stale_days)
     return copy.deepcopy(_VIEWS.get(key, make))
 
 

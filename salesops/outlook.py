@@ -41,7 +41,7 @@ def landing_zone(ws, f: Filters, n_samples: int = 4000, seed: int = 0) -> dict:
 
     # the landing zone reads the deal facts only (not the targets): kept by the facts token, it
     # survives a saved target, plan or forecast, and the CLI and the page in one process share it
-    key = None if ws.facts_token is None else (ws.facts_token, getattr(ws, "scope", None), f, n_samples, seed)
+    key = ws.facts_key(f, n_samples, seed)
     kept = _LANDINGS.get(key, make)
     res = {**kept, "notes": list(kept["notes"]), "samples": np.array(kept["samples"], dtype=float),
            "open_deals": kept["open_deals"].copy()}
@@ -90,8 +90,8 @@ def forecast(ws, f: Filters, *, freq: str = "M", horizon: int = 6, measure: str 
 
     # like the landing zone, it reads the deal facts and the settings only: kept by the facts
     # token (a saved target or forecast leaves it), and handed out as a copy of its own
-    key = None if ws.facts_token is None else (ws.facts_token, getattr(ws, "scope", None), f, freq, int(horizon), measure,
-                                               by, train_until, model, params_json, include_prophet, n_cutoffs, level)
+    key = ws.facts_key(f, freq, int(horizon), measure, by, train_until, model, params_json, include_prophet, n_cutoffs,
+                       level)
     return copy.deepcopy(_FORECASTS.get(key, make))
 
 

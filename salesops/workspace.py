@@ -317,6 +317,12 @@ class Workspace:
 
 
     # -- the signed-in user's part ---------------------------------------------------------------------
+    def facts_key(self, *parts):
+        """The key a result of the deal facts alone is kept by (salesops.memo.Kept): the facts
+        token, the user's scope and ``parts`` (the filters, the arguments); None, "not
+        keepable", for a workspace without a token."""
+        return None if self.facts_token is None else (self.facts_token, getattr(self, "scope", None), *parts)
+
     def scoped(self, scope) -> "Workspace":
         """The workspace as a user with ``scope`` (salesops.auth.Scope; None: everything) may
         see it: the deals, roster, targets, accounts, snapshots and stage history of the scope
