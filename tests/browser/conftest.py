@@ -89,8 +89,15 @@ _CALM = """([idle, running, ms]) => {
 }"""
 
 
-def _idle(page) -> bool:
-    return page.query_selector(_IDLE) is not None and page.query_selector(_RUNNING) is None
+#: :func:`idle` asked in one call to the page.
+_IDLE_NOW = """([ready, idle, running]) => (ready === null || document.querySelector(ready) !== null)
+  && document.querySelector(idle) !== null && document.querySelector(running) === null"""
+
+
+def idle(page, ready: str | None = None) -> bool:
+    """True when Streamlit is not running the script (and ``ready``, if given, is on the page),
+    asked in one call to the page: a wait over several pages asks each of them often."""
+    return bool(page.evaluate(_IDLE_NOW, [ready, _IDLE, _RUNNING]))
 
 
 def settle(page, ready: str = '[data-testid="stSidebar"]', timeout: float = 90, calm_ms: int = 600) -> None:

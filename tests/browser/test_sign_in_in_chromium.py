@@ -28,7 +28,7 @@ from salesops import auth, demo, formats, metrics, workspace
 from salesops import schema as S
 from salesops.filters import Filters
 
-from .conftest import _IDLE, _RUNNING, CHROMIUM, ROOT, app_server, free_port, navigate, new_context, open_page, settle
+from .conftest import CHROMIUM, ROOT, app_server, free_port, idle, navigate, new_context, open_page, settle
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (apt-get install chromium)")
 
@@ -84,15 +84,9 @@ def world(tmp_path_factory, oidc):
 _TITLE = '[data-testid="stMain"] h1'
 
 
-#: True once the page has its title and the app is idle (:func:`conftest._idle`), asked in one
-#: call to the page: the eight sessions' wait asks each page five times a second.
-_DONE = """([title, idle, running]) => document.querySelector(title) !== null
-  && document.querySelector(idle) !== null && document.querySelector(running) === null"""
-
-
 def _done(page) -> bool:
     """Streamlit finished the run: the page has its title and the app is idle."""
-    return bool(page.evaluate(_DONE, [_TITLE, _IDLE, _RUNNING]))
+    return idle(page, _TITLE)
 
 
 def _settle(page, timeout: float = 90) -> None:
