@@ -150,7 +150,6 @@ def test_the_view_is_kept_by_the_facts_and_each_caller_gets_its_own_copy(demo_db
     changes nobody else's, and a new stage map (a change to the facts) is judged afresh."""
     from salesops import workspace
     from salesops.filters import Filters
-
     from salesops.memo import Kept
 
     monkeypatch.setattr(H, "_VIEWS", Kept(32))  # this test's own: other tests of the worker judged the demo too
