@@ -43,6 +43,7 @@ target_note = t.label if t.has_target else "no target set"
 target_help = "The target of what the filters show, pro-rated to the period. " + (t.note(cc) or "") + \
     " See docs/kpis.md for the target rule."
 
+landing_slot = None  # the landing zone's place on the page, in a running period
 if s.state == "future":
     st.info(f"{ctx.period.label} has not started on {ctx.as_of:%d %b %Y}: here is its target and the pipeline "
             "already closing in it.", icon=":material/event_upcoming:")
@@ -76,30 +77,8 @@ else:
 
     if s.in_progress:
         st.subheader("Where the period will land")
-        auto = ctx.ws.summary["deals"] <= outlook.AUTO_MAX_DEALS
-        if auto or st.button("Estimate the landing zone", key="ov_landing", icon=":material/insights:"):
-            try:
-                lz = outlook.summary(compute(outlook.landing_zone, ctx))
-            except SalesopsError as exc:
-                lz = None
-                st.caption(str(exc))
-            if lz:
-                c = st.columns(4)
-                widgets.note_tile("Likely landing", money(lz["p50"]), f"80% range {money(lz['p10'])} – {money(lz['p90'])}",
-                                  help="Booked to date + open pipeline at learned win odds + new business still to come "
-                                       "(the Forecast page explains it). The same number on Forecast and Goals.",
-                                  container=c[0])
-                widgets.note_tile("Booked to date", money(lz["closed_won"]), f"up to {ctx.as_of:%d %b}", container=c[1])
-                widgets.note_tile("Still to come", money(lz["p50"] - lz["closed_won"]),
-                                  f"pipeline {money(lz['open_expected'])} + new {money(lz['new_expected'])}",
-                                  help="The median landing minus what is booked: the expected rest of the period.",
-                                  container=c[2])
-                if t.has_target:
-                    widgets.note_tile("Likely attainment", formats.pct(lz["p50"] / t.amount), f"of the {t.label}",
-                                      container=c[3])
-        else:
-            st.caption(f"This workspace has {ctx.ws.summary['deals']:,} deals: the landing zone reads every deal, its "
-                       "snapshots and stage history, so it is estimated on request.")
+        # filled at the end of the script: the rest of the page shows while the estimate runs
+        landing_slot = st.container()
 
     st.subheader("How we win")
     c = st.columns(4)
@@ -138,3 +117,37 @@ if s.top_open.empty:
     st.caption("No open deals have a close date in this period.")
 else:
     widgets.deals_table(ctx, s.top_open, key="ov_top_open")
+
+
+
+def landing_zone() -> None:
+    """The landing-zone tiles (booked to date + the forecast of the rest), or the button that
+    asks for them on a workspace too big to estimate at every first load."""
+    deals = ctx.ws.summary["deals"]
+    if deals > outlook.AUTO_MAX_DEALS and not st.button("Estimate the landing zone", key="ov_landing",
+                                                        icon=":material/insights:"):
+        st.caption(f"This workspace has {deals:,} deals: the landing zone reads every deal, its snapshots and stage "
+                   "history, so it is estimated on request.")
+        return
+    try:
+        with st.spinner("Estimating where the period will land…"):
+            lz = outlook.summary(compute(outlook.landing_zone, ctx))
+    except SalesopsError as exc:
+        st.caption(str(exc))
+        return
+    c = st.columns(4)
+    widgets.note_tile("Likely landing", money(lz["p50"]), f"80% range {money(lz['p10'])} – {money(lz['p90'])}",
+                      help="Booked to date + open pipeline at learned win odds + new business still to come "
+                           "(the Forecast page explains it). The same number on Forecast and Goals.",
+                      container=c[0])
+    widgets.note_tile("Booked to date", money(lz["closed_won"]), f"up to {ctx.as_of:%d %b}", container=c[1])
+    widgets.note_tile("Still to come", money(lz["p50"] - lz["closed_won"]),
+                      f"pipeline {money(lz['open_expected'])} + new {money(lz['new_expected'])}",
+                      help="The median landing minus what is booked: the expected rest of the period.", container=c[2])
+    if t.has_target:
+        widgets.note_tile("Likely attainment", formats.pct(lz["p50"] / t.amount), f"of the {t.label}", container=c[3])
+
+
+if landing_slot is not None:  # last, in its place on the page: the estimate is the slowest part
+    with landing_slot:
+        landing_zone()

@@ -2,8 +2,9 @@ import json
 
 import pandas as pd
 
-from salesops import formats, store
+from salesops import formats, outlook, store
 from salesops import schema as S
+from salesops.cli import main
 
 from .conftest import no_exceptions
 
@@ -105,3 +106,23 @@ def test_no_nan_none_or_column_names_on_the_overview(app_at, demo_db):
     table = at.dataframe[0].value
     assert list(table.columns) == ["Deal", "Account", "Rep", "Stage", "Amount", "Probability", "Close date"]
     assert not pd.isna(table["Deal"]).any()
+
+
+def test_a_big_workspace_estimates_the_landing_zone_on_request_in_its_place(app_at, demo_db, monkeypatch, capsys):
+    """Above outlook.AUTO_MAX_DEALS the Overview asks before estimating the landing zone. The
+    estimate is drawn last but in its place (under its heading: after the bookings tiles,
+    before "How we win") and is the CLI's `landing` for the same quarter."""
+    monkeypatch.setattr(outlook, "AUTO_MAX_DEALS", 100)  # the demo's 10,500 deals count as big
+    at = app_at("views/overview.py", demo_db)
+    no_exceptions(at)
+    assert "Likely landing" not in [m.label for m in at.metric]
+    assert any("deals: the landing zone reads every deal" in c.value for c in at.caption)
+    at.button(key="ov_landing").click().run()
+    no_exceptions(at)
+    labels = [m.label for m in at.metric]
+    assert labels.index("Against an even pace to target") < labels.index("Likely landing") < labels.index("Win rate")
+    assert main(["--db", str(demo_db), "landing", "--period", "2026Q4", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    likely = next(m for m in at.metric if m.label == "Likely landing")
+    assert likely.value == formats.money(doc["p50"])
+    assert likely.delta == f"80% range {formats.money(doc['p10'])} – {formats.money(doc['p90'])}"
