@@ -24,13 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import overview  # noqa: E402
-from bench.overview import build, read_whole_table, timed  # noqa: E402
+from bench.overview import build, peak_mb, read_whole_table, timed  # noqa: E402
 
 
 def child(path: str, what: str) -> None:
     """In a fresh process: one JSON line of timings and the peak memory."""
-    import resource
-
     if what == "baseline":
         out = {"baseline": timed(lambda: read_whole_table(path))}
     elif what == "direct":
@@ -69,7 +67,7 @@ def child(path: str, what: str) -> None:
         out["period"] = timed(at.run)
         out["again"] = timed(at.run)
         assert not at.exception, [e.value for e in at.exception]
-    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_mb"] = peak_mb()
     print("RESULT " + json.dumps(out), flush=True)
 
 

@@ -44,8 +44,9 @@ def child(what: str, path: str) -> None:
 
         facts = workspace.load(path).facts
     dt = time.perf_counter() - t
-    # VmHWM is this process's own high-water mark (ru_maxrss would carry the parent's across exec)
-    peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM")) / 1024
+    from bench.overview import peak_mb
+
+    peak = peak_mb()
     print(json.dumps({"seconds": dt, "peak_mb": peak, "facts_mb": facts.memory_usage(deep=True).sum() / 2**20,
                       "rows": len(facts), "columns": len(facts.columns)}))
 
