@@ -142,16 +142,26 @@ class Filters:
             return ws.deals
         return ws.slice(("deals", tuple(sorted(self.cuts().items()))), lambda: ws.deals[self.mask(ws.deals)])
 
+    def deal_columns(self, ws, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
+        """:meth:`deals` with only these columns of the rows (default: the outcome columns,
+        workspace.OUTCOME_COLUMNS), the same rows in the same order, without reading every
+        full row: the slice is the one of its deal facts."""
+        frame = ws.deal_columns() if columns is None else ws.deal_columns(columns)
+        if not self.filtered:
+            return frame
+        return ws.slice(("columns", tuple(frame.columns), tuple(sorted(self.cuts().items()))),
+                        lambda: frame[frame.index.isin(self.facts(ws).index)])
+
     def restrict(self, ws, frame: pd.DataFrame) -> pd.DataFrame:
         """The rows of a snapshot or stage-history frame (with ``opportunity_id``) that belong
         to deals inside the slice; a deal no longer in the workspace (removed from a later
         export) follows its owner in the row."""
         if not self.filtered or frame.empty:
             return frame
-        deals = self.deals(ws)
+        deals = self.deal_columns(ws)
         keep = frame[S.OPPORTUNITY_ID].isin(deals[S.OPPORTUNITY_ID])
         if S.OWNER in frame.columns:
-            gone = ~frame[S.OPPORTUNITY_ID].isin(ws.deals[S.OPPORTUNITY_ID])
+            gone = ~frame[S.OPPORTUNITY_ID].isin(ws.deal_columns()[S.OPPORTUNITY_ID])
             keep |= gone & frame[S.OWNER].isin(deals[S.OWNER].dropna().unique())
         return frame[keep]
 

@@ -15,8 +15,8 @@ from .errors import InputError
 from .filters import Filters
 from .memo import Kept
 
-#: Above this many deals the Overview asks before estimating the landing zone (it reads every
-#: deal row, its snapshots and its stage history; the KPI tiles do not).
+#: Above this many deals the Overview asks before estimating the landing zone (it reads a few
+#: columns of every deal row, its snapshots and its stage history; the KPI tiles do not).
 AUTO_MAX_DEALS = 300_000
 
 
@@ -36,7 +36,8 @@ def landing_zone(ws, f: Filters, n_samples: int = 4000, seed: int = 0) -> dict:
 
     def make() -> dict:
         snapshots, history = f.restrict(ws, ws.snapshots()), f.restrict(ws, ws.stage_history())
-        return landing(f.deals(ws), snapshots, f.period, f.as_of, calendar=ws.settings.calendar,
+        # the few columns of each deal's row that the landing zone reads, not every full row
+        return landing(f.deal_columns(ws), snapshots, f.period, f.as_of, calendar=ws.settings.calendar,
                        n_samples=n_samples, seed=seed, stage_history=history)
 
     # the landing zone reads the deal facts only (not the targets): kept by the facts token, it

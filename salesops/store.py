@@ -729,18 +729,23 @@ def _parse_dates(frame: pd.DataFrame, columns) -> pd.DataFrame:
 DEAL_COLUMNS = [c for c in S.OPPORTUNITY_COLUMNS if c != S.EXTRA]
 
 
-def load_deals(conn: sqlite3.Connection, *, with_extra: bool = False, rowid_index: bool = False) -> pd.DataFrame:
+def load_deals(conn: sqlite3.Connection, *, with_extra: bool = False, rowid_index: bool = False,
+               columns: list[str] | tuple[str, ...] | None = None) -> pd.DataFrame:
     """Every opportunity: dates as datetime64, amount and probability as float.
 
     The ``extra`` JSON column is left out unless ``with_extra``; ``rowid_index`` indexes the
-    rows by their database rowid (as the workspace's deal facts are)."""
+    rows by their database rowid (as the workspace's deal facts are); ``columns`` reads only
+    those columns (in the table's order), each exactly as the full read gives it."""
     cols = list(S.OPPORTUNITY_COLUMNS) if with_extra else DEAL_COLUMNS
+    if columns is not None:
+        cols = [c for c in cols if c in columns]
     frame = read_frame(conn, f"SELECT {'rowid AS _rowid, ' if rowid_index else ''}{', '.join(cols)} FROM opportunities")
     if rowid_index:
         frame = frame.set_index("_rowid")
         frame.index.name = None
-    frame[S.AMOUNT] = frame[S.AMOUNT].astype(float)
-    frame[S.PROBABILITY] = frame[S.PROBABILITY].astype(float)
+    for col in (S.AMOUNT, S.PROBABILITY):
+        if col in frame.columns:
+            frame[col] = frame[col].astype(float)
     return _parse_dates(frame, S.DATE_FIELDS)
 
 
