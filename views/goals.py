@@ -36,7 +36,8 @@ if not options["reps"]:
 st.subheader("1. Team target")
 pub = options["published"]
 try:
-    landing = compute(outlook.landing_zone, ctx)
+    with st.spinner("Estimating where the period will land…"):
+        landing = compute(outlook.landing_zone, ctx)
     landing_note = None
 except SalesopsError as exc:
     landing, landing_note = None, str(exc)
