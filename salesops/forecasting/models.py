@@ -522,7 +522,7 @@ def prophet_predict(y: np.ndarray, ds: pd.DatetimeIndex, future: list, params: P
         except InputError:
             raise
         except TimeoutError:
-            raise ModelSkipped(f"Prophet took longer than {FIT_TIMEOUT:.0f} s to fit") from None
+            raise ModelSkipped(f"Prophet took longer than {FIT_TIMEOUT:g} s to fit") from None
         except Exception as exc:  # noqa: BLE001 - optimiser failures fall back to a baseline
             raise ModelSkipped(f"Prophet's optimiser failed ({type(exc).__name__}: {str(exc)[:120]})") from None
     if not np.all(np.isfinite(yhat_all)):
