@@ -142,14 +142,14 @@ class Filters:
             return ws.deals
         return ws.slice(("deals", tuple(sorted(self.cuts().items()))), lambda: ws.deals[self.mask(ws.deals)])
 
-    def deal_columns(self, ws, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
-        """:meth:`deals` with only these columns of the rows (default: the outcome columns,
-        workspace.OUTCOME_COLUMNS), the same rows in the same order, without reading every
-        full row: the slice is the one of its deal facts."""
-        frame = ws.deal_columns() if columns is None else ws.deal_columns(columns)
+    def deal_columns(self, ws) -> pd.DataFrame:
+        """:meth:`deals` with only the outcome columns of the rows (workspace.OUTCOME_COLUMNS):
+        the same rows in the same order, without reading every full row; the slice is the one
+        of its deal facts."""
+        frame = ws.deal_columns()
         if not self.filtered:
             return frame
-        return ws.slice(("columns", tuple(frame.columns), tuple(sorted(self.cuts().items()))),
+        return ws.slice(("outcome columns", tuple(sorted(self.cuts().items()))),
                         lambda: frame[frame.index.isin(self.facts(ws).index)])
 
     def restrict(self, ws, frame: pd.DataFrame) -> pd.DataFrame:

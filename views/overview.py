@@ -119,7 +119,6 @@ else:
     widgets.deals_table(ctx, s.top_open, key="ov_top_open")
 
 
-
 def landing_zone() -> None:
     """The landing-zone tiles (booked to date + the forecast of the rest), or the button that
     asks for them on a workspace too big to estimate at every first load."""
